@@ -1,0 +1,44 @@
+// The library assembly: fills core's plug-in tables (registry.hpp) with the socket types
+// of patterns/ and the transports of shm_inproc/. The one place that names them all.
+#include <string_view>
+
+#include <zmq.h>
+
+#include "shm_inproc/inproc.hpp"
+#include "patterns/patterns.hpp"
+#include "registry.hpp"
+#include "transport.hpp"
+
+namespace zmx::core {
+
+namespace {
+
+const socket_type_entry socket_types[] = {
+    {ZMQ_PAIR, "PAIR", &patterns::create_pair},
+    {ZMQ_PUSH, "PUSH", &patterns::create_push},
+    {ZMQ_PULL, "PULL", &patterns::create_pull},
+};
+
+} // namespace
+
+const socket_type_entry* find_socket_type(int type) noexcept
+{
+    for (const auto& e : socket_types) {
+        if (e.type == type) return &e;
+    }
+    return nullptr;
+}
+
+transport* find_transport(std::string_view scheme) noexcept
+{
+    if (scheme == "inproc") return shm::inproc_transport_instance();
+    return nullptr;
+}
+
+bool has_capability(std::string_view name) noexcept
+{
+    // zmq_has: transports and mechanisms this build really provides.
+    return name == "inproc";
+}
+
+} // namespace zmx::core

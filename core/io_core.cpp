@@ -1,0 +1,209 @@
+#include "io_core.hpp"
+
+#include <cerrno>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+namespace zmx::core {
+
+namespace {
+
+std::int64_t mono_ns() noexcept
+{
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+} // namespace
+
+io_core::io_core(config cfg) : m_cfg(std::move(cfg)), m_epoll(::epoll_create1(EPOLL_CLOEXEC)) {}
+
+io_core::~io_core()
+{
+    stop();
+    if (m_epoll >= 0) ::close(m_epoll);
+}
+
+int io_core::start() noexcept
+{
+    if (m_epoll < 0 || !m_mailbox.ok()) return EMFILE;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr; // the mailbox
+    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox.fd(), &ev) != 0) return errno;
+    try {
+        m_thread = std::thread([this] { run(); });
+    } catch (...) {
+        return EAGAIN;
+    }
+    return 0;
+}
+
+void io_core::stop() noexcept
+{
+    if (!m_thread.joinable()) return;
+    m_stopping.store(true, std::memory_order_release);
+    command c;
+    c.kind = command::wake;
+    m_mailbox.post(c);
+    m_thread.join();
+}
+
+void io_core::post(void (*fn)(void*), void* arg) noexcept
+{
+    command c;
+    c.kind = command::call;
+    c.fn = fn;
+    c.arg = arg;
+    m_mailbox.post(c);
+}
+
+int io_core::add_fd(int fd, handler* h) noexcept
+{
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.ptr = h;
+    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) return errno;
+    m_fds[fd] = h;
+    adjust_load(1);
+    return 0;
+}
+
+void io_core::rm_fd(int fd) noexcept
+{
+    auto it = m_fds.find(fd);
+    if (it == m_fds.end()) return;
+    m_retired.push_back(it->second);
+    m_fds.erase(it);
+    (void)::epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+    adjust_load(-1);
+}
+
+void io_core::set_events(int fd, bool in, bool out) noexcept
+{
+    auto it = m_fds.find(fd);
+    if (it == m_fds.end()) return;
+    epoll_event ev{};
+    ev.events = (in ? EPOLLIN : 0U) | (out ? EPOLLOUT : 0U);
+    ev.data.ptr = it->second;
+    (void)::epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev);
+}
+
+io_core::timer_handle io_core::add_timer(std::int64_t after_ns, handler* h, int id) noexcept
+{
+    const timer_handle t = m_next_timer++;
+    m_timers.emplace(mono_ns() + after_ns, timer_entry{h, id, t});
+    return t;
+}
+
+void io_core::cancel_timer(timer_handle t) noexcept
+{
+    for (auto it = m_timers.begin(); it != m_timers.end(); ++it) {
+        if (it->second.handle == t) {
+            m_timers.erase(it);
+            return;
+        }
+    }
+}
+
+std::size_t io_core::run_timers() noexcept
+{
+    std::size_t done = 0;
+    const std::int64_t now = mono_ns();
+    while (!m_timers.empty() && m_timers.begin()->first <= now) {
+        const timer_entry e = m_timers.begin()->second;
+        m_timers.erase(m_timers.begin());
+        e.h->timer_event(e.id); // may add or cancel timers
+        ++done;
+    }
+    return done;
+}
+
+int io_core::next_timeout_ms() const noexcept
+{
+    if (m_timers.empty()) return -1;
+    const std::int64_t left = m_timers.begin()->first - mono_ns();
+    if (left <= 0) return 0;
+    return static_cast<int>((left + 999'999) / 1'000'000);
+}
+
+std::size_t io_core::do_work(int timeout_ms) noexcept
+{
+    m_iterations.fetch_add(1, std::memory_order_relaxed);
+    std::size_t done = 0;
+    epoll_event events[64];
+    m_retired.clear();
+    const int n = ::epoll_wait(m_epoll, events, 64, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+        auto* h = static_cast<handler*>(events[i].data.ptr);
+        if (h == nullptr) continue; // the mailbox: drained below
+        // A handler removed by an earlier event in this batch must not be called.
+        bool retired = false;
+        for (const handler* r : m_retired) retired = retired || r == h;
+        if (retired) continue;
+        if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) h->in_event();
+        if ((events[i].events & EPOLLOUT) != 0) h->out_event();
+        ++done;
+    }
+    if (m_mailbox.pending()) {
+        m_commands.clear();
+        m_mailbox.drain(m_commands);
+        for (const command& c : m_commands) {
+            if (c.kind == command::call && c.fn != nullptr) c.fn(c.arg);
+            else mailbox::dispose(c);
+            ++done;
+        }
+    }
+    done += run_timers();
+    return done;
+}
+
+void io_core::run() noexcept
+{
+    if (!m_cfg.cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int cpu : m_cfg.cpus) {
+            if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
+        }
+        (void)::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); // best effort
+    }
+    if (m_cfg.sched_policy >= 0 || m_cfg.priority >= 0) {
+        int policy = 0;
+        sched_param param{};
+        (void)::pthread_getschedparam(::pthread_self(), &policy, &param);
+        if (m_cfg.sched_policy >= 0) policy = m_cfg.sched_policy;
+        if (m_cfg.priority >= 0) param.sched_priority = m_cfg.priority;
+        (void)::pthread_setschedparam(::pthread_self(), policy, &param); // may need privileges
+    }
+    (void)::pthread_setname_np(::pthread_self(), m_cfg.name.substr(0, 15).c_str());
+
+    constexpr unsigned backoff_spins = 2000;
+    constexpr unsigned backoff_yields = 200;
+    unsigned idle_rounds = 0;
+    while (!m_stopping.load(std::memory_order_acquire)) {
+        int timeout = 0;
+        if (m_cfg.idle == ZMX_IDLE_BLOCK) {
+            timeout = next_timeout_ms();
+        } else if (m_cfg.idle == ZMX_IDLE_BACKOFF && idle_rounds >= backoff_spins + backoff_yields) {
+            timeout = next_timeout_ms();
+        }
+        const std::size_t done = do_work(timeout);
+        if (done != 0) {
+            idle_rounds = 0;
+            continue;
+        }
+        ++idle_rounds;
+        if (m_cfg.idle == ZMX_IDLE_BACKOFF && idle_rounds > backoff_spins) ::sched_yield();
+    }
+    // Run what was posted before stop, so nothing handed to the core is lost.
+    (void)do_work(0);
+}
+
+} // namespace zmx::core

@@ -1,0 +1,104 @@
+// io_core: one I/O thread's run loop — epoll reactor, timers, command mailbox — driven
+// by an idle strategy.
+//
+// Contract
+// - do_work() runs one iteration without blocking: ready file descriptors, due timers,
+//   queued calls. It returns the amount of work done; the idle strategy uses it to decide
+//   whether to spin on, back off or sleep (the Aeron AgentRunner / DPDK lcore shape).
+// - Handlers, fds and timers are registered and used only on the core's own thread; other
+//   threads reach the core through post() (any thread), which runs a function there.
+// - Idle strategies: ZMX_IDLE_BLOCK sleeps in epoll_wait until an fd, a timer or a post;
+//   ZMX_IDLE_SPIN never sleeps (for pinned cores); ZMX_IDLE_BACKOFF spins, then yields,
+//   then sleeps.
+// - stop() (any thread but the core's) runs what is queued, then joins the thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mailbox.hpp"
+
+namespace zmx::core {
+
+class io_core {
+public:
+    struct config {
+        int index = 0;
+        int idle = 0; // ZMX_IDLE_*
+        std::vector<int> cpus;      // pin to these CPUs (empty: no pinning)
+        int sched_policy = -1;      // SCHED_* or -1
+        int priority = -1;          // or -1
+        std::string name = "zmx/io";
+    };
+
+    // Receives events for one registered fd or timer, on the core's thread.
+    class handler {
+    public:
+        virtual ~handler() = default;
+        virtual void in_event() noexcept {}
+        virtual void out_event() noexcept {}
+        virtual void timer_event(int id) noexcept { (void)id; }
+    };
+
+    using timer_handle = std::uint64_t;
+
+    explicit io_core(config cfg);
+    ~io_core();
+    io_core(const io_core&) = delete;
+    io_core& operator=(const io_core&) = delete;
+
+    // Starts the thread. 0 or an errno value.
+    [[nodiscard]] int start() noexcept;
+    // Stops and joins (idempotent).
+    void stop() noexcept;
+
+    // Any thread: run fn(arg) on the core.
+    void post(void (*fn)(void*), void* arg) noexcept;
+
+    // ---- core thread only ----
+    [[nodiscard]] int add_fd(int fd, handler* h) noexcept;
+    void rm_fd(int fd) noexcept;
+    void set_events(int fd, bool in, bool out) noexcept;
+    timer_handle add_timer(std::int64_t after_ns, handler* h, int id) noexcept;
+    void cancel_timer(timer_handle t) noexcept;
+
+    // One iteration; returns work done. timeout_ms applies to epoll_wait (0: poll).
+    std::size_t do_work(int timeout_ms = 0) noexcept;
+
+    [[nodiscard]] int load() const noexcept { return m_load.load(std::memory_order_relaxed); }
+    void adjust_load(int delta) noexcept { m_load.fetch_add(delta, std::memory_order_relaxed); }
+    [[nodiscard]] const config& cfg() const noexcept { return m_cfg; }
+    [[nodiscard]] std::thread::id thread_id() const noexcept { return m_thread.get_id(); }
+    [[nodiscard]] std::uint64_t iterations() const noexcept { return m_iterations.load(std::memory_order_relaxed); }
+
+private:
+    void run() noexcept;
+    std::size_t run_timers() noexcept;
+    [[nodiscard]] int next_timeout_ms() const noexcept;
+
+    struct timer_entry {
+        handler* h;
+        int id;
+        timer_handle handle;
+    };
+
+    config m_cfg;
+    int m_epoll = -1;
+    mailbox m_mailbox;
+    std::vector<command> m_commands;
+    std::map<int, handler*> m_fds;                          // core thread
+    std::vector<handler*> m_retired; // removed during the current batch of events
+    std::multimap<std::int64_t, timer_entry> m_timers;       // core thread, by deadline
+    timer_handle m_next_timer = 1;
+    std::thread m_thread;
+    std::atomic<bool> m_stopping{false};
+    std::atomic<int> m_load{0};
+    std::atomic<std::uint64_t> m_iterations{0};
+};
+
+} // namespace zmx::core

@@ -1,0 +1,152 @@
+// zmx::core::msg — the 64-byte message handle behind zmq_msg_t.
+//
+// Layout (fixed: it is the ABI of zmq_msg_t and moves through rings by memcpy):
+//   [0, 40)  body: inline bytes, or {data, size, buffer*, metadata*} for out-of-line bodies
+//   [40, 56) group: up to 15 chars inline + length byte, or a pointer to a long group
+//   [56, 60) routing id
+//   [60]     kind, [61] flags, [62] inline size, [63] reserved
+//
+// Ownership: a msg owns at most one reference to its buffer. A buffer's reference count
+// is only meaningful while the SHARED flag is set; an unshared msg is the single owner
+// and frees without touching an atomic. The first copy sets SHARED on both and stores 2.
+//
+// msg is trivially copyable on purpose: rings move it with memcpy. After such a raw move
+// the source must be re-initialised (init()) or forgotten, never closed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include <zmq.h>
+
+namespace zmx::core {
+
+class metadata; // refcounted property set (ZMTP READY properties); see metadata.hpp
+
+struct msg_buffer {
+    std::atomic<std::uint32_t> refs; // valid only while owners have the SHARED flag
+    std::uint32_t kind;              // buffer_kind
+    zmq_free_fn* ffn;                // user buffers: called with (data, hint) on last release
+    void* hint;
+};
+
+class msg {
+public:
+    static constexpr std::size_t inline_capacity = 40;
+    static constexpr std::size_t inline_capacity_with_metadata = 32;
+    static constexpr std::size_t group_inline_max = 15;
+    static constexpr std::size_t group_max = 255; // ZMQ_GROUP_MAX_LENGTH
+
+    enum kind : std::uint8_t {
+        k_invalid = 0, // closed or never initialised: every accessor but init* fails
+        k_inline = 1,  // body in m_body.inline_bytes
+        k_buffer = 2,  // body in a msg_buffer (heap or user memory)
+        k_const = 3,   // body is caller memory that is never freed (zmq_msg_init_data, ffn NULL)
+        k_delimiter = 4, // end-of-pipe marker, never visible to users
+        k_join = 5,    // DISH join / leave commands (group carries the name)
+        k_leave = 6,
+    };
+    enum flag : std::uint8_t {
+        f_more = 1,
+        f_command = 2,
+        f_shared = 4,
+        f_long_group = 8,
+        f_metadata = 16,
+        f_routing_id = 32,
+    };
+
+    // ---- construction (return 0 or an errno value; never throw) ----
+    void init() noexcept; // empty message
+    [[nodiscard]] int init_size(std::size_t size) noexcept;
+    [[nodiscard]] int init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) noexcept;
+    [[nodiscard]] int init_buffer(const void* data, std::size_t size) noexcept; // copies
+    void init_delimiter() noexcept;
+
+    // Releases the body. Returns EFAULT when the message is not initialised.
+    [[nodiscard]] int close() noexcept;
+    // this := copy of src (shares the body). this must be initialised; it is closed first.
+    [[nodiscard]] int copy(msg& src) noexcept;
+    // this := src; src becomes an empty message.
+    [[nodiscard]] int move(msg& src) noexcept;
+
+    [[nodiscard]] bool valid() const noexcept { return m_kind != k_invalid; }
+    [[nodiscard]] std::uint8_t type() const noexcept { return m_kind; }
+    [[nodiscard]] bool is_delimiter() const noexcept { return m_kind == k_delimiter; }
+
+    [[nodiscard]] void* data() noexcept
+    {
+        return m_kind == k_inline ? static_cast<void*>(m_body.inline_bytes) : m_body.ext.data;
+    }
+    [[nodiscard]] const void* data() const noexcept
+    {
+        return m_kind == k_inline ? static_cast<const void*>(m_body.inline_bytes) : m_body.ext.data;
+    }
+    [[nodiscard]] std::size_t size() const noexcept
+    {
+        return m_kind == k_inline ? m_inline_size : (m_kind == k_invalid ? 0 : m_body.ext.size);
+    }
+
+    [[nodiscard]] std::uint8_t flags() const noexcept { return m_flags; }
+    [[nodiscard]] bool more() const noexcept { return (m_flags & f_more) != 0; }
+    void set_more(bool on) noexcept { m_flags = on ? (m_flags | f_more) : (m_flags & ~f_more); }
+    [[nodiscard]] bool shared() const noexcept { return (m_flags & f_shared) != 0; }
+
+    // Routing id: 0 means none (zmq_msg_set_routing_id refuses 0).
+    [[nodiscard]] std::uint32_t routing_id() const noexcept { return m_routing_id; }
+    [[nodiscard]] int set_routing_id(std::uint32_t id) noexcept;
+    void reset_routing_id() noexcept { m_routing_id = 0; }
+
+    [[nodiscard]] const char* group() const noexcept;
+    [[nodiscard]] int set_group(const char* group, std::size_t len) noexcept;
+
+    // Properties (ZMTP metadata). nullptr when the message has none.
+    [[nodiscard]] metadata* properties() const noexcept;
+    void set_properties(metadata* md) noexcept; // takes a new reference
+    // Property lookup for zmq_msg_gets: nullptr if absent.
+    [[nodiscard]] const char* property(const char* name) const noexcept;
+
+private:
+    void release_body() noexcept;
+    void release_extras() noexcept;
+
+    union body {
+        unsigned char inline_bytes[inline_capacity];
+        struct ext_t {
+            void* data;
+            std::size_t size;
+            msg_buffer* buf; // null for k_const
+            void* reserved;
+            metadata* md; // offset 32: the same place inline bodies keep it (f_metadata)
+        } ext;
+    } m_body;
+    union group_t {
+        char inline_name[group_inline_max + 1]; // NUL-terminated
+        struct long_t {
+            struct long_group* ptr;
+        } long_name;
+    } m_group;
+    std::uint32_t m_routing_id;
+    std::uint8_t m_kind;
+    std::uint8_t m_flags;
+    std::uint8_t m_inline_size;
+    std::uint8_t m_reserved;
+
+    friend struct msg_layout_check;
+};
+
+struct msg_layout_check {
+    static_assert(sizeof(msg) == 64, "zmx::core::msg must be exactly 64 bytes");
+    static_assert(sizeof(msg) == sizeof(zmq_msg_t), "msg must match zmq_msg_t");
+    static_assert(alignof(msg) <= alignof(zmq_msg_t), "msg must fit zmq_msg_t's alignment");
+    static_assert(offsetof(msg, m_group) == 40);
+    static_assert(offsetof(msg, m_routing_id) == 56);
+    static_assert(offsetof(msg, m_kind) == 60);
+    static_assert(std::is_trivially_copyable_v<msg>);
+};
+
+inline msg* as_msg(zmq_msg_t* m) noexcept { return reinterpret_cast<msg*>(m); }
+
+} // namespace zmx::core

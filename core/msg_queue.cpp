@@ -1,0 +1,72 @@
+#include "msg_queue.hpp"
+
+#include <new>
+
+namespace zmx::core {
+
+msg_queue::~msg_queue()
+{
+    // Both sides are gone: release every frame still queued, published or staged.
+    segment* s = m_head;
+    while (s != nullptr) {
+        msg m;
+        while (s->ring.unwrite(m)) (void)m.close();
+        while (msg* f = s->ring.front()) {
+            (void)f->close();
+            s->ring.pop();
+        }
+        segment* next = s->next.load(std::memory_order_relaxed);
+        delete s;
+        s = next;
+    }
+}
+
+bool msg_queue::grow() noexcept
+{
+    const std::size_t staged = m_tail->ring.staged();
+    std::size_t cap = m_tail->ring.capacity() * 2;
+    if (cap > max_segment) cap = max_segment;
+    while (cap < staged * 2 + 2) cap *= 2;
+    segment* s = new (std::nothrow) segment(cap);
+    if (s == nullptr) return false;
+    // Move the staged frames (the unfinished batch) into the new segment, oldest first,
+    // so that no message straddles two segments.
+    msg tmp[64];
+    std::size_t moved = 0;
+    // Staged frames are taken newest-first; collect them in chunks and re-stage in order.
+    // A batch larger than the scratch array is moved through a heap vector.
+    msg* scratch = tmp;
+    msg* heap = nullptr;
+    if (staged > 64) {
+        heap = static_cast<msg*>(::operator new(staged * sizeof(msg), std::nothrow));
+        if (heap == nullptr) {
+            delete s;
+            return false;
+        }
+        scratch = heap;
+    }
+    while (m_tail->ring.unwrite(scratch[moved])) ++moved;
+    for (std::size_t i = moved; i-- > 0;) (void)s->ring.write(std::move(scratch[i]));
+    ::operator delete(heap);
+    // R3 release: pairs with A3 in advance(); everything published into the old segment
+    // happened before the link becomes visible.
+    m_tail->next.store(s, std::memory_order_release);
+    m_tail = s;
+    return true;
+}
+
+msg* msg_queue::advance() noexcept
+{
+    for (;;) {
+        // A3 acquire: pairs with R3 in grow().
+        segment* next = m_head->next.load(std::memory_order_acquire);
+        if (next == nullptr) return nullptr;
+        // The producer never writes the old segment after linking; re-check it once more.
+        if (msg* m = m_head->ring.front()) return m;
+        delete m_head;
+        m_head = next;
+        if (msg* m = m_head->ring.front()) return m;
+    }
+}
+
+} // namespace zmx::core

@@ -1,0 +1,109 @@
+// msg_queue: one direction of a pipe. An SPSC queue of message handles that grows.
+//
+// Built from spsc_ring segments. The producer writes into the newest segment; when it
+// is full the producer allocates a segment twice as large, moves the staged (not yet
+// published) frames into it, and links it. Because publish happens only at message
+// boundaries, every frame of a message lands in the same segment and the consumer sees
+// a message whole or not at all.
+//
+// The sleep handshake lives here, not in the segments, because the producer may publish
+// into a segment the consumer has not reached yet:
+//   consumer: m_sleeping = true; fence(seq_cst) [F2]; re-check for data
+//   producer: publish (release); fence(seq_cst) [F1]; if m_sleeping: ring the doorbell
+// F1 and F2 order the two sides: at least one of them sees the other's store.
+//
+// Threads: producer functions on the writer's thread, consumer functions on the reader's
+// thread; the destructor when both are done.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "msg.hpp"
+#include "spsc_ring.hpp"
+
+namespace zmx::core {
+
+class msg_queue {
+public:
+    static constexpr std::size_t initial_capacity = 256;
+    static constexpr std::size_t max_segment = std::size_t{1} << 20;
+
+    msg_queue() : m_head(new segment(initial_capacity)), m_tail(m_head) {}
+    msg_queue(const msg_queue&) = delete;
+    msg_queue& operator=(const msg_queue&) = delete;
+    ~msg_queue();
+
+    // ---- producer ----
+
+    // Stage a frame (moved from m, which is left re-initialised as empty). Returns false
+    // only when memory for a larger segment cannot be had; m is then untouched.
+    [[nodiscard]] bool write(msg& m) noexcept
+    {
+        if (m_tail->ring.write(std::move(m))) [[likely]] {
+            m.init();
+            return true;
+        }
+        if (!grow()) return false;
+        const bool ok = m_tail->ring.write(std::move(m));
+        if (ok) m.init();
+        return ok;
+    }
+
+    // Take back the newest staged frame (to roll back an unfinished multipart message).
+    [[nodiscard]] bool unwrite(msg& out) noexcept { return m_tail->ring.unwrite(out); }
+
+    // Publish staged frames. Returns true when the consumer announced it would sleep:
+    // the caller must ring the consumer's doorbell.
+    [[nodiscard]] bool publish() noexcept
+    {
+        (void)m_tail->ring.publish(); // segment-level flag unused here
+        std::atomic_thread_fence(std::memory_order_seq_cst); // F1
+        if (m_sleeping.load(std::memory_order_relaxed)) {
+            return m_sleeping.exchange(false, std::memory_order_relaxed);
+        }
+        return false;
+    }
+
+    // ---- consumer ----
+
+    [[nodiscard]] msg* front() noexcept
+    {
+        msg* m = m_head->ring.front();
+        if (m != nullptr) [[likely]] return m;
+        return advance();
+    }
+
+    void pop() noexcept { m_head->ring.pop(); }
+
+    // Returns true if the consumer may sleep (still empty after announcing it).
+    [[nodiscard]] bool prepare_sleep() noexcept
+    {
+        m_sleeping.store(true, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst); // F2
+        if (front() != nullptr) {
+            m_sleeping.store(false, std::memory_order_relaxed);
+            return false;
+        }
+        return true;
+    }
+    void cancel_sleep() noexcept { m_sleeping.store(false, std::memory_order_relaxed); }
+
+private:
+    struct segment {
+        explicit segment(std::size_t cap) : ring(cap) {}
+        spsc_ring<msg> ring;
+        std::atomic<segment*> next{nullptr};
+    };
+
+    bool grow() noexcept;
+    msg* advance() noexcept;
+
+    segment* m_head;                   // consumer
+    alignas(cache_line) segment* m_tail; // producer
+    alignas(cache_line) std::atomic<bool> m_sleeping{false};
+    char m_pad[cache_line - sizeof(std::atomic<bool>)];
+};
+
+} // namespace zmx::core

@@ -1,0 +1,182 @@
+#include "pipe.hpp"
+
+#include <new>
+
+namespace zmx::core {
+
+pipe_shared* pipe_shared::create(std::int64_t hwm0, std::int64_t hwm1) noexcept
+{
+    auto* p = new (std::nothrow) pipe_shared();
+    if (p == nullptr) return nullptr;
+    for (int i = 0; i < 2; ++i) {
+        p->m_end[i].m_shared = p;
+        p->m_end[i].m_side = static_cast<std::uint8_t>(i);
+    }
+    p->set_hwm(0, hwm0);
+    p->set_hwm(1, hwm1);
+    return p;
+}
+
+void pipe_shared::attach(int side, mailbox_ptr mb) noexcept
+{
+    m_mailbox[side] = std::move(mb);
+    // R4 release: pairs with A4 in notify_peer(); the mailbox is fully built.
+    m_mailbox_raw[side].store(m_mailbox[side].get(), std::memory_order_release);
+    m_end[side].attached = true;
+}
+
+void pipe_shared::set_hwm(int side, std::int64_t hwm) noexcept
+{
+    m_dir[side].hwm.store(hwm < 0 ? 0 : hwm, std::memory_order_relaxed);
+    // The reader of this direction publishes progress often enough for the limit.
+    std::int64_t batch = hwm / 4;
+    if (batch < 1) batch = 1;
+    if (batch > 256) batch = 256;
+    m_end[1 - side].m_read_batch = static_cast<std::uint32_t>(batch);
+}
+
+void pipe_shared::release() noexcept
+{
+    // acq_rel: the last owner sees everything the other owner did to the queues.
+    if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void pipe::notify_peer(command::type t) noexcept
+{
+    const int peer = 1 - m_side;
+    // A4 acquire: pairs with R4 in attach().
+    mailbox* mb = m_shared->m_mailbox_raw[peer].load(std::memory_order_acquire);
+    if (mb == nullptr) return; // peer not attached yet: it checks the pipe when it attaches
+    m_shared->add_ref();       // the command's reference, released by its receiver
+    command c;
+    c.kind = t;
+    c.side = static_cast<std::uint8_t>(peer);
+    c.pipe = m_shared;
+    mb->post(c);
+}
+
+// ---- reading ----
+
+msg* pipe::peek(bool may_sleep) noexcept
+{
+    if (m_in_done) return nullptr;
+    auto& q = m_shared->m_dir[1 - m_side].queue;
+    msg* m = q.front();
+    if (m == nullptr) {
+        publish_reads();
+        if (!may_sleep || q.prepare_sleep()) return nullptr;
+        m = q.front();
+    }
+    if (m->is_delimiter()) {
+        q.pop();
+        m_in_done = true;
+        m_peer_ended = true;
+        return nullptr;
+    }
+    return m;
+}
+
+bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep) != nullptr; }
+
+bool pipe::read(msg& out, bool may_sleep) noexcept
+{
+    msg* m = peek(may_sleep);
+    if (m == nullptr) return false;
+    std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
+    m_shared->m_dir[1 - m_side].queue.pop();
+    m_reading_message = out.more();
+    if (!m_reading_message && ++m_msgs_read - m_msgs_read_published >= m_read_batch) publish_reads();
+    return true;
+}
+
+void pipe::publish_reads() noexcept
+{
+    if (m_msgs_read == m_msgs_read_published) return;
+    auto& d = m_shared->m_dir[1 - m_side];
+    m_msgs_read_published = m_msgs_read;
+    if (d.hwm.load(std::memory_order_relaxed) == 0) return; // nobody waits on an unlimited pipe
+    d.msgs_read.store(m_msgs_read, std::memory_order_seq_cst);
+    if (d.writer_waiting.load(std::memory_order_seq_cst) && d.writer_waiting.exchange(false, std::memory_order_seq_cst)) {
+        notify_peer(command::activate_write);
+    }
+}
+
+bool pipe::peer_discards() const noexcept
+{
+    return m_shared->m_dir[1 - m_side].discard.load(std::memory_order_acquire);
+}
+
+// ---- writing ----
+
+bool pipe::check_write() noexcept
+{
+    if (m_terminated || m_peer_ended) return false;
+    if (m_in_message) return true;
+    auto& d = m_shared->m_dir[m_side];
+    const std::int64_t hwm = d.hwm.load(std::memory_order_relaxed);
+    if (hwm == 0) return true;
+    const auto limit = static_cast<std::uint64_t>(hwm);
+    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
+    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    d.writer_waiting.store(true, std::memory_order_seq_cst);
+    m_peer_read_cache = d.msgs_read.load(std::memory_order_seq_cst);
+    if (m_msgs_written - m_peer_read_cache < limit) {
+        d.writer_waiting.store(false, std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+bool pipe::write(msg& m) noexcept
+{
+    if (m_terminated) return false;
+    const bool more = m.more();
+    if (!m_shared->m_dir[m_side].queue.write(m)) return false;
+    m_in_message = more;
+    if (!more) ++m_msgs_written;
+    return true;
+}
+
+void pipe::rollback() noexcept
+{
+    if (!m_in_message) return;
+    auto& q = m_shared->m_dir[m_side].queue;
+    msg m;
+    // Only frames of the unfinished message are unpublished-and-more; stop at the
+    // first frame without MORE (the end of an earlier, complete message).
+    while (q.unwrite(m)) {
+        if (!m.more()) {
+            // Belongs to a complete earlier message staged in the same batch: put back.
+            (void)q.write(m);
+            break;
+        }
+        (void)m.close();
+    }
+    m_in_message = false;
+}
+
+void pipe::flush() noexcept
+{
+    if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
+}
+
+// ---- lifecycle ----
+
+void pipe::terminate(bool discard) noexcept
+{
+    if (m_terminated) return;
+    rollback();
+    m_terminated = true;
+    auto& d = m_shared->m_dir[m_side];
+    if (discard) d.discard.store(true, std::memory_order_release);
+    msg delim;
+    delim.init_delimiter();
+    (void)d.queue.write(delim);
+    (void)d.queue.publish();
+    // Always tell the peer, even if it is reading: a peer that only writes must learn
+    // it should stop, and one that sleeps on this pipe must wake to see the end.
+    if (!m_peer_ended) notify_peer(command::pipe_term);
+}
+
+} // namespace zmx::core

@@ -1,0 +1,145 @@
+// pipe: a two-way message channel between two owners (sockets, or a socket and an
+// engine on an I/O core). One pipe_shared holds both directions; each owner uses one
+// end (pipe_shared::end(side)) from its own thread only.
+//
+// Lifecycle
+// - create() returns a pipe_shared with two references, one per end's owner.
+// - An owner attaches its end (attach()), uses it, and when done calls terminate(),
+//   which writes a delimiter after the last message (or asks the peer to discard what it
+//   has not read), posts pipe_term to the peer, and later release()s its reference.
+// - A reader delivers messages up to the delimiter, so nothing sent before terminate()
+//   is lost while the peer is alive. The last release() frees the queues and any
+//   frames still in them.
+//
+// HWM (messages, not frames): the writer counts messages written; the reader publishes
+// how many it has read every `batch` messages and whenever its queue turns empty. A
+// writer at its limit announces it is waiting (writer_waiting) and re-checks; the
+// reader, after publishing, rings the writer if it was waiting (Dekker pair with
+// seq_cst on msgs_read / writer_waiting).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "mailbox.hpp"
+#include "msg.hpp"
+#include "msg_queue.hpp"
+
+namespace zmx::core {
+
+class pipe_shared;
+
+class pipe {
+public:
+    // ---- reading (owner thread) ----
+
+    // True if a whole message can be read now. When false and the queue is empty, the
+    // peer's next publish will post activate_read to this end's owner.
+    // With may_sleep false (a spinning reader) an empty pipe is not asked to notify.
+    [[nodiscard]] bool check_read(bool may_sleep = true) noexcept;
+    // Read one frame into out (out's previous content is overwritten, not closed).
+    // False when nothing is readable (see check_read) or the delimiter was reached.
+    [[nodiscard]] bool read(msg& out, bool may_sleep = true) noexcept;
+
+    // ---- writing (owner thread) ----
+
+    // True if the HWM allows one more message. When false, the owner gets activate_write
+    // once the reader makes room.
+    [[nodiscard]] bool check_write() noexcept;
+    // Write a frame (moved; m is left empty). Call check_write() before the first frame
+    // of a message; later frames of the same message are always accepted.
+    [[nodiscard]] bool write(msg& m) noexcept;
+    // Drop the frames of an unfinished message (not yet flushed).
+    void rollback() noexcept;
+    // Publish everything written; wakes the reader if it sleeps.
+    void flush() noexcept;
+
+    // ---- lifecycle (owner thread) ----
+
+    // This end ends: no more writes. With discard, the peer drops what it has not read.
+    void terminate(bool discard) noexcept;
+    [[nodiscard]] bool terminated() const noexcept { return m_terminated; }
+    // The delimiter was read: nothing more will ever arrive.
+    [[nodiscard]] bool in_done() const noexcept { return m_in_done; }
+    // The peer ended (pipe_term received or delimiter read).
+    [[nodiscard]] bool peer_ended() const noexcept { return m_peer_ended; }
+    void set_peer_ended() noexcept { m_peer_ended = true; }
+    [[nodiscard]] bool peer_discards() const noexcept;
+
+    [[nodiscard]] pipe_shared& shared() const noexcept { return *m_shared; }
+    [[nodiscard]] int side() const noexcept { return m_side; }
+
+    // Owner-defined state (patterns keep an index or a routing id here).
+    void* owner = nullptr;       // the socket (or engine) that attached this end
+    std::uint32_t slot_in = 0;   // position in the owner's inbound (fair-queue) array
+    std::uint32_t slot_out = 0;  // position in the owner's outbound (load-balancer) array
+    std::uint32_t routing_id = 0;
+    bool attached = false;
+
+private:
+    friend class pipe_shared;
+    pipe() = default;
+
+    void publish_reads() noexcept;
+    msg* peek(bool may_sleep) noexcept;
+    void notify_peer(command::type t) noexcept;
+
+    pipe_shared* m_shared = nullptr;
+    std::uint8_t m_side = 0;
+
+    // Writer state for the outbound direction.
+    std::uint64_t m_msgs_written = 0;
+    std::uint64_t m_peer_read_cache = 0;
+    bool m_in_message = false; // some frames of a message written, not its last
+
+    // Reader state for the inbound direction.
+    std::uint64_t m_msgs_read = 0;
+    std::uint64_t m_msgs_read_published = 0;
+    std::uint32_t m_read_batch = 1;
+    bool m_reading_message = false; // read frames of a message, not its last
+
+    bool m_terminated = false;
+    bool m_in_done = false;
+    bool m_peer_ended = false;
+};
+
+class pipe_shared {
+public:
+    // Creates a pipe with limits hwm[i] for the direction written by end i (0: none).
+    // Both ends' owners hold a reference. Returns nullptr on allocation failure.
+    static pipe_shared* create(std::int64_t hwm0, std::int64_t hwm1) noexcept;
+
+    [[nodiscard]] pipe& end(int side) noexcept { return m_end[side]; }
+
+    // The owner of end `side` sets the mailbox that receives that end's commands.
+    void attach(int side, mailbox_ptr mb) noexcept;
+    // Change the limit of the direction written by `side` (before traffic flows).
+    void set_hwm(int side, std::int64_t hwm) noexcept;
+
+    void add_ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept;
+
+private:
+    friend class pipe;
+
+    struct direction {
+        msg_queue queue;
+        // Reader-published count of messages read; writer reads it when at its limit.
+        alignas(cache_line) std::atomic<std::uint64_t> msgs_read{0};
+        std::atomic<bool> writer_waiting{false};
+        std::atomic<bool> discard{false}; // writer ended with linger 0
+        alignas(cache_line) std::atomic<std::int64_t> hwm{0};
+    };
+
+    pipe_shared() = default;
+    ~pipe_shared() = default;
+
+    direction m_dir[2]; // m_dir[i] is written by end i
+    pipe m_end[2];
+    std::atomic<mailbox*> m_mailbox_raw[2] = {nullptr, nullptr};
+    mailbox_ptr m_mailbox[2]; // keeps the raw pointers valid for the pipe's lifetime
+    std::atomic<int> m_refs{2};
+};
+
+} // namespace zmx::core

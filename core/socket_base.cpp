@@ -1,0 +1,334 @@
+#include "socket_base.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sched.h>
+#include <time.h>
+
+#include "context.hpp"
+#include "endpoint.hpp"
+#include "registry.hpp"
+#include "transport.hpp"
+
+namespace zmx::core {
+
+namespace {
+
+std::int64_t now_ns() noexcept
+{
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+inline void cpu_relax() noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// Default busy-poll budget of a blocking call in BLOCK mode before it sleeps. A peer on
+// another core usually answers within a few microseconds; sleeping costs a wake-up
+// (tens of microseconds on a VM), so a short poll first halves the round trip.
+constexpr int default_spin_us = 0;
+// BACKOFF: spin this long, then yield this long, then sleep.
+constexpr int backoff_spin_us = 50;
+constexpr int backoff_yield_us = 200;
+
+} // namespace
+
+socket_base::socket_base(context& ctx, int type, std::uint32_t sid)
+    : m_ctx(ctx), m_type(type), m_sid(sid), m_mailbox(std::make_shared<mailbox>())
+{
+    if (!ctx.blocky()) m_options.linger = 0;
+}
+
+socket_base::~socket_base() { m_tag = tag_dead; }
+
+int socket_base::xsend(msg&) noexcept { return ENOTSUP; }
+int socket_base::xrecv(msg&) noexcept { return ENOTSUP; }
+
+// ---- options ----
+
+int socket_base::setsockopt(int option, const void* value, std::size_t len) noexcept
+{
+    if (m_ctx.terminating()) return ETERM;
+    if (value == nullptr && len != 0) return EFAULT;
+    const int rc = xsetsockopt(option, value, len);
+    if (rc != option_not_handled) return rc;
+    if (option_is_socket_base_handled(option)) return EINVAL;
+    const int r = set_socket_option(m_options, m_type, option, value, len);
+    return r == option_not_in_table ? EINVAL : r;
+}
+
+int socket_base::getsockopt(int option, void* value, std::size_t* len) noexcept
+{
+    if (m_ctx.terminating()) return ETERM;
+    if (value == nullptr || len == nullptr) return EFAULT;
+    auto put_int = [&](int v) {
+        if (*len < sizeof(int)) return EINVAL;
+        std::memcpy(value, &v, sizeof v);
+        *len = sizeof(int);
+        return 0;
+    };
+    switch (option) {
+    case ZMQ_RCVMORE: return put_int(m_rcvmore ? 1 : 0);
+    case ZMQ_FD: return put_int(fd());
+    case ZMQ_EVENTS: return put_int(static_cast<int>(poll_events()));
+    case ZMQ_THREAD_SAFE: return put_int(0);
+    case ZMQ_LAST_ENDPOINT: {
+        const std::size_t need = m_last_endpoint.size() + 1;
+        if (*len < need) return EINVAL;
+        std::memcpy(value, m_last_endpoint.c_str(), need);
+        *len = need;
+        return 0;
+    }
+    default: break;
+    }
+    const int r = get_socket_option(m_options, m_type, option, value, len);
+    return r == option_not_in_table ? EINVAL : r;
+}
+
+// ---- endpoints ----
+
+int socket_base::add_endpoint(const char* uri, bool bind) noexcept
+{
+    if (m_ctx.terminating()) return ETERM;
+    if (uri == nullptr) return EINVAL;
+    process_commands_if_pending();
+    endpoint ep;
+    int rc = parse_endpoint(uri, bind, ep, nullptr);
+    if (rc != 0) return rc;
+    transport* t = find_transport(ep.transport);
+    if (t == nullptr) return EPROTONOSUPPORT;
+    std::string resolved;
+    rc = bind ? t->bind(*this, ep, resolved) : t->connect(*this, ep, resolved);
+    if (rc != 0) return rc;
+    if (std::find(m_transports_used.begin(), m_transports_used.end(), t) == m_transports_used.end()) {
+        m_transports_used.push_back(t);
+    }
+    m_last_endpoint = resolved;
+    m_endpoints.push_back(endpoint_record{resolved, uri, t, bind});
+    return 0;
+}
+
+int socket_base::bind(const char* uri) noexcept { return add_endpoint(uri, true); }
+int socket_base::connect(const char* uri) noexcept { return add_endpoint(uri, false); }
+
+int socket_base::remove_endpoint(const char* uri, bool bind) noexcept
+{
+    if (m_ctx.terminating()) return ETERM;
+    if (uri == nullptr) return EINVAL;
+    process_commands_if_pending();
+    const std::string key(uri);
+    auto it = std::find_if(m_endpoints.begin(), m_endpoints.end(), [&](const endpoint_record& r) {
+        return r.bound == bind && (r.uri == key || r.as_given == key);
+    });
+    if (it == m_endpoints.end()) return ENOENT;
+    const endpoint_record rec = *it;
+    m_endpoints.erase(it);
+    // Pipes that belong to this endpoint end now (connect side; and bind side for
+    // transports that own per-connection pipes).
+    for (std::size_t i = 0; i < m_endpoint_pipes.size();) {
+        if (m_endpoint_pipes[i].uri == rec.uri) {
+            pipe* p = m_endpoint_pipes[i].p;
+            m_endpoint_pipes.erase(m_endpoint_pipes.begin() + static_cast<std::ptrdiff_t>(i));
+            p->terminate(m_options.linger == 0);
+            detach(*p);
+        } else {
+            ++i;
+        }
+    }
+    return bind ? rec.t->unbind(*this, rec.uri) : rec.t->disconnect(*this, rec.uri);
+}
+
+int socket_base::unbind(const char* uri) noexcept { return remove_endpoint(uri, true); }
+int socket_base::disconnect(const char* uri) noexcept { return remove_endpoint(uri, false); }
+
+// ---- pipes and commands ----
+
+void socket_base::attach_pipe(pipe& p, const std::string& uri) noexcept
+{
+    p.owner = this;
+    p.attached = true;
+    m_pipes.push_back(&p);
+    if (!uri.empty()) m_endpoint_pipes.push_back(endpoint_pipe{uri, &p});
+    xattach_pipe(p);
+}
+
+void socket_base::detach(pipe& p) noexcept
+{
+    if (!p.attached || p.owner != this) return;
+    xpipe_terminated(p);
+    p.attached = false;
+    p.owner = nullptr;
+    if (!p.terminated()) p.terminate(false);
+    std::erase(m_pipes, &p);
+    std::erase_if(m_endpoint_pipes, [&](const endpoint_pipe& e) { return e.p == &p; });
+    p.shared().release();
+}
+
+void socket_base::pipe_ended(pipe& p) noexcept { detach(p); }
+
+void socket_base::process_commands() noexcept
+{
+    m_commands.clear();
+    m_mailbox->drain(m_commands);
+    for (const command& c : m_commands) {
+        if (c.pipe == nullptr) continue;
+        pipe& p = c.pipe->end(c.side);
+        switch (c.kind) {
+        case command::pipe_attach:
+            // The command's reference becomes the socket's reference.
+            p.owner = this;
+            attach_pipe(p, std::string{});
+            continue;
+        case command::activate_read:
+            if (p.attached && p.owner == this) xread_activated(p);
+            break;
+        case command::activate_write:
+            if (p.attached && p.owner == this) xwrite_activated(p);
+            break;
+        case command::pipe_term:
+            if (p.attached && p.owner == this) {
+                p.set_peer_ended();
+                if (p.peer_discards()) {
+                    detach(p);
+                } else if (!p.check_read() && p.in_done()) {
+                    detach(p); // nothing left before the delimiter
+                } else {
+                    // Frames are waiting: let the pattern read them up to the end.
+                    xread_activated(p);
+                    if (p.attached) xwrite_activated(p);
+                }
+            }
+            break;
+        default: break;
+        }
+        c.pipe->release();
+    }
+}
+
+void socket_base::wake() noexcept
+{
+    command c;
+    c.kind = command::wake;
+    m_mailbox->post(c);
+}
+
+unsigned socket_base::poll_events() noexcept
+{
+    process_commands_if_pending();
+    unsigned ev = 0;
+    if (xhas_in()) ev |= ZMQ_POLLIN;
+    if (xhas_out()) ev |= ZMQ_POLLOUT;
+    return ev;
+}
+
+// ---- send / recv ----
+
+template <typename Op>
+int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
+{
+    const std::int64_t start = now_ns();
+    const std::int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + std::int64_t{timeout_ms} * 1'000'000;
+    int spin_us = m_options.spin_us > 0 ? m_options.spin_us : default_spin_us;
+    int yield_us = 0;
+    if (m_options.idle == ZMX_IDLE_SPIN) spin_us = -1; // forever
+    if (m_options.idle == ZMX_IDLE_BACKOFF) {
+        if (m_options.spin_us <= 0) spin_us = backoff_spin_us;
+        yield_us = backoff_yield_us;
+    }
+    int rc = EAGAIN;
+    // Polling phase: pipes are checked without announcing sleep, so writers never pay
+    // for a doorbell.
+    if (spin_us != 0) {
+        const std::int64_t spin_end = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us + yield_us} * 1000;
+        const std::int64_t yield_from = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us} * 1000;
+        m_may_sleep = false;
+        for (unsigned i = 1;; ++i) {
+            process_commands_if_pending();
+            rc = op();
+            if (rc != EAGAIN) break;
+            if (m_ctx.terminating()) {
+                rc = ETERM;
+                break;
+            }
+            if ((i & 63) == 0) {
+                const std::int64_t t = now_ns();
+                if (t >= deadline || t >= spin_end) break;
+                if (t >= yield_from) ::sched_yield();
+            } else {
+                cpu_relax();
+            }
+        }
+        m_may_sleep = true;
+        if (rc != EAGAIN) return rc;
+    }
+    // Blocking phase: op() with may_sleep() announces sleep on every pipe it finds empty,
+    // so the next writer rings the mailbox.
+    for (;;) {
+        process_commands_if_pending();
+        rc = op();
+        if (rc != EAGAIN) return rc;
+        if (m_ctx.terminating()) return ETERM;
+        const std::int64_t t = now_ns();
+        if (t >= deadline) return EAGAIN;
+        const std::int64_t left_ms = timeout_ms < 0 ? -1 : (deadline - t + 999'999) / 1'000'000;
+        if (m_mailbox->wait(static_cast<int>(left_ms))) process_commands();
+    }
+}
+
+int socket_base::send(msg& m, int flags) noexcept
+{
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    if (!m.valid()) return EFAULT;
+    process_commands_if_pending();
+    m.set_more((flags & ZMQ_SNDMORE) != 0);
+    int rc = xsend(m);
+    if (rc != EAGAIN) return rc;
+    if ((flags & ZMQ_DONTWAIT) != 0 || m_options.sndtimeo == 0) return EAGAIN;
+    return wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
+}
+
+int socket_base::recv(msg& m, int flags) noexcept
+{
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    if (!m.valid()) return EFAULT;
+    process_commands_if_pending();
+    // The caller's message is replaced: release what it held first.
+    (void)m.close();
+    m.init();
+    int rc = xrecv(m);
+    if (rc == EAGAIN && (flags & ZMQ_DONTWAIT) == 0 && m_options.rcvtimeo != 0) {
+        rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
+    }
+    if (rc == 0) m_rcvmore = m.more();
+    return rc;
+}
+
+// ---- close ----
+
+void socket_base::close() noexcept
+{
+    if (m_closed) return;
+    m_closed = true;
+    for (transport* t : m_transports_used) t->socket_closing(*this);
+    process_commands_if_pending(); // take ownership of pipes attached meanwhile
+    const bool discard = m_options.linger == 0;
+    while (!m_pipes.empty()) {
+        pipe* p = m_pipes.back();
+        p->terminate(discard);
+        detach(*p);
+    }
+    m_mailbox->close();
+    m_tag = tag_dead; // later calls on this handle answer ENOTSOCK
+    m_ctx.socket_closed(this);
+}
+
+} // namespace zmx::core

@@ -1,0 +1,139 @@
+// socket_base: what every socket type shares: options, endpoints, pipes, commands,
+// blocking with an idle strategy, ZMQ_FD/ZMQ_EVENTS. Pattern logic lives in patterns/,
+// in subclasses that implement the x* hooks below.
+//
+// Threads: a socket is used by one thread at a time (as in libzmq). Its mailbox is the
+// only thing other threads touch (context shutdown, peers' pipe notifications).
+//
+// Hook contract for patterns (all called on the socket's thread, never re-entered):
+// - xattach_pipe(p): a new pipe is ready; it may be read and written at once.
+// - xsend(m) / xrecv(m): return 0 on success, EAGAIN when it would block (then every pipe
+//   that could unblock it must have been asked to notify: read/check_read with
+//   may_sleep() true, or check_write()), or another errno value. On success xsend
+//   consumed m (m is empty), xrecv filled m (its old content was already closed).
+// - xhas_in()/xhas_out(): as xrecv/xsend would answer, without moving a message.
+// - xread_activated(p)/xwrite_activated(p): a pipe that had nothing to read (or no room)
+//   now does.
+// - xpipe_terminated(p): p is gone; drop every reference to it. Its pending inbound
+//   frames have been delivered or discarded.
+// - xsetsockopt(): pattern options first; return option_not_handled to fall through to
+//   the generic table.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mailbox.hpp"
+#include "msg.hpp"
+#include "options.hpp"
+#include "pipe.hpp"
+
+namespace zmx::core {
+
+class context;
+class transport;
+
+class socket_base {
+public:
+    static constexpr std::uint32_t tag_alive = 0xbaddecaf;
+    static constexpr std::uint32_t tag_dead = 0xdeadbeef;
+    static constexpr int option_not_handled = -1;
+
+    socket_base(context& ctx, int type, std::uint32_t sid);
+    virtual ~socket_base();
+    socket_base(const socket_base&) = delete;
+    socket_base& operator=(const socket_base&) = delete;
+
+    [[nodiscard]] bool check_tag() const noexcept { return m_tag == tag_alive; }
+    [[nodiscard]] int type() const noexcept { return m_type; }
+    [[nodiscard]] bool closed() const noexcept { return m_closed; }
+
+    // ---- API: each returns 0 or an errno value ----
+    [[nodiscard]] int setsockopt(int option, const void* value, std::size_t len) noexcept;
+    [[nodiscard]] int getsockopt(int option, void* value, std::size_t* len) noexcept;
+    [[nodiscard]] int bind(const char* uri) noexcept;
+    [[nodiscard]] int connect(const char* uri) noexcept;
+    [[nodiscard]] int unbind(const char* uri) noexcept;
+    [[nodiscard]] int disconnect(const char* uri) noexcept;
+    [[nodiscard]] int send(msg& m, int flags) noexcept;
+    [[nodiscard]] int recv(msg& m, int flags) noexcept;
+    // Closes the socket: pipes end (queued messages stay readable by inproc peers unless
+    // LINGER is 0), endpoints are released, the context is told.
+    void close() noexcept;
+
+    // Process pending commands and report ZMQ_POLLIN / ZMQ_POLLOUT readiness.
+    [[nodiscard]] unsigned poll_events() noexcept;
+    [[nodiscard]] int fd() const noexcept { return m_mailbox->fd(); }
+
+    // ---- for transports and the context ----
+    [[nodiscard]] context& ctx() noexcept { return m_ctx; }
+    [[nodiscard]] const socket_options& options() const noexcept { return m_options; }
+    [[nodiscard]] const mailbox_ptr& mailbox_ref() const noexcept { return m_mailbox; }
+    // Attach end `p` (already attached to this socket's mailbox) on the socket's thread;
+    // `uri` records which endpoint it belongs to (for disconnect/unbind).
+    void attach_pipe(pipe& p, const std::string& uri) noexcept;
+    // Any thread: wake a blocked call (context shutdown).
+    void wake() noexcept;
+
+protected:
+    virtual void xattach_pipe(pipe& p) noexcept = 0;
+    virtual int xsend(msg& m) noexcept;
+    virtual int xrecv(msg& m) noexcept;
+    virtual bool xhas_in() noexcept { return false; }
+    virtual bool xhas_out() noexcept { return false; }
+    virtual void xread_activated(pipe&) noexcept {}
+    virtual void xwrite_activated(pipe&) noexcept {}
+    virtual void xpipe_terminated(pipe& p) noexcept = 0;
+    virtual int xsetsockopt(int, const void*, std::size_t) noexcept { return option_not_handled; }
+
+    // Patterns call this when a read reached p's end (p.in_done()).
+    void pipe_ended(pipe& p) noexcept;
+    // False while the socket spins: readers must then not announce sleep.
+    [[nodiscard]] bool may_sleep() const noexcept { return m_may_sleep; }
+
+    socket_options m_options;
+
+private:
+    struct endpoint_pipe {
+        std::string uri;
+        pipe* p;
+    };
+    struct endpoint_record {
+        std::string uri; // as resolved (ZMQ_LAST_ENDPOINT form)
+        std::string as_given;
+        transport* t;
+        bool bound;
+    };
+
+    void process_commands() noexcept;
+    void process_commands_if_pending() noexcept
+    {
+        if (m_mailbox->pending()) process_commands();
+    }
+    void detach(pipe& p) noexcept;
+    // Wait for `events` (ZMQ_POLLIN/OUT) using the idle strategy; calls op() until it
+    // stops answering EAGAIN, the timeout passes (EAGAIN) or the context ends (ETERM).
+    template <typename Op>
+    int wait_loop(int timeout_ms, Op&& op) noexcept;
+    int add_endpoint(const char* uri, bool bind) noexcept;
+    int remove_endpoint(const char* uri, bool bind) noexcept;
+
+    std::uint32_t m_tag = tag_alive;
+    context& m_ctx;
+    const int m_type;
+    const std::uint32_t m_sid;
+    mailbox_ptr m_mailbox;
+    std::vector<pipe*> m_pipes;
+    std::vector<endpoint_pipe> m_endpoint_pipes;
+    std::vector<endpoint_record> m_endpoints;
+    std::vector<transport*> m_transports_used;
+    std::vector<command> m_commands; // scratch for process_commands
+    std::string m_last_endpoint;
+    bool m_rcvmore = false;
+    bool m_may_sleep = true;
+    bool m_closed = false;
+};
+
+} // namespace zmx::core

@@ -1,0 +1,35 @@
+// transport: how a socket binds and connects one kind of endpoint.
+//
+// Contract (per hook):
+// - bind/connect run on the socket's thread with a parsed endpoint. They return 0 or an
+//   errno value; on success they may have attached pipes to the socket (through
+//   socket_base::attach_pipe) or arranged for pipes to arrive later (through the
+//   socket's mailbox: command::pipe_attach). `resolved` receives the endpoint as it
+//   should appear in ZMQ_LAST_ENDPOINT (for example with a wildcard port filled in).
+// - unbind/disconnect undo one endpoint; ENOENT when it is not known.
+// - socket_closing is called once when the socket closes, before its pipes are
+//   terminated: drop every registration of the socket. It must not fail.
+// - Per-context state lives in the context (context::plugin_state) so two contexts
+//   never share endpoints.
+#pragma once
+
+#include <string>
+
+#include "endpoint.hpp"
+
+namespace zmx::core {
+
+class socket_base;
+
+class transport {
+public:
+    virtual ~transport() = default;
+    [[nodiscard]] virtual const char* scheme() const noexcept = 0;
+    [[nodiscard]] virtual int bind(socket_base& s, const endpoint& ep, std::string& resolved) noexcept = 0;
+    [[nodiscard]] virtual int connect(socket_base& s, const endpoint& ep, std::string& resolved) noexcept = 0;
+    [[nodiscard]] virtual int unbind(socket_base& s, const std::string& uri) noexcept = 0;
+    [[nodiscard]] virtual int disconnect(socket_base& s, const std::string& uri) noexcept = 0;
+    virtual void socket_closing(socket_base& s) noexcept = 0;
+};
+
+} // namespace zmx::core

@@ -1,0 +1,118 @@
+// load_balancer: round-robin over the pipes that can take a message (RFC 30 "load
+// balancing"). All frames of a message go to one pipe; if that pipe goes away in the
+// middle, the rest of the message is dropped (the reader discards the partial message:
+// the writer never flushed it).
+//
+// Pipes [0, m_active) may have room; the others hit their HWM and come back on
+// xwrite_activated. Owner: the socket's thread.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <vector>
+
+#include "msg.hpp"
+#include "pipe.hpp"
+
+namespace zmx::patterns {
+
+class load_balancer {
+public:
+    void attach(core::pipe& p) noexcept
+    {
+        p.slot_out = static_cast<std::uint32_t>(m_pipes.size());
+        m_pipes.push_back(&p);
+        activated(p);
+    }
+
+    void activated(core::pipe& p) noexcept
+    {
+        if (p.slot_out < m_active) return;
+        swap(p.slot_out, m_active);
+        ++m_active;
+    }
+
+    void terminated(core::pipe& p) noexcept
+    {
+        const std::size_t i = p.slot_out;
+        if (i >= m_pipes.size() || m_pipes[i] != &p) return;
+        if (m_more && m_sending == &p) {
+            m_dropping = true;
+            m_sending = nullptr;
+        }
+        if (i < m_active) {
+            --m_active;
+            swap(i, m_active);
+            if (m_current == m_active) m_current = 0;
+        }
+        swap(p.slot_out, m_pipes.size() - 1);
+        m_pipes.pop_back();
+    }
+
+    // Sends one frame. Returns 0 (m consumed), EAGAIN (m untouched) or ENOMEM.
+    int send(core::msg& m, core::pipe** to = nullptr) noexcept
+    {
+        if (m_dropping) {
+            m_more = m.more();
+            m_dropping = m_more;
+            (void)m.close();
+            m.init();
+            return 0;
+        }
+        if (m_more) return write_to(*m_sending, m, to);
+        while (m_active > 0) {
+            if (m_current >= m_active) m_current = 0;
+            core::pipe* p = m_pipes[m_current];
+            if (p->check_write()) {
+                if (!m.more()) ++m_current;
+                return write_to(*p, m, to);
+            }
+            --m_active;
+            swap(m_current, m_active);
+        }
+        return EAGAIN;
+    }
+
+    bool has_out() noexcept
+    {
+        if (m_more) return true;
+        while (m_active > 0) {
+            if (m_current >= m_active) m_current = 0;
+            if (m_pipes[m_current]->check_write()) return true;
+            --m_active;
+            swap(m_current, m_active);
+        }
+        return false;
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return m_pipes.size(); }
+
+private:
+    int write_to(core::pipe& p, core::msg& m, core::pipe** to) noexcept
+    {
+        const bool more = m.more();
+        if (!p.write(m)) return ENOMEM;
+        if (to != nullptr) *to = &p;
+        m_more = more;
+        m_sending = more ? &p : nullptr;
+        if (!more) p.flush();
+        return 0;
+    }
+
+    void swap(std::size_t a, std::size_t b) noexcept
+    {
+        if (a == b) return;
+        std::swap(m_pipes[a], m_pipes[b]);
+        m_pipes[a]->slot_out = static_cast<std::uint32_t>(a);
+        m_pipes[b]->slot_out = static_cast<std::uint32_t>(b);
+    }
+
+    std::vector<core::pipe*> m_pipes;
+    std::size_t m_active = 0;
+    std::size_t m_current = 0;
+    bool m_more = false;     // in the middle of a multipart message to m_pipes[m_current]
+    bool m_dropping = false; // that pipe went away: drop the rest of the message
+    core::pipe* m_sending = nullptr;
+};
+
+} // namespace zmx::patterns

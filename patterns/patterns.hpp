@@ -1,0 +1,19 @@
+// patterns: the socket types. Each returns a new socket (nullptr on allocation failure).
+// The library assembly (assemble.cpp) puts them into core's socket-type table.
+#pragma once
+
+#include <cstdint>
+#include <new>
+
+namespace zmx::core {
+class context;
+class socket_base;
+} // namespace zmx::core
+
+namespace zmx::patterns {
+
+core::socket_base* create_pair(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_push(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_pull(core::context& ctx, int type, std::uint32_t sid);
+
+} // namespace zmx::patterns
