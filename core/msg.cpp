@@ -44,23 +44,9 @@ const char* metadata::get(const char* name) const noexcept
     return nullptr;
 }
 
-void msg::init() noexcept
-{
-    m_kind = k_inline;
-    m_flags = 0;
-    m_inline_size = 0;
-    m_reserved = 0;
-    m_routing_id = 0;
-    m_group.inline_name[0] = '\0';
-}
-
-int msg::init_size(std::size_t size) noexcept
+int msg::init_size_slow(std::size_t size) noexcept
 {
     init();
-    if (size <= inline_capacity) {
-        m_inline_size = static_cast<std::uint8_t>(size);
-        return 0;
-    }
     if (size > SIZE_MAX - sizeof(msg_buffer)) {
         m_kind = k_invalid;
         return ENOMEM;
@@ -112,14 +98,6 @@ int msg::init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) n
     return 0;
 }
 
-int msg::init_buffer(const void* data, std::size_t size) noexcept
-{
-    const int rc = init_size(size);
-    if (rc != 0) return rc;
-    if (size != 0) std::memcpy(this->data(), data, size);
-    return 0;
-}
-
 void msg::init_delimiter() noexcept
 {
     init();
@@ -143,7 +121,7 @@ void msg::release_extras() noexcept
     }
 }
 
-int msg::close() noexcept
+int msg::close_slow() noexcept
 {
     if (m_kind == k_invalid) return EFAULT;
     release_body();

@@ -59,14 +59,45 @@ public:
     };
 
     // ---- construction (return 0 or an errno value; never throw) ----
-    void init() noexcept; // empty message
-    [[nodiscard]] int init_size(std::size_t size) noexcept;
+    void init() noexcept // empty message
+    {
+        m_kind = k_inline;
+        m_flags = 0;
+        m_inline_size = 0;
+        m_reserved = 0;
+        m_routing_id = 0;
+        m_group.inline_name[0] = '\0';
+    }
+    [[nodiscard]] int init_size(std::size_t size) noexcept
+    {
+        if (size <= inline_capacity) [[likely]] {
+            init();
+            m_inline_size = static_cast<std::uint8_t>(size);
+            return 0;
+        }
+        return init_size_slow(size);
+    }
     [[nodiscard]] int init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) noexcept;
-    [[nodiscard]] int init_buffer(const void* data, std::size_t size) noexcept; // copies
+    [[nodiscard]] int init_buffer(const void* data, std::size_t size) noexcept // copies
+    {
+        const int rc = init_size(size);
+        if (rc != 0) return rc;
+        if (size != 0) std::memcpy(this->data(), data, size);
+        return 0;
+    }
     void init_delimiter() noexcept;
 
     // Releases the body. Returns EFAULT when the message is not initialised.
-    [[nodiscard]] int close() noexcept;
+    [[nodiscard]] int close() noexcept
+    {
+        // Inline bodies without extras own nothing: the common small-message case.
+        if (m_kind == k_inline && (m_flags & (f_metadata | f_long_group)) == 0) [[likely]] {
+            m_kind = k_invalid;
+            m_flags = 0;
+            return 0;
+        }
+        return close_slow();
+    }
     // this := copy of src (shares the body). this must be initialised; it is closed first.
     [[nodiscard]] int copy(msg& src) noexcept;
     // this := src; src becomes an empty message.
@@ -109,6 +140,8 @@ public:
     [[nodiscard]] const char* property(const char* name) const noexcept;
 
 private:
+    int init_size_slow(std::size_t size) noexcept;
+    int close_slow() noexcept;
     void release_body() noexcept;
     void release_extras() noexcept;
 

@@ -58,7 +58,7 @@ public:
     // the caller must ring the consumer's doorbell.
     [[nodiscard]] bool publish() noexcept
     {
-        (void)m_tail->ring.publish(); // segment-level flag unused here
+        m_tail->ring.commit(); // the segment's own sleep flag is unused here
         std::atomic_thread_fence(std::memory_order_seq_cst); // F1
         if (m_sleeping.load(std::memory_order_relaxed)) {
             return m_sleeping.exchange(false, std::memory_order_relaxed);

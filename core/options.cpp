@@ -2,9 +2,10 @@
 // types' xsetsockopt); where libzmq's rule is odd, the comment says that it is on purpose.
 #include "options.hpp"
 
-#include <arpa/inet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <climits>
@@ -315,8 +316,30 @@ int set_metadata(socket_options& o, const desc&, const void* v, std::size_t len,
     return 0;
 }
 
+// Numeric host lookup as libzmq does it (getaddrinfo, AI_NUMERICHOST), so the same spellings
+// are accepted: inet_aton shorthand such as 127.1, IPv6 scope ids such as fe80::1%eth0.
+bool numeric_address(const std::string& host, int family, tcp_accept_filter& f) noexcept
+{
+    addrinfo hints{};
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return false;
+    f.family = res->ai_family;
+    if (res->ai_family == AF_INET6) {
+        std::memcpy(f.addr.data(), &reinterpret_cast<const sockaddr_in6*>(res->ai_addr)->sin6_addr, 16);
+    } else {
+        std::memcpy(f.addr.data(), &reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr, 4);
+    }
+    freeaddrinfo(res);
+    return true;
+}
+
 // ZMQ_TCP_ACCEPT_FILTER: a numeric address, optionally in [], optionally /mask. IPv6
-// literals need ZMQ_IPV6 set first, as in libzmq.
+// literals need ZMQ_IPV6 set first, as in libzmq. An IPv4 filter stays AF_INET even with
+// ZMQ_IPV6 (libzmq would store it v4-mapped and apply the mask to all 128 bits); the
+// transport compares v4-mapped peers against it. The IPv6 scope id is not kept.
 int parse_accept_filter(const std::string& text, bool ipv6, tcp_accept_filter& out) noexcept
 {
     std::string addr = text;
@@ -330,20 +353,7 @@ int parse_accept_filter(const std::string& text, bool ipv6, tcp_accept_filter& o
         addr = addr.substr(1, addr.size() - 2);
     }
     tcp_accept_filter f;
-    if (inet_pton(AF_INET, addr.c_str(), f.addr.data()) == 1) {
-        f.family = AF_INET;
-    } else if (ipv6) {
-        if (const std::size_t pct = addr.rfind('%'); pct != std::string::npos) {
-            // Scope id (fe80::1%eth0): the interface must exist; the scope is not kept.
-            const std::string scope = addr.substr(pct + 1);
-            if (if_nametoindex(scope.c_str()) == 0 && std::atoi(scope.c_str()) <= 0) return ENODEV;
-            addr.resize(pct);
-        }
-        if (inet_pton(AF_INET6, addr.c_str(), f.addr.data()) != 1) return EINVAL;
-        f.family = AF_INET6;
-    } else {
-        return EINVAL;
-    }
+    if (!numeric_address(addr, AF_INET, f) && !(ipv6 && numeric_address(addr, AF_INET6, f))) return EINVAL;
     const int full = f.family == AF_INET6 ? 128 : 32;
     if (mask.empty()) {
         f.mask = full;

@@ -29,9 +29,10 @@ void pipe_shared::set_hwm(int side, std::int64_t hwm) noexcept
 {
     m_dir[side].hwm.store(hwm < 0 ? 0 : hwm, std::memory_order_relaxed);
     // The reader of this direction publishes progress often enough for the limit.
-    std::int64_t batch = hwm / 4;
+    // Unlimited: nobody waits on the count, publish only when the queue runs dry.
+    std::int64_t batch = hwm <= 0 ? INT32_MAX : hwm / 4;
     if (batch < 1) batch = 1;
-    if (batch > 256) batch = 256;
+    if (hwm > 0 && batch > 256) batch = 256;
     m_end[1 - side].m_read_batch = static_cast<std::uint32_t>(batch);
 }
 
@@ -57,38 +58,6 @@ void pipe::notify_peer(command::type t) noexcept
 
 // ---- reading ----
 
-msg* pipe::peek(bool may_sleep) noexcept
-{
-    if (m_in_done) return nullptr;
-    auto& q = m_shared->m_dir[1 - m_side].queue;
-    msg* m = q.front();
-    if (m == nullptr) {
-        publish_reads();
-        if (!may_sleep || q.prepare_sleep()) return nullptr;
-        m = q.front();
-    }
-    if (m->is_delimiter()) {
-        q.pop();
-        m_in_done = true;
-        m_peer_ended = true;
-        return nullptr;
-    }
-    return m;
-}
-
-bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep) != nullptr; }
-
-bool pipe::read(msg& out, bool may_sleep) noexcept
-{
-    msg* m = peek(may_sleep);
-    if (m == nullptr) return false;
-    std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
-    m_shared->m_dir[1 - m_side].queue.pop();
-    m_reading_message = out.more();
-    if (!m_reading_message && ++m_msgs_read - m_msgs_read_published >= m_read_batch) publish_reads();
-    return true;
-}
-
 void pipe::publish_reads() noexcept
 {
     if (m_msgs_read == m_msgs_read_published) return;
@@ -108,36 +77,6 @@ bool pipe::peer_discards() const noexcept
 
 // ---- writing ----
 
-bool pipe::check_write() noexcept
-{
-    if (m_terminated || m_peer_ended) return false;
-    if (m_in_message) return true;
-    auto& d = m_shared->m_dir[m_side];
-    const std::int64_t hwm = d.hwm.load(std::memory_order_relaxed);
-    if (hwm == 0) return true;
-    const auto limit = static_cast<std::uint64_t>(hwm);
-    if (m_msgs_written - m_peer_read_cache < limit) return true;
-    m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
-    if (m_msgs_written - m_peer_read_cache < limit) return true;
-    d.writer_waiting.store(true, std::memory_order_seq_cst);
-    m_peer_read_cache = d.msgs_read.load(std::memory_order_seq_cst);
-    if (m_msgs_written - m_peer_read_cache < limit) {
-        d.writer_waiting.store(false, std::memory_order_relaxed);
-        return true;
-    }
-    return false;
-}
-
-bool pipe::write(msg& m) noexcept
-{
-    if (m_terminated) return false;
-    const bool more = m.more();
-    if (!m_shared->m_dir[m_side].queue.write(m)) return false;
-    m_in_message = more;
-    if (!more) ++m_msgs_written;
-    return true;
-}
-
 void pipe::rollback() noexcept
 {
     if (!m_in_message) return;
@@ -154,11 +93,6 @@ void pipe::rollback() noexcept
         (void)m.close();
     }
     m_in_message = false;
-}
-
-void pipe::flush() noexcept
-{
-    if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
 }
 
 // ---- lifecycle ----

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "mailbox.hpp"
@@ -141,5 +142,74 @@ private:
     mailbox_ptr m_mailbox[2]; // keeps the raw pointers valid for the pipe's lifetime
     std::atomic<int> m_refs{2};
 };
+
+// ---- hot-path members, inline ----
+
+inline msg* pipe::peek(bool may_sleep) noexcept
+{
+    if (m_in_done) return nullptr;
+    auto& q = m_shared->m_dir[1 - m_side].queue;
+    msg* m = q.front();
+    if (m == nullptr) {
+        publish_reads();
+        if (!may_sleep || q.prepare_sleep()) return nullptr;
+        m = q.front();
+    }
+    if (m->is_delimiter()) {
+        q.pop();
+        m_in_done = true;
+        m_peer_ended = true;
+        return nullptr;
+    }
+    return m;
+}
+
+inline bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep) != nullptr; }
+
+inline bool pipe::read(msg& out, bool may_sleep) noexcept
+{
+    msg* m = peek(may_sleep);
+    if (m == nullptr) return false;
+    std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
+    m_shared->m_dir[1 - m_side].queue.pop();
+    m_reading_message = out.more();
+    if (!m_reading_message && ++m_msgs_read - m_msgs_read_published >= m_read_batch) publish_reads();
+    return true;
+}
+
+inline bool pipe::check_write() noexcept
+{
+    if (m_terminated || m_peer_ended) return false;
+    if (m_in_message) return true;
+    auto& d = m_shared->m_dir[m_side];
+    const std::int64_t hwm = d.hwm.load(std::memory_order_relaxed);
+    if (hwm == 0) return true;
+    const auto limit = static_cast<std::uint64_t>(hwm);
+    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
+    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    d.writer_waiting.store(true, std::memory_order_seq_cst);
+    m_peer_read_cache = d.msgs_read.load(std::memory_order_seq_cst);
+    if (m_msgs_written - m_peer_read_cache < limit) {
+        d.writer_waiting.store(false, std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+inline bool pipe::write(msg& m) noexcept
+{
+    if (m_terminated) return false;
+    const bool more = m.more();
+    if (!m_shared->m_dir[m_side].queue.write(m)) return false;
+    m_in_message = more;
+    if (!more) ++m_msgs_written;
+    return true;
+}
+
+inline void pipe::flush() noexcept
+{
+    if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
+}
 
 } // namespace zmx::core

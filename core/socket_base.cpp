@@ -301,14 +301,17 @@ int socket_base::recv(msg& m, int flags) noexcept
     if (m_ctx.terminating()) return ETERM;
     if (!m.valid()) return EFAULT;
     process_commands_if_pending();
-    // The caller's message is replaced: release what it held first.
+    // The caller's message is replaced: release what it held first. xrecv overwrites it.
     (void)m.close();
-    m.init();
     int rc = xrecv(m);
     if (rc == EAGAIN && (flags & ZMQ_DONTWAIT) == 0 && m_options.rcvtimeo != 0) {
         rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
     }
-    if (rc == 0) m_rcvmore = m.more();
+    if (rc == 0) {
+        m_rcvmore = m.more();
+    } else {
+        m.init(); // a valid empty message, as libzmq leaves it
+    }
     return rc;
 }
 

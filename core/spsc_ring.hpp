@@ -118,6 +118,14 @@ public:
         return false;
     }
 
+    // Make every staged element visible, for owners that keep their own sleep handshake
+    // (msg_queue): a plain release store, no doorbell check.
+    void commit() noexcept
+    {
+        // R1 again, release only: pairs with A2 in front().
+        m_tail.store(m_staged, std::memory_order_release);
+    }
+
     // ---- consumer ----
 
     // The oldest published element, or nullptr when the ring is empty.

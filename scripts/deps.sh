@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# deps.sh: install what building and testing zmx needs on Debian 12 (idempotent).
+# The real libzmq and pyzmq are installed as peers for interop tests and benchmarks.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
+      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
