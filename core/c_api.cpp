@@ -60,6 +60,7 @@ const char* zmq_strerror(int errnum)
     case ENOCOMPATPROTO: return "The protocol is not compatible with the socket type";
     case ETERM: return "Context was terminated";
     case EMTHREAD: return "No thread available";
+    case EHOSTUNREACH: return "Host unreachable"; // libzmq's own wording
     default: return std::strerror(errnum);
     }
 }

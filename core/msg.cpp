@@ -79,8 +79,9 @@ int msg::init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) n
     m_body.ext.size = size;
     m_body.ext.reserved = nullptr;
     if (ffn == nullptr) {
-        // Constant data: never freed, shared freely.
+        // Constant data: never freed, shared freely (libzmq reports it shared at once).
         m_kind = k_const;
+        m_flags |= f_shared;
         m_body.ext.buf = nullptr;
         return 0;
     }

@@ -41,7 +41,8 @@ constexpr int backoff_yield_us = 200;
 } // namespace
 
 socket_base::socket_base(context& ctx, int type, std::uint32_t sid)
-    : m_ctx(ctx), m_type(type), m_sid(sid), m_mailbox(std::make_shared<mailbox>())
+    : m_options(make_socket_options(type)), m_ctx(ctx), m_type(type), m_sid(sid),
+      m_mailbox(std::make_shared<mailbox>())
 {
     if (!ctx.blocky()) m_options.linger = 0;
 }
@@ -102,6 +103,11 @@ int socket_base::add_endpoint(const char* uri, bool bind) noexcept
     endpoint ep;
     int rc = parse_endpoint(uri, bind, ep, nullptr);
     if (rc != 0) return rc;
+    // Datagram transports carry only the datagram socket types (libzmq's rule).
+    const bool datagram_type = m_type == ZMQ_RADIO || m_type == ZMQ_DISH || m_type == ZMQ_DGRAM;
+    if ((ep.kind == transport_kind::udp || ep.kind == transport_kind::dpdk_udp) && !datagram_type) {
+        return ENOCOMPATPROTO;
+    }
     transport* t = find_transport(ep.transport);
     if (t == nullptr) return EPROTONOSUPPORT;
     std::string resolved;
@@ -123,6 +129,10 @@ int socket_base::remove_endpoint(const char* uri, bool bind) noexcept
     if (m_ctx.terminating()) return ETERM;
     if (uri == nullptr) return EINVAL;
     process_commands_if_pending();
+    endpoint ep;
+    const int rc = parse_endpoint(uri, bind, ep, nullptr);
+    if (rc != 0) return rc;
+    if (find_transport(ep.transport) == nullptr) return EPROTONOSUPPORT;
     const std::string key(uri);
     auto it = std::find_if(m_endpoints.begin(), m_endpoints.end(), [&](const endpoint_record& r) {
         return r.bound == bind && (r.uri == key || r.as_given == key);

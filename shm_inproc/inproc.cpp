@@ -148,6 +148,14 @@ public:
                 it = it->second.socket == &s ? st.bound.erase(it) : std::next(it);
             }
         }
+        // Parked ends of a closing socket stay parked when it lingers: what it sent is
+        // delivered when a socket binds the name (libzmq does the same).
+        if (s.options().linger != 0) {
+            std::lock_guard lock(st.mutex);
+            for (auto& [name, pc] : st.pending) {
+                if (pc.connector == &s) pc.connector = nullptr;
+            }
+        }
         drop_pending(s, std::string{});
     }
 

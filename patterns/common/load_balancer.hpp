@@ -64,7 +64,7 @@ public:
             if (m_current >= m_active) m_current = 0;
             core::pipe* p = m_pipes[m_current];
             if (p->check_write()) {
-                if (!m.more()) ++m_current;
+                ++m_current; // the rest of a multipart message follows through m_sending
                 return write_to(*p, m, to);
             }
             --m_active;

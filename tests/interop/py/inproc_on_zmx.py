@@ -18,9 +18,15 @@ assert b.recv_multipart() == [b"hello", b"", b"x" * 100000]
 push, pull = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
 pull.bind("inproc://pipeline")
 push.connect("inproc://pipeline")
-for i in range(10000):
-    push.send(str(i).encode())
-assert [int(pull.recv()) for _ in range(10000)] == list(range(10000))
+# inproc queues SNDHWM + RCVHWM (1000 + 1000) messages, then refuses with EAGAIN.
+for i in range(2000):
+    push.send(str(i).encode(), zmq.NOBLOCK)
+try:
+    push.send(b"over", zmq.NOBLOCK)
+    sys.exit("HWM not enforced")
+except zmq.Again:
+    pass
+assert [int(pull.recv()) for _ in range(2000)] == list(range(2000))
 
 poller = zmq.Poller()
 poller.register(pull, zmq.POLLIN)
