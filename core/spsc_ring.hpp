@@ -16,6 +16,9 @@
 //   true the ring is still empty and the producer's next publish() returns true, telling
 //   the producer to ring the consumer's doorbell (eventfd, futex). A consumer that polls
 //   never sets the flag, so a producer facing a polling consumer never makes a syscall.
+//   A ring may come after the consumer withdrew its announcement (it found data and
+//   cancelled while the producer was already ringing): the doorbell must absorb spare
+//   rings (a latch or a counter, as an eventfd does).
 //
 // Owning threads: m_tail, m_head_cache, m_staged: producer. m_head, m_tail_cache:
 // consumer. m_sleeping: written by both (consumer sets, producer clears).
@@ -60,16 +63,13 @@ public:
 
     // ---- producer ----
 
-    // Free slots as the producer sees them (may be stale-low, never too high).
+    // Free slots now (a lower bound: the consumer may free more at any time). Reads the
+    // consumer's position, so it is not for the per-element path; write() is.
     [[nodiscard]] std::size_t write_space() noexcept
     {
-        std::size_t used = static_cast<std::size_t>(m_staged - m_head_cache);
-        if (used == m_capacity) {
-            // A1 acquire: pairs with R2 in pop(); the consumer is done with the slots.
-            m_head_cache = m_head.load(std::memory_order_acquire);
-            used = static_cast<std::size_t>(m_staged - m_head_cache);
-        }
-        return m_capacity - used;
+        // A1 acquire: pairs with R2 in pop(); the consumer is done with the slots.
+        m_head_cache = m_head.load(std::memory_order_acquire);
+        return m_capacity - static_cast<std::size_t>(m_staged - m_head_cache);
     }
 
     // Stage one element. Returns false (and leaves v untouched) when the ring is full.
@@ -140,7 +140,7 @@ public:
         return ptr(head);
     }
 
-    // Published elements the consumer can see without reloading (a lower bound).
+    // Published elements available now (re-reads the producer's position; a lower bound).
     [[nodiscard]] std::size_t read_available() noexcept
     {
         const std::uint64_t head = m_head.load(std::memory_order_relaxed);
