@@ -87,7 +87,7 @@ int zmq_ctx_term(void* c)
     context* ctx = as_ctx(c);
     if (ctx == nullptr) return fail(EFAULT);
     const int rc = ctx->term();
-    delete ctx;
+    ctx->bury();
     return rc;
 }
 

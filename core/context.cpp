@@ -16,6 +16,7 @@ namespace zmx::core {
 namespace {
 constexpr int socket_limit = 65535;
 constexpr std::size_t max_closed_shells = 1024;
+constexpr std::size_t max_dead_contexts = 64;
 
 bool parse_cpu_list(std::string_view text, std::vector<int>& out)
 {
@@ -45,6 +46,27 @@ bool parse_cpu_list(std::string_view text, std::vector<int>& out)
 
 context::context() = default;
 
+void context::bury() noexcept
+{
+    // A terminated context keeps its shell (tag dead) for a while, so a late call with
+    // its handle is answered with EFAULT instead of touching freed memory.
+    static std::mutex graveyard_mutex;
+    static std::deque<context*> graveyard;
+    m_tag = tag_dead;
+    for (socket_base* s : m_closed_shells) delete s;
+    m_closed_shells.clear();
+    context* oldest = nullptr;
+    {
+        std::lock_guard lock(graveyard_mutex);
+        graveyard.push_back(this);
+        if (graveyard.size() > max_dead_contexts) {
+            oldest = graveyard.front();
+            graveyard.pop_front();
+        }
+    }
+    delete oldest;
+}
+
 context::~context()
 {
     m_tag = tag_dead;
@@ -61,15 +83,15 @@ int context::set(int option, int value) noexcept
         m_io_threads = value;
         return 0;
     case ZMQ_MAX_SOCKETS:
-        if (value < 1 || value > socket_limit) break;
+        if (value < 1) break;
         m_max_sockets = value;
         return 0;
     case ZMQ_THREAD_PRIORITY:
-        if (value < -1) break;
+        if (value < 0) break;
         m_thread_priority = value;
         return 0;
     case ZMQ_THREAD_SCHED_POLICY:
-        if (value < -1) break;
+        if (value < 0) break;
         m_thread_sched_policy = value;
         return 0;
     case ZMQ_THREAD_AFFINITY_CPU_ADD:
@@ -118,6 +140,7 @@ int context::get(int option, int* err) const noexcept
     case ZMQ_IO_THREADS: return m_io_threads;
     case ZMQ_MAX_SOCKETS: return m_max_sockets;
     case ZMQ_SOCKET_LIMIT: return socket_limit;
+    case ZMQ_THREAD_SCHED_POLICY: return m_thread_sched_policy;
     case ZMQ_BLOCKY: return m_blocky ? 1 : 0;
     case ZMQ_IPV6: return m_ipv6 ? 1 : 0;
     case ZMQ_MAX_MSGSZ: return m_max_msgsz;

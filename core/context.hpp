@@ -55,6 +55,9 @@ public:
     void shutdown() noexcept;
     // Blocks until every socket is closed. Returns 0.
     int term() noexcept;
+    // After term(): release what is left and keep a dead shell (see context.cpp); the
+    // object is deleted later. Replaces `delete`.
+    void bury() noexcept;
     [[nodiscard]] bool terminating() const noexcept { return m_terminating.load(std::memory_order_acquire); }
 
     // Lingering work (engines flushing after their socket closed) holds the context open.

@@ -600,7 +600,7 @@ constexpr desc table[] = {
     int_opt(ZMQ_PRIORITY, &so::priority, 0),
     int_opt(ZMQ_BUSY_POLL, &so::busy_poll, INT_MIN),
     int_opt(ZMX_IDLE, &so::idle, ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN),
-    int_opt(ZMX_SPIN_US, &so::spin_us, 0),
+    int_opt(ZMX_SPIN_US, &so::spin_us, -1),
     bool_opt(ZMX_DIRECT, strict, &so::direct),
 };
 

@@ -69,7 +69,7 @@
 #define ZMX_IDLE_SPIN 2
 #endif
 #ifndef ZMX_SPIN_US
-#define ZMX_SPIN_US 0x5A11 // int >= 0
+#define ZMX_SPIN_US 0x5A11 // int >= -1
 #endif
 #ifndef ZMX_DIRECT
 #define ZMX_DIRECT 0x5A12 // int 0 or 1
@@ -211,7 +211,7 @@ struct socket_options {
 
     // zmx extensions.
     int idle = ZMX_IDLE_BLOCK; // ZMX_IDLE: how a waiting recv/send/poll waits
-    int spin_us = 0;           // ZMX_SPIN_US: busy-poll budget before yielding; 0: built-in
+    int spin_us = -1;          // ZMX_SPIN_US: busy-poll budget (µs) before sleeping; -1: built-in
     bool direct = false;       // ZMX_DIRECT: run the engine on the application thread
 
     friend bool operator==(const socket_options&, const socket_options&) = default;

@@ -245,11 +245,11 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
 {
     const std::int64_t start = now_ns();
     const std::int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + std::int64_t{timeout_ms} * 1'000'000;
-    int spin_us = m_options.spin_us > 0 ? m_options.spin_us : default_spin_us;
+    int spin_us = m_options.spin_us >= 0 ? m_options.spin_us : default_spin_us;
     int yield_us = 0;
     if (m_options.idle == ZMX_IDLE_SPIN) spin_us = -1; // forever
     if (m_options.idle == ZMX_IDLE_BACKOFF) {
-        if (m_options.spin_us <= 0) spin_us = backoff_spin_us;
+        if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
     }
     int rc = EAGAIN;

@@ -736,7 +736,7 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
 #define ZMX_CTX_IO_CPUS 0x5A02       /* zmq_ctx_set_ext only: string "2,3": pin I/O core i to the i-th CPU */
 /* Socket options (zmq_setsockopt / zmq_getsockopt). */
 #define ZMX_IDLE 0x5A10              /* int: how blocking send/recv wait (ZMX_IDLE_*) */
-#define ZMX_SPIN_US 0x5A11           /* int: in BLOCK mode, microseconds to poll before sleeping */
+#define ZMX_SPIN_US 0x5A11           /* int: microseconds to poll before sleeping (-1: built-in default) */
 #define ZMX_DIRECT 0x5A12            /* int 0/1: run the engine on the application thread */
 
 #ifdef __cplusplus

@@ -134,7 +134,7 @@ const std::vector<int_spec> int_specs = {
     {ZMQ_PRIORITY, 0, 0, imax, rule::range, true, all},
     {ZMQ_BUSY_POLL, 0, imin, imax, rule::range, true, all},
     {ZMX_IDLE, ZMX_IDLE_BLOCK, ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN, rule::range, true, all},
-    {ZMX_SPIN_US, 0, 0, imax, rule::range, true, all},
+    {ZMX_SPIN_US, -1, -1, imax, rule::range, true, all},
     {ZMX_DIRECT, 0, 0, 1, rule::strict_bool, true, all},
 };
 
