@@ -140,18 +140,29 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     epoll_event events[64];
     m_retired.clear();
     const int n = ::epoll_wait(m_epoll, events, 64, timeout_ms);
+    bool doorbell = false;
+    auto retired = [this](const handler* h) {
+        for (const handler* r : m_retired) {
+            if (r == h) return true;
+        }
+        return false;
+    };
     for (int i = 0; i < n; ++i) {
         auto* h = static_cast<handler*>(events[i].data.ptr);
-        if (h == nullptr) continue; // the mailbox: drained below
-        // A handler removed by an earlier event in this batch must not be called.
-        bool retired = false;
-        for (const handler* r : m_retired) retired = retired || r == h;
-        if (retired) continue;
+        if (h == nullptr) {
+            doorbell = true; // the mailbox: drained below
+            continue;
+        }
+        // A handler removed by an earlier event in this batch (or by its own in_event)
+        // must not be called.
+        if (retired(h)) continue;
         if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) h->in_event();
-        if ((events[i].events & EPOLLOUT) != 0) h->out_event();
+        if ((events[i].events & EPOLLOUT) != 0 && !retired(h)) h->out_event();
         ++done;
     }
-    if (m_mailbox.pending()) {
+    // A rung doorbell is always drained, even when the commands were taken already:
+    // a late ring left unread would keep epoll answering at once, forever.
+    if (doorbell || m_mailbox.pending()) {
         m_commands.clear();
         m_mailbox.drain(m_commands);
         for (const command& c : m_commands) {

@@ -46,6 +46,7 @@ const char* metadata::get(const char* name) const noexcept
 
 int msg::init_size_slow(std::size_t size) noexcept
 {
+    // Always out of line (set_properties relies on it for small sizes too).
     init();
     if (size > SIZE_MAX - sizeof(msg_buffer)) {
         m_kind = k_invalid;
@@ -217,6 +218,7 @@ metadata* msg::properties() const noexcept
 
 void msg::set_properties(metadata* md) noexcept
 {
+    if (md != nullptr) md->add_ref(); // first: md may be the set this message holds now
     if ((m_flags & f_metadata) != 0) {
         properties()->release();
         m_flags &= ~f_metadata;
@@ -225,13 +227,16 @@ void msg::set_properties(metadata* md) noexcept
     if (m_kind == k_inline && m_inline_size > inline_capacity_with_metadata) {
         // The pointer's slot holds body bytes: move the body out of line first.
         msg tmp;
-        if (tmp.init_buffer(m_body.inline_bytes, m_inline_size) != 0) return;
+        if (tmp.init_size_slow(m_inline_size) != 0) {
+            md->release();
+            return;
+        }
+        std::memcpy(tmp.data(), m_body.inline_bytes, m_inline_size);
         tmp.m_flags = m_flags;
         tmp.m_routing_id = m_routing_id;
         std::memcpy(&tmp.m_group, &m_group, sizeof m_group);
         std::memcpy(static_cast<void*>(this), &tmp, sizeof(msg));
     }
-    md->add_ref();
     std::memcpy(m_body.inline_bytes + inline_capacity_with_metadata, &md, sizeof md);
     m_flags |= f_metadata;
 }

@@ -53,7 +53,8 @@ public:
     [[nodiscard]] bool write(msg& m) noexcept;
     // Drop the frames of an unfinished message (not yet flushed).
     void rollback() noexcept;
-    // Publish everything written; wakes the reader if it sleeps.
+    // Publish every complete message written; wakes the reader if it sleeps. Inside an
+    // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
 
     // ---- lifecycle (owner thread) ----
@@ -209,6 +210,9 @@ inline bool pipe::write(msg& m) noexcept
 
 inline void pipe::flush() noexcept
 {
+    // Publishing happens at message boundaries only, so a reader never sees part of a
+    // message; a flush in the middle waits for the message's last frame.
+    if (m_in_message) return;
     if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
 }
 
