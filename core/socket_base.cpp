@@ -33,7 +33,7 @@ inline void cpu_relax() noexcept
 // Default busy-poll budget of a blocking call in BLOCK mode before it sleeps. A peer on
 // another core usually answers within a few microseconds; sleeping costs a wake-up
 // (tens of microseconds on a VM), so a short poll first halves the round trip.
-constexpr int default_spin_us = 0;
+constexpr int default_spin_us = 50;
 // BACKOFF: spin this long, then yield this long, then sleep.
 constexpr int backoff_spin_us = 50;
 constexpr int backoff_yield_us = 200;
@@ -240,6 +240,12 @@ unsigned socket_base::poll_events() noexcept
 
 // ---- send / recv ----
 
+bool socket_base::polls_first() const noexcept
+{
+    if (m_options.idle != ZMX_IDLE_BLOCK) return true;
+    return (m_options.spin_us >= 0 ? m_options.spin_us : default_spin_us) > 0;
+}
+
 template <typename Op>
 int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
 {
@@ -299,9 +305,12 @@ int socket_base::send(msg& m, int flags) noexcept
     if (!m.valid()) return EFAULT;
     process_commands_if_pending();
     m.set_more((flags & ZMQ_SNDMORE) != 0);
+    const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.sndtimeo != 0;
+    // A call that will poll first must not ask peers for a doorbell on its first try.
+    m_may_sleep = !(will_wait && polls_first());
     int rc = xsend(m);
-    if (rc != EAGAIN) return rc;
-    if ((flags & ZMQ_DONTWAIT) != 0 || m_options.sndtimeo == 0) return EAGAIN;
+    m_may_sleep = true;
+    if (rc != EAGAIN || !will_wait) return rc;
     return wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
 }
 
@@ -313,8 +322,13 @@ int socket_base::recv(msg& m, int flags) noexcept
     process_commands_if_pending();
     // The caller's message is replaced: release what it held first. xrecv overwrites it.
     (void)m.close();
+    const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.rcvtimeo != 0;
+    // A call that will poll first must not ask peers for a doorbell on its first try
+    // (a DONTWAIT call does ask: ZMQ_FD users poll the fd right after EAGAIN).
+    m_may_sleep = !(will_wait && polls_first());
     int rc = xrecv(m);
-    if (rc == EAGAIN && (flags & ZMQ_DONTWAIT) == 0 && m_options.rcvtimeo != 0) {
+    m_may_sleep = true;
+    if (rc == EAGAIN && will_wait) {
         rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
     }
     if (rc == 0) {

@@ -117,6 +117,8 @@ private:
     // stops answering EAGAIN, the timeout passes (EAGAIN) or the context ends (ETERM).
     template <typename Op>
     int wait_loop(int timeout_ms, Op&& op) noexcept;
+    // True when a blocking call of this socket polls before it sleeps.
+    [[nodiscard]] bool polls_first() const noexcept;
     int add_endpoint(const char* uri, bool bind) noexcept;
     int remove_endpoint(const char* uri, bool bind) noexcept;
 
