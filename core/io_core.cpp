@@ -39,6 +39,7 @@ int io_core::start() noexcept
     if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox.fd(), &ev) != 0) return errno;
     try {
         m_thread = std::thread([this] { run(); });
+        m_tid.store(m_thread.get_id(), std::memory_order_release); // run() stores the same
     } catch (...) {
         return EAGAIN;
     }
@@ -177,6 +178,7 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
 
 void io_core::run() noexcept
 {
+    m_tid.store(std::this_thread::get_id(), std::memory_order_release);
     if (!m_cfg.cpus.empty()) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -73,7 +73,8 @@ public:
     [[nodiscard]] int load() const noexcept { return m_load.load(std::memory_order_relaxed); }
     void adjust_load(int delta) noexcept { m_load.fetch_add(delta, std::memory_order_relaxed); }
     [[nodiscard]] const config& cfg() const noexcept { return m_cfg; }
-    [[nodiscard]] std::thread::id thread_id() const noexcept { return m_thread.get_id(); }
+    // The core's thread (set by the thread itself before it runs anything).
+    [[nodiscard]] std::thread::id thread_id() const noexcept { return m_tid.load(std::memory_order_acquire); }
     [[nodiscard]] std::uint64_t iterations() const noexcept { return m_iterations.load(std::memory_order_relaxed); }
 
 private:
@@ -96,6 +97,7 @@ private:
     std::multimap<std::int64_t, timer_entry> m_timers;       // core thread, by deadline
     timer_handle m_next_timer = 1;
     std::thread m_thread;
+    std::atomic<std::thread::id> m_tid{};
     std::atomic<bool> m_stopping{false};
     std::atomic<int> m_load{0};
     std::atomic<std::uint64_t> m_iterations{0};

@@ -45,9 +45,10 @@ public:
 
     // ---- writing (owner thread) ----
 
-    // True if the HWM allows one more message. When false, the owner gets activate_write
-    // once the reader makes room.
-    [[nodiscard]] bool check_write() noexcept;
+    // True if the HWM allows one more message. When false (and may_sleep), the owner gets
+    // activate_write once the reader makes room; a spinning writer (may_sleep false) just
+    // asks again later and costs the reader nothing.
+    [[nodiscard]] bool check_write(bool may_sleep = true) noexcept;
     // Write a frame (moved; m is left empty). Call check_write() before the first frame
     // of a message; later frames of the same message are always accepted.
     [[nodiscard]] bool write(msg& m) noexcept;
@@ -178,7 +179,7 @@ inline bool pipe::read(msg& out, bool may_sleep) noexcept
     return true;
 }
 
-inline bool pipe::check_write() noexcept
+inline bool pipe::check_write(bool may_sleep) noexcept
 {
     if (m_terminated || m_peer_ended) return false;
     if (m_in_message) return true;
@@ -189,6 +190,7 @@ inline bool pipe::check_write() noexcept
     if (m_msgs_written - m_peer_read_cache < limit) return true;
     m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
     if (m_msgs_written - m_peer_read_cache < limit) return true;
+    if (!may_sleep) return false;
     d.writer_waiting.store(true, std::memory_order_seq_cst);
     m_peer_read_cache = d.msgs_read.load(std::memory_order_seq_cst);
     if (m_msgs_written - m_peer_read_cache < limit) {

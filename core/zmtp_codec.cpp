@@ -334,7 +334,7 @@ frame_decoder::status frame_decoder::decode(const std::uint8_t* data, std::size_
         }
         case state::size: {
             const std::size_t take = std::min<std::size_t>(m_size_need - m_size_have, n - consumed);
-            std::memcpy(m_size_bytes.data() + m_size_have, data + consumed, take);
+            if (take != 0) std::memcpy(m_size_bytes.data() + m_size_have, data + consumed, take);
             m_size_have = static_cast<std::uint8_t>(m_size_have + take);
             consumed += take;
             if (m_size_have < m_size_need) return status::need_more;

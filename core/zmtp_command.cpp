@@ -66,6 +66,15 @@ error parse_command(bytes_view body, command_view& out) noexcept
 {
     out = command_view{};
     if (body.empty()) return error::malformed_command;
+    // libzmq 4.3.4's PLAIN server sends ERROR as 0x5E "RROR" reason (seen on the wire: a
+    // "\x5ERROR"-style escape ate the E). Too short for a real 94-letter name: unambiguous.
+    if (body.size() >= 5 && body.size() < 1 + 0x5E && body[0] == 0x5E &&
+        std::memcmp(body.data() + 1, "RROR", 4) == 0) {
+        out.kind = command_kind::error;
+        out.name = "ERROR";
+        out.data = body.subspan(5);
+        return error::none;
+    }
     const std::size_t len = body[0];
     if (len == 0 || len > body.size() - 1) return error::malformed_command;
     for (std::size_t i = 1; i <= len; ++i) {

@@ -48,7 +48,9 @@ struct command_view {
 };
 
 // Splits a command body into name and data. Empty body, zero-length name, a name running
-// past the body or a non-alphabetic name give error::malformed_command.
+// past the body or a non-alphabetic name give error::malformed_command. One interop quirk
+// is accepted: libzmq 4.3.4's PLAIN server sends ERROR as 0x5E "RROR" reason (its length
+// byte swallowed the "E"); that body parses as ERROR.
 [[nodiscard]] error parse_command(bytes_view body, command_view& out) noexcept;
 
 // ---- builders (return 0 or an errno value: EINVAL for bad arguments, ENOMEM) ----

@@ -95,11 +95,12 @@ results="$results_dir/compare-inproc-$(date +%Y%m%d-%H%M%S).jsonl"
 : >"$results"
 failures=0
 
-# run_one LABEL BINARY MODE IDLE: appends {"variant":LABEL, ...inproc_perf JSON...} to $results.
+# run_one LABEL BINARY MODE IDLE [EXTRA...]: appends {"variant":LABEL, ...inproc_perf JSON...} to $results.
 run_one() {
     local label=$1 bin=$2 mode=$3 idle=$4 count out
+    shift 4
     if [[ $mode == thr ]]; then count=$thr_count; else count=$lat_count; fi
-    local args=(--mode "$mode" --count "$count" --size "$size" --idle "$idle" --json)
+    local args=(--mode "$mode" --count "$count" --size "$size" --idle "$idle" --json "$@")
     if [[ -n $cpus ]]; then args+=(--cpus "$cpus"); fi
     echo "  $label $mode" >&2
     if out=$("$bin" "${args[@]}") && [[ $out == \{* ]]; then
@@ -119,6 +120,7 @@ for ((r = 1; r <= runs; r++)); do
         for impl in "${order[@]}"; do
             if [[ $impl == zmx && $have_zmx -eq 1 ]]; then
                 run_one zmx_block "$zmx_bin" "$mode" block
+                run_one zmx_sleep "$zmx_bin" "$mode" block --spin-us 0
                 if [[ $do_spin -eq 1 ]]; then run_one zmx_spin "$zmx_bin" "$mode" spin; fi
             elif [[ $impl == libzmq && $have_libzmq -eq 1 ]]; then
                 run_one libzmq_block "$libzmq_bin" "$mode" block
@@ -166,14 +168,18 @@ print()
 print(f"- machine: {machine}")
 print(f"- size {size} B; thr {int(thr_count):,} msgs (PUSH->PULL); lat {int(lat_count):,} round trips (PAIR); cpus {cpus}")
 print()
-print(f"| mode | metric | zmx block | zmx spin | {libzmq_name} | zmx block / libzmq | zmx spin / libzmq | better |")
-print("|---|---|---:|---:|---:|---:|---:|---|")
+print("zmx block: the default (poll up to ZMX_SPIN_US = 50 us, then sleep); zmx sleep: block with")
+print("ZMX_SPIN_US = 0 (sleeps at once, like libzmq); zmx spin: ZMX_IDLE_SPIN.")
+print()
+print(f"| mode | metric | zmx block | zmx sleep | zmx spin | {libzmq_name} | block / libzmq | sleep / libzmq | spin / libzmq | better |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for mode, key, label, digits, better in metrics:
     zb = median("zmx_block", mode, key)
+    zz = median("zmx_sleep", mode, key)
     zs = median("zmx_spin", mode, key)
     lz = median("libzmq_block", mode, key)
-    print(f"| {mode} | {label} | {fmt(zb, digits)} | {fmt(zs, digits)} | {fmt(lz, digits)} "
-          f"| {ratio(zb, lz)} | {ratio(zs, lz)} | {better} |")
+    print(f"| {mode} | {label} | {fmt(zb, digits)} | {fmt(zz, digits)} | {fmt(zs, digits)} | {fmt(lz, digits)} "
+          f"| {ratio(zb, lz)} | {ratio(zz, lz)} | {ratio(zs, lz)} | {better} |")
 
 def spread(variant, mode, key, digits):
     vals = [r[key] for r in rows
@@ -184,13 +190,13 @@ def spread(variant, mode, key, digits):
 print()
 print("spread over the runs (min .. max):")
 print()
-print(f"| mode | metric | zmx block | zmx spin | {libzmq_name} |")
-print("|---|---|---:|---:|---:|")
+print(f"| mode | metric | zmx block | zmx sleep | zmx spin | {libzmq_name} |")
+print("|---|---|---:|---:|---:|---:|")
 for mode, key, label, digits, _ in metrics:
-    cells = " | ".join(spread(v, mode, key, digits) for v in ("zmx_block", "zmx_spin", "libzmq_block"))
+    cells = " | ".join(spread(v, mode, key, digits) for v in ("zmx_block", "zmx_sleep", "zmx_spin", "libzmq_block"))
     print(f"| {mode} | {label} | {cells} |")
 
-bad = [(v, m, failed(v, m)) for v in ("zmx_block", "zmx_spin", "libzmq_block") for m in ("thr", "lat") if failed(v, m)]
+bad = [(v, m, failed(v, m)) for v in ("zmx_block", "zmx_sleep", "zmx_spin", "libzmq_block") for m in ("thr", "lat") if failed(v, m)]
 if bad:
     print()
     print("failed runs: " + ", ".join(f"{v} {m} x{n}" for v, m, n in bad))

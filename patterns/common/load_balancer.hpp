@@ -49,9 +49,16 @@ public:
         m_pipes.pop_back();
     }
 
-    // Sends one frame. Returns 0 (m consumed), EAGAIN (m untouched) or ENOMEM.
-    int send(core::msg& m, core::pipe** to = nullptr) noexcept
+    // Sends one frame. Returns 0 (m consumed), EAGAIN (m untouched) or ENOMEM. A spinning
+    // caller (may_sleep false) re-checks the pipes that were full, since no notification
+    // is coming for them.
+    int send(core::msg& m, bool may_sleep, core::pipe** to = nullptr) noexcept
     {
+        if (!may_sleep && m_active < m_pipes.size() && !m_more && !m_dropping) {
+            for (std::size_t i = m_active; i < m_pipes.size(); ++i) {
+                if (m_pipes[i]->check_write(false)) activated(*m_pipes[i]);
+            }
+        }
         if (m_dropping) {
             m_more = m.more();
             m_dropping = m_more;

@@ -29,7 +29,7 @@ protected:
 
     int xsend(core::msg& m) noexcept override
     {
-        if (m_pipe == nullptr || !m_pipe->check_write()) return EAGAIN;
+        if (m_pipe == nullptr || !m_pipe->check_write(may_sleep())) return EAGAIN;
         const bool more = m.more();
         if (!m_pipe->write(m)) return ENOMEM;
         if (!more) m_pipe->flush();

@@ -18,7 +18,7 @@ protected:
     void xattach_pipe(core::pipe& p) noexcept override { m_lb.attach(p); }
     void xpipe_terminated(core::pipe& p) noexcept override { m_lb.terminated(p); }
     void xwrite_activated(core::pipe& p) noexcept override { m_lb.activated(p); }
-    int xsend(core::msg& m) noexcept override { return m_lb.send(m); }
+    int xsend(core::msg& m) noexcept override { return m_lb.send(m, may_sleep()); }
     bool xhas_out() noexcept override { return m_lb.has_out(); }
 
 private:
