@@ -50,18 +50,24 @@ void context::bury() noexcept
 {
     // A terminated context keeps its shell (tag dead) for a while, so a late call with
     // its handle is answered with EFAULT instead of touching freed memory.
-    static std::mutex graveyard_mutex;
-    static std::deque<context*> graveyard;
+    // The graveyard is never destroyed: a context terminated by another thread during
+    // static destruction must still find it, and the shells it holds stay reachable
+    // (leak checkers do not report them).
+    struct graveyard_t {
+        std::mutex mutex;
+        std::deque<context*> dead;
+    };
+    static graveyard_t* const graveyard = new graveyard_t;
     m_tag = tag_dead;
     for (socket_base* s : m_closed_shells) delete s;
     m_closed_shells.clear();
     context* oldest = nullptr;
     {
-        std::lock_guard lock(graveyard_mutex);
-        graveyard.push_back(this);
-        if (graveyard.size() > max_dead_contexts) {
-            oldest = graveyard.front();
-            graveyard.pop_front();
+        std::lock_guard lock(graveyard->mutex);
+        graveyard->dead.push_back(this);
+        if (graveyard->dead.size() > max_dead_contexts) {
+            oldest = graveyard->dead.front();
+            graveyard->dead.pop_front();
         }
     }
     delete oldest;
