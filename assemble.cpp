@@ -6,6 +6,7 @@
 
 #include "shm_inproc/inproc.hpp"
 #include "patterns/patterns.hpp"
+#include "kernel_transport.hpp"
 #include "registry.hpp"
 #include "transport.hpp"
 
@@ -32,13 +33,15 @@ const socket_type_entry* find_socket_type(int type) noexcept
 transport* find_transport(std::string_view scheme) noexcept
 {
     if (scheme == "inproc") return shm::inproc_transport_instance();
+    if (scheme == "tcp") return tcp_transport_instance();
+    if (scheme == "ipc") return ipc_transport_instance();
     return nullptr;
 }
 
 bool has_capability(std::string_view name) noexcept
 {
     // zmq_has: transports and mechanisms this build really provides.
-    return name == "inproc";
+    return name == "inproc" || name == "tcp" || name == "ipc";
 }
 
 } // namespace zmx::core

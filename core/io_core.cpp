@@ -1,5 +1,7 @@
 #include "io_core.hpp"
 
+#include "pipe.hpp"
+
 #include <cerrno>
 #include <pthread.h>
 #include <sched.h>
@@ -32,11 +34,11 @@ io_core::~io_core()
 
 int io_core::start() noexcept
 {
-    if (m_epoll < 0 || !m_mailbox.ok()) return EMFILE;
+    if (m_epoll < 0 || !m_mailbox->ok()) return EMFILE;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr; // the mailbox
-    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox.fd(), &ev) != 0) return errno;
+    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox->fd(), &ev) != 0) return errno;
     try {
         m_thread = std::thread([this] { run(); });
         m_tid.store(m_thread.get_id(), std::memory_order_release); // run() stores the same
@@ -52,7 +54,7 @@ void io_core::stop() noexcept
     m_stopping.store(true, std::memory_order_release);
     command c;
     c.kind = command::wake;
-    m_mailbox.post(c);
+    m_mailbox->post(c);
     m_thread.join();
 }
 
@@ -62,7 +64,7 @@ void io_core::post(void (*fn)(void*), void* arg) noexcept
     c.kind = command::call;
     c.fn = fn;
     c.arg = arg;
-    m_mailbox.post(c);
+    m_mailbox->post(c);
 }
 
 int io_core::add_fd(int fd, handler* h) noexcept
@@ -163,12 +165,20 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     }
     // A rung doorbell is always drained, even when the commands were taken already:
     // a late ring left unread would keep epoll answering at once, forever.
-    if (doorbell || m_mailbox.pending()) {
+    if (doorbell || m_mailbox->pending()) {
         m_commands.clear();
-        m_mailbox.drain(m_commands);
+        m_mailbox->drain(m_commands);
         for (const command& c : m_commands) {
-            if (c.kind == command::call && c.fn != nullptr) c.fn(c.arg);
-            else mailbox::dispose(c);
+            if (c.kind == command::call && c.fn != nullptr) {
+                c.fn(c.arg);
+            } else if (c.pipe != nullptr && c.kind != command::pipe_attach) {
+                // A notification for a pipe end owned by an engine on this core.
+                pipe& p = c.pipe->end(c.side);
+                if (p.owner != nullptr) static_cast<pipe_owner*>(p.owner)->pipe_command(c.kind, p);
+                c.pipe->release();
+            } else {
+                mailbox::dispose(c);
+            }
             ++done;
         }
     }

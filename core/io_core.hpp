@@ -25,6 +25,8 @@
 
 namespace zmx::core {
 
+class pipe;
+
 class io_core {
 public:
     struct config {
@@ -45,6 +47,15 @@ public:
         virtual void timer_event(int id) noexcept { (void)id; }
     };
 
+    // Owns pipe ends on this core (an engine). Pipe notifications (activate_read,
+    // activate_write, pipe_term) for an end whose `owner` is a pipe_owner arrive here, on
+    // the core's thread. An owner clears pipe::owner before it goes away.
+    class pipe_owner {
+    public:
+        virtual ~pipe_owner() = default;
+        virtual void pipe_command(command::type kind, pipe& p) noexcept = 0;
+    };
+
     using timer_handle = std::uint64_t;
 
     explicit io_core(config cfg);
@@ -59,6 +70,9 @@ public:
 
     // Any thread: run fn(arg) on the core.
     void post(void (*fn)(void*), void* arg) noexcept;
+
+    // The mailbox pipe ends owned by this core's engines attach to (pipe_shared::attach).
+    [[nodiscard]] const mailbox_ptr& mailbox_ref() const noexcept { return m_mailbox; }
 
     // ---- core thread only ----
     [[nodiscard]] int add_fd(int fd, handler* h) noexcept;
@@ -90,7 +104,7 @@ private:
 
     config m_cfg;
     int m_epoll = -1;
-    mailbox m_mailbox;
+    mailbox_ptr m_mailbox = std::make_shared<mailbox>();
     std::vector<command> m_commands;
     std::map<int, handler*> m_fds;                          // core thread
     std::vector<handler*> m_retired; // removed during the current batch of events

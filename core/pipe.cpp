@@ -70,6 +70,12 @@ void pipe::publish_reads() noexcept
     }
 }
 
+int pipe::peer_linger() const noexcept
+{
+    (void)peer_discards(); // acquire: pairs with terminate()'s release store / publish
+    return m_shared->m_dir[1 - m_side].linger_ms.load(std::memory_order_relaxed);
+}
+
 bool pipe::peer_discards() const noexcept
 {
     return m_shared->m_dir[1 - m_side].discard.load(std::memory_order_acquire);
@@ -97,12 +103,13 @@ void pipe::rollback() noexcept
 
 // ---- lifecycle ----
 
-void pipe::terminate(bool discard) noexcept
+void pipe::terminate(bool discard, int linger_ms) noexcept
 {
     if (m_terminated) return;
     rollback();
     m_terminated = true;
     auto& d = m_shared->m_dir[m_side];
+    d.linger_ms.store(linger_ms, std::memory_order_relaxed); // published by the release below
     if (discard) d.discard.store(true, std::memory_order_release);
     msg delim;
     delim.init_delimiter();

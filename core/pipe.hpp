@@ -61,7 +61,9 @@ public:
     // ---- lifecycle (owner thread) ----
 
     // This end ends: no more writes. With discard, the peer drops what it has not read.
-    void terminate(bool discard) noexcept;
+    // linger_ms (-1: forever) tells an engine at the other end how long it may keep
+    // trying to deliver what this end wrote (the socket's ZMQ_LINGER).
+    void terminate(bool discard, int linger_ms = -1) noexcept;
     [[nodiscard]] bool terminated() const noexcept { return m_terminated; }
     // The delimiter was read: nothing more will ever arrive.
     [[nodiscard]] bool in_done() const noexcept { return m_in_done; }
@@ -69,6 +71,8 @@ public:
     [[nodiscard]] bool peer_ended() const noexcept { return m_peer_ended; }
     void set_peer_ended() noexcept { m_peer_ended = true; }
     [[nodiscard]] bool peer_discards() const noexcept;
+    // The peer's linger (valid once peer_ended()).
+    [[nodiscard]] int peer_linger() const noexcept;
 
     [[nodiscard]] pipe_shared& shared() const noexcept { return *m_shared; }
     [[nodiscard]] int side() const noexcept { return m_side; }
@@ -132,6 +136,7 @@ private:
         alignas(cache_line) std::atomic<std::uint64_t> msgs_read{0};
         std::atomic<bool> writer_waiting{false};
         std::atomic<bool> discard{false}; // writer ended with linger 0
+        std::atomic<int> linger_ms{-1};   // writer's linger when it ended
         alignas(cache_line) std::atomic<std::int64_t> hwm{0};
     };
 

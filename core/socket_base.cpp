@@ -146,7 +146,7 @@ int socket_base::remove_endpoint(const char* uri, bool bind) noexcept
         if (m_endpoint_pipes[i].uri == rec.uri) {
             pipe* p = m_endpoint_pipes[i].p;
             m_endpoint_pipes.erase(m_endpoint_pipes.begin() + static_cast<std::ptrdiff_t>(i));
-            p->terminate(m_options.linger == 0);
+            p->terminate(m_options.linger == 0, m_options.linger);
             detach(*p);
         } else {
             ++i;
@@ -350,7 +350,7 @@ void socket_base::close() noexcept
     const bool discard = m_options.linger == 0;
     while (!m_pipes.empty()) {
         pipe* p = m_pipes.back();
-        p->terminate(discard);
+        p->terminate(discard, m_options.linger);
         detach(*p);
     }
     m_mailbox->close();

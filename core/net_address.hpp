@@ -1,0 +1,47 @@
+// net_address: turning a parsed tcp:// or ipc:// endpoint into a socket address, and a
+// socket address back into endpoint text.
+//
+// Contract
+// - resolve_tcp() may block in getaddrinfo() for host names: the socket thread calls it
+//   for bind (the error must reach zmq_bind), the I/O core at each connect attempt.
+// - Errors are errno values as libzmq reports them: ENODEV for a bind host that is no
+//   local address or interface, EADDRNOTAVAIL / EHOSTUNREACH for a name that does not
+//   resolve, EAFNOSUPPORT for an IPv6 address when the socket's ZMQ_IPV6 is off and the
+//   name has no IPv4 address. Literal IPv6 addresses are always accepted ("[::1]" means
+//   what it says); ZMQ_IPV6 decides what "*" and names mean.
+// - Never throws, never aborts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <sys/socket.h>
+
+#include "endpoint.hpp"
+
+namespace zmx::core {
+
+struct net_address {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+
+    [[nodiscard]] int family() const noexcept { return storage.ss_family; }
+    [[nodiscard]] const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+    [[nodiscard]] sockaddr* sa() noexcept { return reinterpret_cast<sockaddr*>(&storage); }
+    [[nodiscard]] std::uint16_t port() const noexcept; // tcp: host order
+    void set_port(std::uint16_t port) noexcept;
+};
+
+// host: "*", literal, interface name (bind only) or DNS name; port: decimal or "*".
+[[nodiscard]] int resolve_tcp(const std::string& host, const std::string& port, bool for_bind, bool ipv6,
+                              net_address& out) noexcept;
+
+// The Unix socket address of an ipc endpoint (path or abstract name; not "*").
+[[nodiscard]] int make_ipc_address(const std::string& path, bool abstract, net_address& out) noexcept;
+
+// "1.2.3.4" / "::1" (no brackets, no port): the address part only, for Peer-Address.
+[[nodiscard]] std::string address_text(const net_address& a);
+// Endpoint text: "tcp://1.2.3.4:5555", "tcp://[::1]:5555", "ipc:///path", "ipc://@name".
+[[nodiscard]] std::string endpoint_text(const net_address& a);
+
+} // namespace zmx::core

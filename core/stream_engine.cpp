@@ -1,0 +1,940 @@
+#include "stream_engine.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <optional>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "context.hpp"
+#include "metadata.hpp"
+#include "pipe.hpp"
+#include "zmtp_codec.hpp"
+#include "zmtp_command.hpp"
+#include "zmtp_handshake.hpp"
+
+namespace zmx::core {
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 64 * 1024;
+// The rest of a frame body at least this large is received straight into the message.
+constexpr std::size_t zero_copy_min = 8 * 1024;
+// Reads per in_event before other connections get their turn.
+constexpr int read_rounds = 16;
+
+void close_quietly(int fd) noexcept
+{
+    if (fd >= 0) (void)::close(fd);
+}
+
+} // namespace
+
+// Applies the socket's kernel-level options to a connected or accepted TCP fd.
+static void tune_tcp(int fd, const socket_options& o) noexcept
+{
+    const int one = 1;
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o.tcp_keepalive >= 0) {
+        const int v = o.tcp_keepalive;
+        (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v);
+        if (o.tcp_keepalive == 1) {
+            if (o.tcp_keepalive_cnt > 0) (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &o.tcp_keepalive_cnt, sizeof(int));
+            if (o.tcp_keepalive_idle > 0) (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &o.tcp_keepalive_idle, sizeof(int));
+            if (o.tcp_keepalive_intvl > 0) (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &o.tcp_keepalive_intvl, sizeof(int));
+        }
+    }
+    if (o.tcp_maxrt > 0) {
+        const unsigned v = static_cast<unsigned>(o.tcp_maxrt);
+        (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v);
+    }
+#ifdef SO_BUSY_POLL
+    if (o.busy_poll > 0) (void)::setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &o.busy_poll, sizeof(int));
+#endif
+}
+
+// Options every stream fd gets (tcp and ipc).
+static void tune_common(int fd, const socket_options& o, int family) noexcept
+{
+    if (o.sndbuf >= 0) (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof(int));
+    if (o.rcvbuf >= 0) (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof(int));
+    if (family == AF_INET && o.tos != 0) (void)::setsockopt(fd, IPPROTO_IP, IP_TOS, &o.tos, sizeof(int));
+    if (family == AF_INET6 && o.tos != 0) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &o.tos, sizeof(int));
+    if (o.priority != 0) (void)::setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &o.priority, sizeof(int));
+    if (!o.bindtodevice.empty() && family != AF_UNIX) {
+        (void)::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.bindtodevice.c_str(),
+                           static_cast<socklen_t>(o.bindtodevice.size()));
+    }
+}
+
+// ---- stream_session -----------------------------------------------------------------------
+
+struct stream_session::state {
+    int fd = -1;
+    phase ph = phase::waiting;
+    bool connecting_side = false;
+    bool registered = false; // fd is in the core's epoll set
+    bool ev_in = false;      // events currently asked of epoll
+    bool ev_out = false;
+    bool want_out = false;   // a write could not complete
+    bool dead = false;
+    endpoint target;         // connecting side
+    pipe* p = nullptr;       // our end (side 1)
+    stream_listener* parent = nullptr;
+    std::unique_ptr<zmtp::handshake> hs;
+    std::optional<zmtp::frame_decoder> decoder;
+    std::optional<zmtp::batch_encoder> encoder;
+    std::vector<std::uint8_t> rbuf;
+    std::size_t rpos = 0;
+    std::size_t rlen = 0;
+    msg stalled_in{};            // a decoded frame waiting for room in the pipe
+    bool have_stalled_in = false;
+    bool in_stalled = false;
+    bool in_message = false;     // inbound: frames of an unfinished message are in the pipe
+    msg held_out{};              // outbound: read from the pipe, not yet in the encoder
+    bool have_held_out = false;
+    bool out_mid_message = false; // the last frame given to the encoder had MORE
+    bool skip_out_rest = false;  // drop the rest of a message cut by a lost connection
+    bool output_done = false;    // the pipe's delimiter was read
+    bool socket_gone = false;    // the socket ended its end of the pipe
+    metadata* md = nullptr;      // properties attached to every inbound message
+    std::string peer_address;
+    int reconnect_ivl = 0;
+    io_core::timer_handle t_reconnect = 0, t_handshake = 0, t_linger = 0, t_connect = 0, t_heartbeat = 0,
+                          t_recv_deadline = 0;
+};
+
+stream_session::stream_session(const stream_config& cfg) : m_cfg(cfg), m_st(std::make_unique<state>())
+{
+    m_st->stalled_in.init();
+    m_st->held_out.init();
+    m_st->reconnect_ivl = cfg.options.reconnect_ivl;
+    m_cfg.ctx->linger_add();
+}
+
+stream_session::~stream_session()
+{
+    state& s = *m_st;
+    if (s.have_stalled_in) (void)s.stalled_in.close();
+    if (s.have_held_out) (void)s.held_out.close();
+    if (s.md != nullptr) s.md->release();
+    close_quietly(s.fd);
+    context* ctx = m_cfg.ctx;
+    m_st.reset();
+    ctx->linger_done();
+}
+
+stream_session* stream_session::create_connecting(const stream_config& cfg, const endpoint& ep, pipe_shared* p) noexcept
+{
+    auto* s = new (std::nothrow) stream_session(cfg);
+    if (s == nullptr) return nullptr;
+    s->m_st->connecting_side = true;
+    s->m_st->target = ep;
+    s->m_st->p = &p->end(1);
+    s->m_st->p->owner = static_cast<io_core::pipe_owner*>(s);
+    p->attach(1, cfg.io->mailbox_ref());
+    return s;
+}
+
+stream_session* stream_session::create_accepted(const stream_config& cfg, int fd, stream_listener* parent) noexcept
+{
+    auto* s = new (std::nothrow) stream_session(cfg);
+    if (s == nullptr) {
+        close_quietly(fd);
+        return nullptr;
+    }
+    s->m_st->fd = fd;
+    s->m_st->parent = parent;
+    net_address peer;
+    peer.length = sizeof peer.storage;
+    if (::getpeername(fd, peer.sa(), &peer.length) == 0 && peer.family() != AF_UNIX) {
+        s->m_st->peer_address = address_text(peer);
+    }
+    return s;
+}
+
+void stream_session::launch() noexcept
+{
+    m_cfg.io->post([](void* self) { static_cast<stream_session*>(self)->start(); }, this);
+}
+
+void stream_session::start() noexcept
+{
+    if (m_st->connecting_side) {
+        attempt_connect();
+    } else {
+        if (m_cfg.io->add_fd(m_st->fd, this) != 0) {
+            finish();
+            return;
+        }
+        m_st->registered = true;
+        begin_handshake();
+    }
+}
+
+void stream_session::arm(int id, std::int64_t ms, io_core::timer_handle& slot) noexcept
+{
+    disarm(slot);
+    slot = m_cfg.io->add_timer(ms * 1'000'000, this, id);
+}
+
+void stream_session::disarm(io_core::timer_handle& slot) noexcept
+{
+    if (slot != 0) m_cfg.io->cancel_timer(slot);
+    slot = 0;
+}
+
+void stream_session::update_events() noexcept
+{
+    state& s = *m_st;
+    if (!s.registered) return;
+    const bool in = !s.in_stalled && (s.ph == phase::handshaking || s.ph == phase::active);
+    const bool out = s.ph == phase::connecting || s.want_out;
+    if (in == s.ev_in && out == s.ev_out) return;
+    s.ev_in = in;
+    s.ev_out = out;
+    m_cfg.io->set_events(s.fd, in, out);
+}
+
+void stream_session::close_fd() noexcept
+{
+    state& s = *m_st;
+    if (s.registered) m_cfg.io->rm_fd(s.fd);
+    s.registered = false;
+    s.ev_in = s.ev_out = false;
+    close_quietly(s.fd);
+    s.fd = -1;
+}
+
+void stream_session::attempt_connect() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    const socket_options& o = m_cfg.options;
+    net_address addr;
+    int rc = m_cfg.ipc ? make_ipc_address(s.target.path, s.target.abstract_ipc, addr)
+                       : resolve_tcp(s.target.host, s.target.port, false, o.ipv6, addr);
+    if (rc != 0) {
+        schedule_reconnect();
+        return;
+    }
+    const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        schedule_reconnect();
+        return;
+    }
+    s.fd = fd;
+    tune_common(fd, o, addr.family());
+    if (!m_cfg.ipc && !s.target.source_host.empty()) {
+        net_address src;
+        if (resolve_tcp(s.target.source_host, s.target.source_port, true, o.ipv6, src) != 0 ||
+            src.family() != addr.family()) {
+            close_fd();
+            schedule_reconnect();
+            return;
+        }
+        const int one = 1;
+        (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, src.sa(), src.length) != 0) {
+            close_fd();
+            schedule_reconnect();
+            return;
+        }
+    }
+    if (m_cfg.io->add_fd(fd, this) != 0) {
+        close_fd();
+        schedule_reconnect();
+        return;
+    }
+    s.registered = true;
+    rc = ::connect(fd, addr.sa(), addr.length);
+    if (rc == 0) {
+        connected();
+        return;
+    }
+    if (errno == EINPROGRESS || errno == EAGAIN) {
+        s.ph = phase::connecting;
+        update_events();
+        if (o.connect_timeout > 0) arm(t_connect, o.connect_timeout, s.t_connect);
+        return;
+    }
+    close_fd();
+    schedule_reconnect();
+}
+
+void stream_session::connected() noexcept
+{
+    state& s = *m_st;
+    disarm(s.t_connect);
+    net_address peer;
+    peer.length = sizeof peer.storage;
+    if (!m_cfg.ipc && ::getpeername(s.fd, peer.sa(), &peer.length) == 0) s.peer_address = address_text(peer);
+    begin_handshake();
+}
+
+void stream_session::begin_handshake() noexcept
+{
+    state& s = *m_st;
+    const socket_options& o = m_cfg.options;
+    if (!m_cfg.ipc) tune_tcp(s.fd, o);
+    zmtp::handshake_options ho;
+    switch (o.mechanism) {
+    case ZMQ_PLAIN: ho.mech = zmtp::mechanism::plain; break;
+    case ZMQ_CURVE: ho.mech = zmtp::mechanism::curve; break;
+    case ZMQ_GSSAPI: ho.mech = zmtp::mechanism::gssapi; break;
+    default: ho.mech = zmtp::mechanism::null; break;
+    }
+    ho.plain_server = o.as_server;
+    ho.plain_username = o.plain_username;
+    ho.plain_password = o.plain_password;
+    const char* type_name = zmtp::socket_type_name(m_cfg.socket_type);
+    ho.socket_type = type_name != nullptr ? type_name : "";
+    ho.routing_id = o.routing_id;
+    ho.properties.assign(o.metadata.begin(), o.metadata.end());
+    s.hs = std::make_unique<zmtp::handshake>(std::move(ho));
+    s.decoder.emplace(o.maxmsgsize);
+    s.encoder.emplace(zmtp::batch_encoder::limits{64 * 1024, 1024, 64});
+    if (s.rbuf.empty()) s.rbuf.resize(read_buffer_size);
+    s.rpos = s.rlen = 0;
+    s.ph = phase::handshaking;
+    if (o.handshake_ivl > 0) arm(t_handshake, o.handshake_ivl, s.t_handshake);
+    update_events();
+    if (!send_handshake_output()) return;
+}
+
+// Writes what the handshake has queued. False when the connection was lost.
+bool stream_session::send_handshake_output() noexcept
+{
+    state& s = *m_st;
+    while (!s.hs->output().empty()) {
+        const auto out = s.hs->output();
+        const ssize_t n = ::send(s.fd, out.data(), out.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                s.want_out = true;
+                update_events();
+                return true;
+            }
+            connection_lost();
+            return false;
+        }
+        s.hs->output_done(static_cast<std::size_t>(n));
+    }
+    if (s.want_out) {
+        s.want_out = false;
+        update_events();
+    }
+    return true;
+}
+
+void stream_session::handshake_ready() noexcept
+{
+    state& s = *m_st;
+    disarm(s.t_handshake);
+    // Properties of every inbound message: the peer's READY properties plus Peer-Address.
+    metadata::entries props;
+    if (metadata* pm = s.hs->peer_metadata(); pm != nullptr) props = pm->all();
+    if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);
+    if (s.md != nullptr) s.md->release();
+    s.md = nullptr;
+    try {
+        s.md = metadata::create(std::move(props));
+    } catch (...) {
+        s.md = nullptr; // messages go without properties rather than not at all
+    }
+    s.reconnect_ivl = m_cfg.options.reconnect_ivl;
+    if (s.p == nullptr) {
+        // Accepted: the socket gets its pipe now.
+        const socket_options& o = m_cfg.options;
+        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
+        if (ps == nullptr) {
+            finish();
+            return;
+        }
+        ps->attach(0, m_cfg.socket_mailbox);
+        ps->attach(1, m_cfg.io->mailbox_ref());
+        s.p = &ps->end(1);
+        s.p->owner = static_cast<io_core::pipe_owner*>(this);
+        command c;
+        c.kind = command::pipe_attach;
+        c.side = 0;
+        c.pipe = ps; // the socket's reference travels with the command
+        m_cfg.socket_mailbox->post(c);
+    }
+    s.ph = phase::active;
+    const socket_options& o = m_cfg.options;
+    if (o.heartbeat_ivl > 0) arm(t_heartbeat, o.heartbeat_ivl, s.t_heartbeat);
+    update_events();
+    pump_out();
+}
+
+void stream_session::in_event() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    if (s.ph == phase::connecting) {
+        out_event(); // an error shows as EPOLLERR / EPOLLHUP
+        return;
+    }
+    read_input();
+}
+
+void stream_session::out_event() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    switch (s.ph) {
+    case phase::connecting: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err != 0) {
+            connection_lost();
+            return;
+        }
+        s.ph = phase::handshaking;
+        connected();
+        return;
+    }
+    case phase::handshaking:
+        (void)send_handshake_output();
+        return;
+    case phase::active:
+        s.want_out = false;
+        update_events();
+        pump_out();
+        return;
+    default: return;
+    }
+}
+
+void stream_session::read_input() noexcept
+{
+    state& s = *m_st;
+    for (int round = 0; round < read_rounds; ++round) {
+        if (s.dead || s.in_stalled || s.fd < 0) return;
+        if (s.ph != phase::handshaking && s.ph != phase::active) return;
+        if (s.ph == phase::active && s.rpos == s.rlen) {
+            // Zero-copy: the rest of a large body goes straight into its message.
+            const auto body = s.decoder->body_buffer();
+            if (body.size() >= zero_copy_min) {
+                const ssize_t n = ::recv(s.fd, body.data(), body.size(), 0);
+                if (n <= 0) {
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0 && errno == EAGAIN) break;
+                    connection_lost();
+                    return;
+                }
+                disarm(s.t_recv_deadline);
+                msg frame;
+                frame.init();
+                const auto st = s.decoder->body_received(static_cast<std::size_t>(n), frame);
+                if (st == zmtp::frame_decoder::status::error) {
+                    connection_lost();
+                    return;
+                }
+                if (st == zmtp::frame_decoder::status::frame && !deliver(frame)) break;
+                continue;
+            }
+        }
+        if (s.rpos == s.rlen) {
+            s.rpos = s.rlen = 0;
+            const ssize_t n = ::recv(s.fd, s.rbuf.data(), s.rbuf.size(), 0);
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && errno == EAGAIN) break;
+                connection_lost();
+                return;
+            }
+            s.rlen = static_cast<std::size_t>(n);
+            disarm(s.t_recv_deadline);
+        }
+        if (!process_buffer()) break;
+    }
+    if (!s.dead && s.p != nullptr && s.ph == phase::active) s.p->flush();
+}
+
+// Feeds buffered bytes to the handshake or the decoder. False when it must stop (stalled
+// on a full pipe, or the connection is gone).
+bool stream_session::process_buffer() noexcept
+{
+    state& s = *m_st;
+    while (s.rpos < s.rlen) {
+        if (s.dead || s.fd < 0) return false;
+        const std::uint8_t* data = s.rbuf.data() + s.rpos;
+        const std::size_t n = s.rlen - s.rpos;
+        std::size_t used = 0;
+        if (s.ph == phase::handshaking) {
+            const auto st = s.hs->feed(data, n, used);
+            s.rpos += used;
+            if (!send_handshake_output()) return false;
+            if (st == zmtp::handshake::status::error) {
+                // An ERROR for the peer may be queued: it went out above, best effort.
+                connection_lost();
+                return false;
+            }
+            if (st == zmtp::handshake::status::auth_pending) {
+                connection_lost(); // asynchronous checks (ZAP) are not wired in yet
+                return false;
+            }
+            if (st == zmtp::handshake::status::ready) {
+                handshake_ready();
+                if (s.dead || s.ph != phase::active) return false;
+            }
+            continue;
+        }
+        if (s.ph != phase::active) return false;
+        msg frame;
+        frame.init();
+        const auto st = s.decoder->decode(data, n, used, frame);
+        s.rpos += used;
+        if (st == zmtp::frame_decoder::status::error) {
+            connection_lost();
+            return false;
+        }
+        if (st == zmtp::frame_decoder::status::frame && !deliver(frame)) return false;
+    }
+    return true;
+}
+
+// A decoded frame: a command is handled here, a message frame goes to the pipe. False
+// when the pipe is full (the frame is kept) or the connection is gone.
+bool stream_session::deliver(msg& frame) noexcept
+{
+    state& s = *m_st;
+    if (s.decoder->last_was_command()) return handle_command(frame);
+    if (s.socket_gone || s.p == nullptr) {
+        (void)frame.close(); // nobody will read it
+        return true;
+    }
+    if (!s.in_message && !s.p->check_write()) {
+        (void)s.stalled_in.move(frame);
+        s.have_stalled_in = true;
+        s.in_stalled = true;
+        s.p->flush();
+        update_events();
+        return false;
+    }
+    if (s.md != nullptr) frame.set_properties(s.md);
+    s.in_message = frame.more();
+    (void)s.p->write(frame);
+    return true;
+}
+
+bool stream_session::handle_command(msg& frame) noexcept
+{
+    state& s = *m_st;
+    zmtp::command_view cmd;
+    const zmtp::bytes_view body{static_cast<const std::uint8_t*>(frame.data()), frame.size()};
+    const zmtp::error e = zmtp::parse_command(body, cmd);
+    bool keep = true;
+    if (e != zmtp::error::none) {
+        keep = false;
+    } else if (cmd.kind == zmtp::command_kind::ping) {
+        std::uint16_t ttl = 0;
+        zmtp::bytes_view ctx;
+        if (zmtp::parse_ping(cmd.data, ttl, ctx) != zmtp::error::none) {
+            keep = false;
+        } else {
+            msg pong;
+            pong.init();
+            if (zmtp::make_pong(pong, ctx) == 0) (void)send_command(pong);
+            (void)pong.close();
+            // The peer promises traffic within ttl; without it the connection is dead.
+            if (ttl > 0 && !s.dead) arm(t_heartbeat_ttl, std::int64_t{ttl} * 100, s.t_recv_deadline);
+        }
+    } else if (cmd.kind == zmtp::command_kind::error) {
+        keep = false; // the peer gives up on us
+    }
+    // PONG: any traffic already cleared the deadline. SUBSCRIBE / CANCEL and unknown
+    // commands have no meaning for the socket types that exist so far: ignored.
+    (void)frame.close();
+    if (!keep && !s.dead) connection_lost();
+    return keep && !s.dead;
+}
+
+bool stream_session::send_command(msg& cmd) noexcept
+{
+    state& s = *m_st;
+    if (s.ph != phase::active) return false;
+    if (!s.encoder->add(cmd, true)) {
+        pump_out();
+        if (s.dead || !s.encoder->add(cmd, true)) return false; // heartbeats are best effort
+    }
+    pump_out();
+    return !s.dead;
+}
+
+void stream_session::resume_input() noexcept
+{
+    state& s = *m_st;
+    if (!s.in_stalled || s.p == nullptr || s.dead) return;
+    if (s.have_stalled_in) {
+        if (!s.socket_gone && !s.p->check_write()) return; // still full: asked to notify again
+        s.have_stalled_in = false;
+        s.in_stalled = false;
+        if (s.socket_gone) {
+            (void)s.stalled_in.close();
+        } else {
+            if (s.md != nullptr) s.stalled_in.set_properties(s.md);
+            s.in_message = s.stalled_in.more();
+            (void)s.p->write(s.stalled_in);
+        }
+        s.stalled_in.init();
+    }
+    s.in_stalled = false;
+    update_events();
+    if (process_buffer()) read_input();
+    if (!s.dead && s.p != nullptr) s.p->flush();
+}
+
+void stream_session::pump_out() noexcept
+{
+    state& s = *m_st;
+    if (s.dead || s.ph != phase::active || s.p == nullptr) return;
+    for (;;) {
+        // Write what is encoded.
+        while (!s.encoder->empty()) {
+            const auto iov = s.encoder->pending();
+            const int cnt = static_cast<int>(std::min<std::size_t>(iov.size(), IOV_MAX));
+            const ssize_t n = ::writev(s.fd, iov.data(), cnt);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    s.want_out = true;
+                    update_events();
+                    return;
+                }
+                connection_lost();
+                return;
+            }
+            s.encoder->consume(static_cast<std::size_t>(n));
+        }
+        // Encode the next batch.
+        bool added = false;
+        for (;;) {
+            if (!s.have_held_out) {
+                if (s.output_done) break;
+                if (!s.p->read(s.held_out)) {
+                    if (s.p->in_done()) s.output_done = true;
+                    break;
+                }
+                s.have_held_out = true;
+            }
+            if (s.skip_out_rest) {
+                s.skip_out_rest = s.held_out.more();
+                (void)s.held_out.close();
+                s.held_out.init();
+                s.have_held_out = false;
+                continue;
+            }
+            const bool more = s.held_out.more();
+            if (!s.encoder->add(s.held_out, false)) break;
+            s.out_mid_message = more;
+            s.have_held_out = false;
+            added = true;
+        }
+        if (!added) break;
+    }
+    if (s.output_done && s.encoder->empty() && !s.have_held_out) finish(); // all delivered
+}
+
+void stream_session::timer_event(int id) noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    switch (id) {
+    case t_reconnect:
+        s.t_reconnect = 0;
+        attempt_connect();
+        break;
+    case t_connect:
+        s.t_connect = 0;
+        if (s.ph == phase::connecting) connection_lost();
+        break;
+    case t_handshake:
+        s.t_handshake = 0;
+        if (s.ph == phase::handshaking) connection_lost();
+        break;
+    case t_linger:
+        s.t_linger = 0;
+        finish(); // LINGER ran out: what is left is dropped
+        break;
+    case t_heartbeat: {
+        s.t_heartbeat = 0;
+        if (s.ph != phase::active) break;
+        const socket_options& o = m_cfg.options;
+        msg ping;
+        ping.init();
+        if (zmtp::make_ping(ping, o.heartbeat_ttl_ds, {}) == 0) (void)send_command(ping);
+        (void)ping.close();
+        if (s.dead || s.ph != phase::active) break;
+        const int timeout = o.heartbeat_timeout >= 0 ? o.heartbeat_timeout : o.heartbeat_ivl;
+        if (s.t_recv_deadline == 0 && timeout > 0) arm(t_heartbeat_ttl, timeout, s.t_recv_deadline);
+        arm(t_heartbeat, o.heartbeat_ivl, s.t_heartbeat);
+        break;
+    }
+    case t_heartbeat_ttl:
+        s.t_recv_deadline = 0;
+        if (s.ph == phase::active) connection_lost(); // nothing heard in time
+        break;
+    default: break;
+    }
+}
+
+void stream_session::pipe_command(command::type kind, pipe& p) noexcept
+{
+    state& s = *m_st;
+    if (s.dead || &p != s.p) return;
+    switch (kind) {
+    case command::activate_read: pump_out(); break;
+    case command::activate_write: resume_input(); break;
+    case command::pipe_term:
+        p.set_peer_ended();
+        peer_ended();
+        break;
+    default: break;
+    }
+}
+
+void stream_session::peer_ended() noexcept
+{
+    state& s = *m_st;
+    if (s.socket_gone) return;
+    s.socket_gone = true;
+    if (s.in_stalled) resume_input(); // drops the stalled frame, reads on
+    if (s.dead) return;
+    const int linger = s.p->peer_linger();
+    if (s.p->peer_discards() || linger == 0) {
+        finish();
+        return;
+    }
+    if (linger > 0) arm(t_linger, linger, s.t_linger);
+    if (s.ph == phase::active) {
+        pump_out();
+    } else if (!s.have_held_out && !s.p->check_read() && s.p->in_done()) {
+        finish(); // nothing was queued: no reason to wait for a connection
+    }
+}
+
+void stream_session::listener_closed(bool all) noexcept
+{
+    state& s = *m_st;
+    s.parent = nullptr;
+    if (all || s.p == nullptr || s.ph != phase::active) finish();
+}
+
+void stream_session::connection_lost() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    disarm(s.t_handshake);
+    disarm(s.t_connect);
+    disarm(s.t_heartbeat);
+    disarm(s.t_recv_deadline);
+    close_fd();
+    const bool was_active = s.ph == phase::active;
+    s.ph = phase::waiting;
+    s.hs.reset();
+    s.decoder.reset();
+    s.encoder.reset();
+    s.rpos = s.rlen = 0;
+    s.want_out = false;
+    if (s.have_stalled_in) {
+        (void)s.stalled_in.close();
+        s.stalled_in.init();
+        s.have_stalled_in = false;
+    }
+    s.in_stalled = false;
+    if (s.p != nullptr && s.in_message) {
+        s.p->rollback(); // half a message never reaches the socket
+        s.in_message = false;
+    }
+    if (was_active) {
+        // A message cut in the middle is dropped whole.
+        if (s.have_held_out) {
+            const bool more = s.held_out.more();
+            (void)s.held_out.close();
+            s.held_out.init();
+            s.have_held_out = false;
+            s.skip_out_rest = more;
+        } else {
+            s.skip_out_rest = s.out_mid_message;
+        }
+        s.out_mid_message = false;
+    }
+    if (!s.connecting_side) {
+        finish();
+        return;
+    }
+    if (s.socket_gone && s.output_done) {
+        finish();
+        return;
+    }
+    schedule_reconnect();
+}
+
+void stream_session::schedule_reconnect() noexcept
+{
+    state& s = *m_st;
+    const socket_options& o = m_cfg.options;
+    s.ph = phase::waiting;
+    if (o.reconnect_ivl < 0) {
+        finish(); // reconnection disabled
+        return;
+    }
+    arm(t_reconnect, std::max(s.reconnect_ivl, 1), s.t_reconnect);
+    if (o.reconnect_ivl_max > o.reconnect_ivl) {
+        s.reconnect_ivl = std::min(s.reconnect_ivl * 2, o.reconnect_ivl_max);
+    }
+}
+
+void stream_session::finish() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    s.dead = true;
+    disarm(s.t_reconnect);
+    disarm(s.t_handshake);
+    disarm(s.t_linger);
+    disarm(s.t_connect);
+    disarm(s.t_heartbeat);
+    disarm(s.t_recv_deadline);
+    if (s.registered) m_cfg.io->rm_fd(s.fd);
+    s.registered = false;
+    // Graceful: queued output already went (or LINGER gave up); FIN, then close.
+    if (s.fd >= 0) (void)::shutdown(s.fd, SHUT_WR);
+    close_quietly(s.fd);
+    s.fd = -1;
+    if (s.p != nullptr) {
+        if (s.in_message) s.p->rollback();
+        s.p->flush();
+        s.p->terminate(false);
+        s.p->owner = nullptr;
+        s.p->shared().release();
+        s.p = nullptr;
+    }
+    if (s.parent != nullptr) {
+        s.parent->child_gone(this);
+        s.parent = nullptr;
+    }
+    // Deleted on a later turn of the core, so no caller up the stack touches freed memory.
+    m_cfg.io->post([](void* self) { delete static_cast<stream_session*>(self); }, this);
+}
+
+// ---- stream_listener ----------------------------------------------------------------------
+
+stream_listener::stream_listener(const stream_config& cfg) : m_cfg(cfg) { m_cfg.ctx->linger_add(); }
+
+stream_listener::~stream_listener()
+{
+    close_quietly(m_fd);
+    m_cfg.ctx->linger_done();
+}
+
+int stream_listener::create(const stream_config& cfg, const net_address& addr, const std::string& ipc_path,
+                            stream_listener*& out, std::string& resolved) noexcept
+{
+    const int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    if (addr.family() != AF_UNIX) {
+        const int one = 1;
+        (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (addr.family() == AF_INET6) {
+            const int v6only = 0; // "*" with ZMQ_IPV6 serves IPv4 peers too
+            (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+        }
+    }
+    tune_common(fd, cfg.options, addr.family());
+    if (::bind(fd, addr.sa(), addr.length) != 0 || ::listen(fd, cfg.options.backlog > 0 ? cfg.options.backlog : 100) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return e;
+    }
+    net_address local;
+    local.length = sizeof local.storage;
+    if (::getsockname(fd, local.sa(), &local.length) != 0) local = addr;
+    auto* l = new (std::nothrow) stream_listener(cfg);
+    if (l == nullptr) {
+        ::close(fd);
+        return ENOMEM;
+    }
+    l->m_fd = fd;
+    l->m_ipc_path = ipc_path;
+    resolved = addr.family() == AF_UNIX ? endpoint_text(addr) : endpoint_text(local);
+    l->m_cfg.uri = resolved;
+    out = l;
+    return 0;
+}
+
+void stream_listener::set_owned_directory(const std::string& dir) { m_ipc_dir = dir; }
+
+void stream_listener::launch() noexcept
+{
+    m_cfg.io->post(
+        [](void* self) {
+            auto* l = static_cast<stream_listener*>(self);
+            if (l->m_closing) return;
+            if (l->m_cfg.io->add_fd(l->m_fd, l) == 0) {
+                l->m_registered = true;
+                l->m_cfg.io->set_events(l->m_fd, true, false);
+            }
+        },
+        this);
+}
+
+void stream_listener::shutdown(bool close_connections) noexcept
+{
+    m_close_connections.store(close_connections, std::memory_order_relaxed);
+    m_cfg.io->post([](void* self) { static_cast<stream_listener*>(self)->close_now(); }, this);
+}
+
+void stream_listener::close_now() noexcept
+{
+    m_closing = true;
+    if (m_registered) m_cfg.io->rm_fd(m_fd);
+    m_registered = false;
+    close_quietly(m_fd);
+    m_fd = -1;
+    if (!m_ipc_path.empty()) (void)::unlink(m_ipc_path.c_str());
+    if (!m_ipc_dir.empty()) (void)::rmdir(m_ipc_dir.c_str());
+    const bool all = m_close_connections.load(std::memory_order_relaxed);
+    std::vector<stream_session*> children;
+    children.swap(m_children);
+    for (stream_session* c : children) c->listener_closed(all);
+    m_cfg.io->post([](void* self) { delete static_cast<stream_listener*>(self); }, this);
+}
+
+void stream_listener::child_gone(stream_session* s) noexcept
+{
+    auto it = std::find(m_children.begin(), m_children.end(), s);
+    if (it != m_children.end()) m_children.erase(it);
+}
+
+void stream_listener::in_event() noexcept
+{
+    for (int i = 0; i < 64 && m_fd >= 0; ++i) {
+        const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            // EAGAIN: all taken. EMFILE and friends: try again on the next readiness.
+            return;
+        }
+        tune_common(fd, m_cfg.options, AF_UNSPEC);
+        stream_session* s = stream_session::create_accepted(m_cfg, fd, this);
+        if (s == nullptr) continue;
+        m_children.push_back(s);
+        s->start_accepted();
+    }
+}
+
+} // namespace zmx::core
