@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fence.hpp"
 #include "msg.hpp"
 #include "spsc_ring.hpp"
 
@@ -59,7 +60,7 @@ public:
     [[nodiscard]] bool publish() noexcept
     {
         m_tail->ring.commit(); // the segment's own sleep flag is unused here
-        std::atomic_thread_fence(std::memory_order_seq_cst); // F1
+        full_fence(); // F1
         if (m_sleeping.load(std::memory_order_relaxed)) {
             return m_sleeping.exchange(false, std::memory_order_relaxed);
         }
@@ -81,7 +82,7 @@ public:
     [[nodiscard]] bool prepare_sleep() noexcept
     {
         m_sleeping.store(true, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst); // F2
+        full_fence(); // F2
         if (front() != nullptr) {
             m_sleeping.store(false, std::memory_order_relaxed);
             return false;
