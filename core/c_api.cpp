@@ -447,12 +447,16 @@ const char* zmq_msg_group(zmq_msg_t* m)
     return as_msg(m)->group();
 }
 
+// ---- monitor ----
+
+int zmq_socket_monitor(void* s, const char* addr, int events)
+{
+    socket_base* sock = as_socket(s);
+    if (sock == nullptr) return fail(ENOTSOCK);
+    return result(sock->monitor(addr, events));
+}
 // ---- features of later issues: ENOTSUP until they land ----
 
-int zmq_socket_monitor(void* s, const char*, int)
-{
-    return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP);
-}
 int zmq_socket_monitor_versioned(void* s, const char*, uint64_t, int, int)
 {
     return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP);

@@ -171,6 +171,7 @@ private:
         cfg.socket_type = s.type();
         cfg.socket_mailbox = s.mailbox_ref();
         cfg.ipc = m_ipc;
+        cfg.monitor = s.monitor_ref();
         return 0;
     }
 

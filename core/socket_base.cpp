@@ -42,7 +42,7 @@ constexpr int backoff_yield_us = 200;
 
 socket_base::socket_base(context& ctx, int type, std::uint32_t sid)
     : m_options(make_socket_options(type)), m_ctx(ctx), m_type(type), m_sid(sid),
-      m_mailbox(std::make_shared<mailbox>())
+      m_mailbox(std::make_shared<mailbox>()), m_monitor(std::make_shared<socket_monitor>())
 {
     if (!ctx.blocky()) m_options.linger = 0;
 }
@@ -112,7 +112,10 @@ int socket_base::add_endpoint(const char* uri, bool bind) noexcept
     if (t == nullptr) return EPROTONOSUPPORT;
     std::string resolved;
     rc = bind ? t->bind(*this, ep, resolved) : t->connect(*this, ep, resolved);
-    if (rc != 0) return rc;
+    if (rc != 0) {
+        if (bind) m_monitor->event(ZMQ_EVENT_BIND_FAILED, static_cast<std::uint64_t>(rc), uri);
+        return rc;
+    }
     if (std::find(m_transports_used.begin(), m_transports_used.end(), t) == m_transports_used.end()) {
         m_transports_used.push_back(t);
     }
@@ -220,6 +223,13 @@ void socket_base::process_commands() noexcept
         }
         c.pipe->release();
     }
+}
+
+int socket_base::monitor(const char* addr, int events) noexcept
+{
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    return m_monitor->start(m_ctx, addr, events);
 }
 
 void socket_base::wake() noexcept
@@ -353,6 +363,7 @@ void socket_base::close() noexcept
         p->terminate(discard, m_options.linger);
         detach(*p);
     }
+    m_monitor->stop();
     m_mailbox->close();
     m_tag = tag_dead; // later calls on this handle answer ENOTSOCK
     m_ctx.socket_closed(this);

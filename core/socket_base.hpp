@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "mailbox.hpp"
+#include "monitor.hpp"
 #include "msg.hpp"
 #include "options.hpp"
 #include "pipe.hpp"
@@ -76,6 +77,10 @@ public:
     void attach_pipe(pipe& p, const std::string& uri) noexcept;
     // Any thread: wake a blocked call (context shutdown).
     void wake() noexcept;
+    // zmq_socket_monitor: 0 or an errno value.
+    [[nodiscard]] int monitor(const char* addr, int events) noexcept;
+    // The event sink (shared with this socket's connections, which may outlive it).
+    [[nodiscard]] const monitor_ptr& monitor_ref() const noexcept { return m_monitor; }
 
 protected:
     virtual void xattach_pipe(pipe& p) noexcept = 0;
@@ -127,6 +132,7 @@ private:
     const int m_type;
     const std::uint32_t m_sid;
     mailbox_ptr m_mailbox;
+    monitor_ptr m_monitor;
     std::vector<pipe*> m_pipes;
     std::vector<endpoint_pipe> m_endpoint_pipes;
     std::vector<endpoint_record> m_endpoints;

@@ -76,6 +76,56 @@ static void tune_common(int fd, const socket_options& o, int family) noexcept
     }
 }
 
+// 300, 400 or 500 when `reason` ends in that ZAP status code, else 0.
+static std::uint64_t zap_status_of(const std::string& reason) noexcept
+{
+    if (reason.size() < 3) return 0;
+    const char* t = reason.data() + reason.size() - 3;
+    if ((t[0] == '3' || t[0] == '4' || t[0] == '5') && t[1] == '0' && t[2] == '0') {
+        return static_cast<std::uint64_t>(t[0] - '0') * 100;
+    }
+    return 0;
+}
+
+// The monitor event and value for a failed handshake (libzmq's classification).
+static void classify_handshake_error(const zmtp::handshake& hs, int& ev, std::uint64_t& value) noexcept
+{
+    using zmtp::error;
+    ev = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+    value = ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED;
+    switch (hs.error_code()) {
+    case error::auth_failed:
+        ev = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+        value = zap_status_of(hs.error_reason());
+        if (value == 0) value = 400;
+        break;
+    case error::peer_error: {
+        // An ERROR whose reason is a ZAP status code is an authentication refusal.
+        if (const std::uint64_t status = zap_status_of(hs.error_reason()); status != 0) {
+            ev = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+            value = status;
+            break;
+        }
+        value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR;
+        break;
+    }
+    case error::mechanism_mismatch:
+    case error::unknown_mechanism:
+    case error::unsupported_mechanism:
+    case error::role_conflict: value = ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH; break;
+    case error::unexpected_command: value = ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND; break;
+    case error::unexpected_message: value = ZMQ_PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE; break;
+    case error::malformed_command: value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED; break;
+    case error::bad_hello: value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_HELLO; break;
+    case error::bad_error_reason: value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_ERROR; break;
+    case error::bad_property:
+    case error::duplicate_property:
+    case error::missing_socket_type:
+    case error::incompatible_socket_type: value = ZMQ_PROTOCOL_ERROR_ZMTP_INVALID_METADATA; break;
+    default: break; // bad signature, old version, framing: unspecified ZMTP error
+    }
+}
+
 // ---- stream_session -----------------------------------------------------------------------
 
 struct stream_session::state {
@@ -193,6 +243,11 @@ void stream_session::disarm(io_core::timer_handle& slot) noexcept
     slot = 0;
 }
 
+void stream_session::event(int ev, std::uint64_t value) noexcept
+{
+    if (m_cfg.monitor != nullptr) m_cfg.monitor->event(ev, value, m_cfg.uri);
+}
+
 void stream_session::update_events() noexcept
 {
     state& s = *m_st;
@@ -262,6 +317,7 @@ void stream_session::attempt_connect() noexcept
         return;
     }
     if (errno == EINPROGRESS || errno == EAGAIN) {
+        event(ZMQ_EVENT_CONNECT_DELAYED, static_cast<std::uint64_t>(errno));
         s.ph = phase::connecting;
         update_events();
         if (o.connect_timeout > 0) arm(t_connect, o.connect_timeout, s.t_connect);
@@ -278,6 +334,7 @@ void stream_session::connected() noexcept
     net_address peer;
     peer.length = sizeof peer.storage;
     if (!m_cfg.ipc && ::getpeername(s.fd, peer.sa(), &peer.length) == 0) s.peer_address = address_text(peer);
+    event(ZMQ_EVENT_CONNECTED, static_cast<std::uint64_t>(s.fd));
     begin_handshake();
 }
 
@@ -372,6 +429,7 @@ void stream_session::handshake_ready() noexcept
         m_cfg.socket_mailbox->post(c);
     }
     s.ph = phase::active;
+    event(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0);
     const socket_options& o = m_cfg.options;
     if (o.heartbeat_ivl > 0) arm(t_heartbeat, o.heartbeat_ivl, s.t_heartbeat);
     update_events();
@@ -399,7 +457,7 @@ void stream_session::out_event() noexcept
         socklen_t len = sizeof err;
         if (::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         if (err != 0) {
-            connection_lost();
+            connection_lost(); // CLOSED, then CONNECT_RETRIED
             return;
         }
         s.ph = phase::handshaking;
@@ -480,7 +538,7 @@ bool stream_session::process_buffer() noexcept
             if (!send_handshake_output()) return false;
             if (st == zmtp::handshake::status::error) {
                 // An ERROR for the peer may be queued: it went out above, best effort.
-                connection_lost();
+                handshake_failed();
                 return false;
             }
             if (st == zmtp::handshake::status::auth_pending) {
@@ -664,7 +722,10 @@ void stream_session::timer_event(int id) noexcept
         break;
     case t_handshake:
         s.t_handshake = 0;
-        if (s.ph == phase::handshaking) connection_lost();
+        if (s.ph == phase::handshaking) {
+            event(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, ETIMEDOUT);
+            connection_lost();
+        }
         break;
     case t_linger:
         s.t_linger = 0;
@@ -734,10 +795,24 @@ void stream_session::listener_closed(bool all) noexcept
     if (all || s.p == nullptr || s.ph != phase::active) finish();
 }
 
+void stream_session::handshake_failed() noexcept
+{
+    int ev = 0;
+    std::uint64_t value = 0;
+    classify_handshake_error(*m_st->hs, ev, value);
+    event(ev, value);
+    connection_lost();
+}
+
 void stream_session::connection_lost() noexcept
 {
     state& s = *m_st;
     if (s.dead) return;
+    // A connection that got as far as the handshake was "connected": DISCONNECTED. A
+    // connect attempt that failed: CLOSED.
+    if (s.fd >= 0) {
+        event(s.ph == phase::connecting ? ZMQ_EVENT_CLOSED : ZMQ_EVENT_DISCONNECTED, static_cast<std::uint64_t>(s.fd));
+    }
     disarm(s.t_handshake);
     disarm(s.t_connect);
     disarm(s.t_heartbeat);
@@ -794,6 +869,7 @@ void stream_session::schedule_reconnect() noexcept
         return;
     }
     arm(t_reconnect, std::max(s.reconnect_ivl, 1), s.t_reconnect);
+    event(ZMQ_EVENT_CONNECT_RETRIED, static_cast<std::uint64_t>(std::max(s.reconnect_ivl, 1)));
     if (o.reconnect_ivl_max > o.reconnect_ivl) {
         s.reconnect_ivl = std::min(s.reconnect_ivl * 2, o.reconnect_ivl_max);
     }
@@ -812,6 +888,9 @@ void stream_session::finish() noexcept
     disarm(s.t_recv_deadline);
     if (s.registered) m_cfg.io->rm_fd(s.fd);
     s.registered = false;
+    if (s.fd >= 0 && (s.ph == phase::handshaking || s.ph == phase::active)) {
+        event(ZMQ_EVENT_DISCONNECTED, static_cast<std::uint64_t>(s.fd));
+    }
     // Graceful: queued output already went (or LINGER gave up); FIN, then close.
     if (s.fd >= 0) (void)::shutdown(s.fd, SHUT_WR);
     close_quietly(s.fd);
@@ -877,10 +956,16 @@ int stream_listener::create(const stream_config& cfg, const net_address& addr, c
     return 0;
 }
 
+void stream_listener::event(int ev, std::uint64_t value) noexcept
+{
+    if (m_cfg.monitor != nullptr) m_cfg.monitor->event(ev, value, m_cfg.uri);
+}
+
 void stream_listener::set_owned_directory(const std::string& dir) { m_ipc_dir = dir; }
 
 void stream_listener::launch() noexcept
 {
+    event(ZMQ_EVENT_LISTENING, static_cast<std::uint64_t>(m_fd));
     m_cfg.io->post(
         [](void* self) {
             auto* l = static_cast<stream_listener*>(self);
@@ -904,6 +989,7 @@ void stream_listener::close_now() noexcept
     m_closing = true;
     if (m_registered) m_cfg.io->rm_fd(m_fd);
     m_registered = false;
+    if (m_fd >= 0) event(ZMQ_EVENT_CLOSED, static_cast<std::uint64_t>(m_fd));
     close_quietly(m_fd);
     m_fd = -1;
     if (!m_ipc_path.empty()) (void)::unlink(m_ipc_path.c_str());
@@ -926,9 +1012,12 @@ void stream_listener::in_event() noexcept
     for (int i = 0; i < 64 && m_fd >= 0; ++i) {
         const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            // EAGAIN: all taken. EMFILE and friends: try again on the next readiness.
+            // EAGAIN: all taken. EMFILE and friends: reported, tried again on the next
+            // readiness.
+            if (errno != EAGAIN && errno != EINTR) event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(errno));
             return;
         }
+        event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));
         tune_common(fd, m_cfg.options, AF_UNSPEC);
         stream_session* s = stream_session::create_accepted(m_cfg, fd, this);
         if (s == nullptr) continue;

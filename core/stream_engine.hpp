@@ -32,6 +32,7 @@
 #include "endpoint.hpp"
 #include "io_core.hpp"
 #include "mailbox.hpp"
+#include "monitor.hpp"
 #include "msg.hpp"
 #include "net_address.hpp"
 #include "options.hpp"
@@ -51,6 +52,7 @@ struct stream_config {
     mailbox_ptr socket_mailbox;  // accepted sessions post their pipe here
     bool ipc = false;
     std::string uri;             // the endpoint as resolved (ZMQ_LAST_ENDPOINT form)
+    monitor_ptr monitor;         // the socket's event sink (zmq_socket_monitor)
 };
 
 class stream_listener;
@@ -91,6 +93,8 @@ private:
     bool send_handshake_output() noexcept;
     void handshake_ready() noexcept;
     void connection_lost() noexcept;
+    void handshake_failed() noexcept;
+    void event(int ev, std::uint64_t value) noexcept;
     void schedule_reconnect() noexcept;
     void read_input() noexcept;
     bool process_buffer() noexcept;
@@ -118,7 +122,7 @@ public:
     static int create(const stream_config& cfg, const net_address& addr, const std::string& ipc_path,
                       stream_listener*& out, std::string& resolved) noexcept;
 
-    // Any thread: start accepting on the core.
+    // Any thread: start accepting on the core (LISTENING is reported at once).
     void launch() noexcept;
     // Any thread: stop accepting, close sessions still in their handshake (all sessions
     // when close_connections: unbind), remove the ipc file, and go away (on the core).
@@ -135,6 +139,7 @@ private:
     explicit stream_listener(const stream_config& cfg);
     ~stream_listener() override;
     void close_now() noexcept;
+    void event(int ev, std::uint64_t value) noexcept;
 
     stream_config m_cfg;
     int m_fd = -1;
