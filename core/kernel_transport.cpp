@@ -132,6 +132,7 @@ public:
             return ENOMEM;
         }
         ps->attach(0, s.mailbox_ref());
+        ps->end(0).peer_engine = true;
         s.attach_pipe(ps->end(0), resolved);
         session->launch();
         return 0;

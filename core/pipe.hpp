@@ -83,6 +83,7 @@ public:
     std::uint32_t slot_out = 0;  // position in the owner's outbound (load-balancer) array
     std::uint32_t routing_id = 0;
     bool attached = false;
+    bool peer_engine = false; // the other end belongs to an engine on an I/O core
 
 private:
     friend class pipe_shared;

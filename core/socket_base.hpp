@@ -124,6 +124,8 @@ private:
     int wait_loop(int timeout_ms, Op&& op) noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
+    // Microseconds a blocking call polls before it sleeps (ZMX_SPIN_US or the default).
+    [[nodiscard]] int spin_budget_us() const noexcept;
     int add_endpoint(const char* uri, bool bind) noexcept;
     int remove_endpoint(const char* uri, bool bind) noexcept;
 
@@ -139,6 +141,7 @@ private:
     std::vector<transport*> m_transports_used;
     std::vector<command> m_commands; // scratch for process_commands
     std::string m_last_endpoint;
+    int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)
     bool m_rcvmore = false;
     bool m_may_sleep = true;
     bool m_closed = false;

@@ -419,6 +419,7 @@ void stream_session::handshake_ready() noexcept
             return;
         }
         ps->attach(0, m_cfg.socket_mailbox);
+        ps->end(0).peer_engine = true;
         ps->attach(1, m_cfg.io->mailbox_ref());
         s.p = &ps->end(1);
         s.p->owner = static_cast<io_core::pipe_owner*>(this);
