@@ -5,6 +5,7 @@
 #include <new>
 #include <strings.h>
 
+#include "buffer_pool.hpp"
 #include "metadata.hpp"
 
 namespace zmx::core {
@@ -14,6 +15,7 @@ namespace {
 enum buffer_kind : std::uint32_t {
     bk_heap = 0, // header and body in one malloc
     bk_user = 1, // header malloc'd, body is the caller's, freed through ffn
+    bk_pool = 2, // header and body in one buffer_pool block; class in the upper bits
 };
 
 // A group name longer than the inline space; shared by copies, like a body.
@@ -30,6 +32,10 @@ void release_buffer(msg_buffer* b, void* data, bool shared) noexcept
 {
     // A3 acq_rel: the last releaser must see all other owners' accesses to the body.
     if (shared && b->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if ((b->kind & 0xff) == bk_pool) {
+        buffer_pool::release(b, static_cast<int>(b->kind >> 8));
+        return;
+    }
     if (b->kind == bk_user && b->ffn != nullptr) b->ffn(data, b->hint);
     std::free(b);
 }
@@ -52,13 +58,14 @@ int msg::init_size_slow(std::size_t size) noexcept
         m_kind = k_invalid;
         return ENOMEM;
     }
-    auto* b = static_cast<msg_buffer*>(std::malloc(sizeof(msg_buffer) + size));
+    int cls = -1;
+    auto* b = static_cast<msg_buffer*>(buffer_pool::acquire(sizeof(msg_buffer) + size, cls));
     if (b == nullptr) {
         m_kind = k_invalid;
         return ENOMEM;
     }
     new (&b->refs) std::atomic<std::uint32_t>(1);
-    b->kind = bk_heap;
+    b->kind = cls >= 0 ? (bk_pool | (static_cast<std::uint32_t>(cls) << 8)) : bk_heap;
     b->ffn = nullptr;
     b->hint = nullptr;
     m_kind = k_buffer;

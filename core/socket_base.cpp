@@ -36,6 +36,12 @@ inline void cpu_relax() noexcept
 // another core usually answers within a few microseconds; sleeping costs a wake-up
 // (tens of microseconds on a VM), so a short poll first halves the round trip.
 constexpr int default_spin_us = 50;
+// Adaptive polling of the built-in budget (BLOCK mode, ZMX_SPIN_US unset): the first
+// hard_spin_us poll without yielding; after spin_miss_limit polls in a row that ended in
+// sleep anyway, the next spin_skip_waits waits sleep at once.
+constexpr int hard_spin_us = 10;
+constexpr int spin_miss_limit = 4;
+constexpr int spin_skip_waits = 32;
 // BACKOFF: spin this long, then yield this long, then sleep.
 constexpr int backoff_spin_us = 50;
 constexpr int backoff_yield_us = 200;
@@ -279,10 +285,24 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
     const std::int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + std::int64_t{timeout_ms} * 1'000'000;
     int spin_us = spin_budget_us();
     int yield_us = 0;
-    if (m_options.idle == ZMX_IDLE_SPIN) spin_us = -1; // forever
-    if (m_options.idle == ZMX_IDLE_BACKOFF) {
+    bool adaptive = false;
+    if (m_options.idle == ZMX_IDLE_SPIN) {
+        spin_us = -1; // forever
+    } else if (m_options.idle == ZMX_IDLE_BACKOFF) {
         if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
+    } else if (m_options.spin_us < 0 && spin_us > 0) {
+        // BLOCK with the built-in budget: poll hard briefly, then yield the CPU between
+        // polls (a peer on the same CPU gets to run), and stop polling at all while
+        // polls keep missing (messages arrive further apart than the budget).
+        adaptive = true;
+        if (m_spin_skip > 0) {
+            --m_spin_skip;
+            spin_us = 0;
+        } else {
+            yield_us = spin_us - hard_spin_us;
+            spin_us = hard_spin_us;
+        }
     }
     int rc = EAGAIN;
     // Polling phase: pipes are checked without announcing sleep, so writers never pay
@@ -308,6 +328,14 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
             }
         }
         m_may_sleep = true;
+        if (adaptive) {
+            if (rc != EAGAIN) {
+                m_spin_misses = 0;
+            } else if (++m_spin_misses >= spin_miss_limit) {
+                m_spin_misses = 0;
+                m_spin_skip = spin_skip_waits;
+            }
+        }
         if (rc != EAGAIN) return rc;
     }
     // Blocking phase: op() with may_sleep() announces sleep on every pipe it finds empty,

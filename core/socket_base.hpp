@@ -141,6 +141,8 @@ private:
     std::vector<transport*> m_transports_used;
     std::vector<command> m_commands; // scratch for process_commands
     std::string m_last_endpoint;
+    int m_spin_misses = 0; // adaptive polling (see wait_loop)
+    int m_spin_skip = 0;
     int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)
     bool m_rcvmore = false;
     bool m_may_sleep = true;

@@ -29,6 +29,8 @@ namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
 // The rest of a frame body at least this large is received straight into the message.
 constexpr std::size_t zero_copy_min = 8 * 1024;
+// Read size while large frames are arriving.
+constexpr std::size_t small_read = 4 * 1024;
 // Reads per in_event before other connections get their turn.
 constexpr int read_rounds = 16;
 
@@ -146,6 +148,7 @@ struct stream_session::state {
     std::vector<std::uint8_t> rbuf;
     std::size_t rpos = 0;
     std::size_t rlen = 0;
+    bool large_frames = false;   // the last frame was received in place (see read_input)
     msg stalled_in{};            // a decoded frame waiting for room in the pipe
     bool have_stalled_in = false;
     bool in_stalled = false;
@@ -502,13 +505,17 @@ void stream_session::read_input() noexcept
                     connection_lost();
                     return;
                 }
+                s.large_frames = true;
                 if (st == zmtp::frame_decoder::status::frame && !deliver(frame)) break;
                 continue;
             }
         }
         if (s.rpos == s.rlen) {
             s.rpos = s.rlen = 0;
-            const ssize_t n = ::recv(s.fd, s.rbuf.data(), s.rbuf.size(), 0);
+            // After a large frame the next is likely large too: read a little, so most
+            // of its body is received in place instead of copied out of rbuf.
+            const std::size_t want = s.large_frames ? small_read : s.rbuf.size();
+            const ssize_t n = ::recv(s.fd, s.rbuf.data(), want, 0);
             if (n <= 0) {
                 if (n < 0 && errno == EINTR) continue;
                 if (n < 0 && errno == EAGAIN) break;
@@ -518,7 +525,11 @@ void stream_session::read_input() noexcept
             s.rlen = static_cast<std::size_t>(n);
             disarm(s.t_recv_deadline);
         }
+        const bool small = s.large_frames && s.rlen == small_read;
         if (!process_buffer()) break;
+        // A full small read that did not end inside a large body: small frames are
+        // streaming in again.
+        if (small && s.ph == phase::active && s.decoder->body_buffer().size() < zero_copy_min) s.large_frames = false;
     }
     if (!s.dead && s.p != nullptr && s.ph == phase::active) s.p->flush();
 }
@@ -832,9 +843,12 @@ void stream_session::connection_lost() noexcept
         s.have_stalled_in = false;
     }
     s.in_stalled = false;
-    if (s.p != nullptr && s.in_message) {
-        s.p->rollback(); // half a message never reaches the socket
+    if (s.p != nullptr) {
+        if (s.in_message) s.p->rollback(); // half a message never reaches the socket
         s.in_message = false;
+        // Whole messages that arrived with the connection's last bytes are the socket's:
+        // publish them now (read_input's own flush is skipped once the connection is gone).
+        s.p->flush();
     }
     if (was_active) {
         // A message cut in the middle is dropped whole.

@@ -616,7 +616,8 @@ TEST(ring_doorbell_litmus, publish_and_prepare_sleep_never_both_miss)
     ASSERT_FALSE(log.failed()) << log.first();
     EXPECT_EQ(outcomes[1][0], 0u);
     EXPECT_EQ(outcomes[0][0] + outcomes[0][1] + outcomes[1][1], rounds_run);
-    EXPECT_GE(rounds_run, std::min<std::uint64_t>(rounds, 10'000)) << "too few rounds in the time budget";
+    // A floor, not a speed test: a loaded 2-CPU machine managed ~6000 rounds in the budget.
+    EXPECT_GE(rounds_run, std::min<std::uint64_t>(rounds, 1'000)) << "too few rounds in the time budget";
     RecordProperty("rounds", std::to_string(rounds_run));
     // Informational: [0][1] counts rounds where publish() asked for a doorbell although
     // prepare_sleep() withdrew its announcement (a spurious ring the doorbell absorbs).

@@ -1,0 +1,10 @@
+# ctest helper: bad arguments must print the usage on stderr and exit with status 2.
+foreach(args "lat;--size;x" "nosuchscenario" "thr;--count;0" "local_lat;tcp://*:5555" "lat;--cpus;9999")
+  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2)
+    message(FATAL_ERROR "zmx-perf ${args}: exit status ${rc}, expected 2\n${out}${err}")
+  endif()
+  if(NOT err MATCHES "usage: zmx-perf")
+    message(FATAL_ERROR "zmx-perf ${args}: no usage on stderr\n${err}")
+  endif()
+endforeach()

@@ -1,0 +1,305 @@
+// thr (PUSH -> PULL) and fanout (PUB -> N SUBs): one sender streams data messages, the
+// receivers count them. Data messages of 8 bytes or more carry a sequence number (bytes
+// 0-7), so receivers see drops as gaps; paced runs (--rate) of 16 bytes or more also
+// carry the intended send time (bytes 8-15), so receivers measure one-way latency from
+// it (both threads read the same CLOCK_MONOTONIC). Unpaced runs measure no latency: the
+// time would be queueing behind the HWM, and reading the clock per message would slow the
+// very rate being measured.
+//
+// fanout start: the PUB sends probes until every SUB has received one (subscriptions
+// travel asynchronously; data sent before would be lost to a slow joiner). End: the PUB
+// repeats the end marker until every SUB has seen it (a PUB drops at the HWM, markers too).
+#include "zmx_perf/harness.hpp"
+#include "zmx_perf/scenarios.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+namespace zmx::perf {
+
+namespace {
+
+struct stream_params {
+    const zmq_api* api = nullptr;
+    std::size_t size = 0;
+    std::uint64_t count = 0;      // 0: until duration_ns
+    std::int64_t duration_ns = 0;
+    double rate = 0;
+};
+
+// fanout only: written by the SUB threads, read by the PUB thread.
+struct fanout_sync {
+    int subs = 0;
+    std::atomic<int> ready{0};    // SUBs that have received a probe
+    std::atomic<int> finished{0}; // SUBs that have received the end marker
+};
+
+constexpr std::int64_t fanout_sync_limit_ns = 5'000'000'000;
+
+void sleep_ms(int ms)
+{
+    const timespec ts{0, ms * 1'000'000L};
+    nanosleep(&ts, nullptr);
+}
+
+void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* sync)
+{
+    const zmq_api& api = *p.api;
+    if (sync != nullptr) {
+        const std::int64_t give_up = now_ns() + fanout_sync_limit_ns;
+        while (sync->ready.load(std::memory_order_acquire) < sync->subs) {
+            if (!send_control(api, s, p.size, ctl_probe, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
+                fatal(api, "PUB: sending a probe");
+            if (now_ns() > give_up)
+                fatal(api,
+                      std::to_string(sync->subs - sync->ready.load()) + " of " + std::to_string(sync->subs) +
+                          " SUBs received nothing within 5 s",
+                      false);
+            sleep_ms(1);
+        }
+    }
+    const double period_ns = p.rate > 0 ? 1e9 / p.rate : 0;
+    const bool stamp = period_ns > 0 && p.size >= 16;
+    const std::int64_t cpu0 = thread_cpu_ns();
+    const std::int64_t t0 = now_ns();
+    const std::int64_t deadline = p.duration_ns > 0 ? t0 + p.duration_ns : INT64_MAX;
+    w.first_ns = t0;
+    for (std::uint64_t i = 0;; ++i) {
+        if (p.count != 0 && i >= p.count)
+            break;
+        std::int64_t t_send = 0;
+        if (period_ns > 0) {
+            t_send = t0 + static_cast<std::int64_t>(static_cast<double>(i) * period_ns);
+            if (t_send >= deadline)
+                break;
+            wait_until(t_send);
+        } else if ((i & 255) == 0 && deadline != INT64_MAX && now_ns() >= deadline) {
+            break;
+        }
+        zmq_msg_t m;
+        if (api.msg_init_size(&m, p.size) != 0)
+            fatal(api, "zmq_msg_init_size");
+        if (p.size >= 8) {
+            void* d = api.msg_data(&m);
+            put_u64(d, 0, i);
+            if (stamp)
+                put_u64(d, 8, static_cast<std::uint64_t>(t_send));
+        }
+        if (!send_counting_stalls(api, &m, s, w.stalls, w.live))
+            fatal(api, "sender zmq_msg_send");
+        ++w.sent;
+        bump(w.live.tx);
+    }
+    w.last_ns = now_ns();
+    w.handled = w.sent;
+    w.cpu_ns = thread_cpu_ns() - cpu0;
+    if (sync == nullptr) {
+        if (!send_control(api, s, p.size, ctl_end, 0))
+            fatal(api, "sender: sending the end marker");
+        return;
+    }
+    const std::int64_t give_up = now_ns() + fanout_sync_limit_ns;
+    while (sync->finished.load(std::memory_order_acquire) < sync->subs) {
+        if (!send_control(api, s, p.size, ctl_end, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
+            fatal(api, "PUB: sending the end marker");
+        if (now_ns() > give_up)
+            fatal(api, "SUBs did not see the end marker within 5 s", false);
+        sleep_ms(1);
+    }
+}
+
+void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* sync)
+{
+    const zmq_api& api = *p.api;
+    const bool sequenced = p.size >= 8;
+    const bool timed = p.rate > 0 && p.size >= 16;
+    zmq_msg_t m;
+    api.msg_init(&m);
+    const std::int64_t cpu0 = thread_cpu_ns();
+    std::uint64_t expected = 0;
+    bool ready = false;
+    for (;;) {
+        if (api.msg_recv(&m, s, 0) < 0)
+            fatal(api, "receiver zmq_msg_recv");
+        const std::size_t n = api.msg_size(&m);
+        if (n != p.size) {
+            const char code = n != 0 ? static_cast<const char*>(api.msg_data(&m))[0] : '\0';
+            if (code == ctl_end) {
+                // The marker follows the last message on the same pipe: its arrival ends the
+                // measured interval (without a clock read per message).
+                w.last_ns = now_ns();
+                if (sync != nullptr)
+                    sync->finished.fetch_add(1, std::memory_order_release);
+                break;
+            }
+            if (code == ctl_probe) {
+                if (!ready && sync != nullptr) {
+                    ready = true;
+                    sync->ready.fetch_add(1, std::memory_order_release);
+                }
+                continue;
+            }
+            ++w.wrong;
+            continue;
+        }
+        if (w.received == 0)
+            w.first_ns = now_ns();
+        ++w.received;
+        bump(w.live.rx);
+        if (!sequenced)
+            continue;
+        const void* d = api.msg_data(&m);
+        const std::uint64_t seq = get_u64(d, 0);
+        if (seq > expected) {
+            w.drops += seq - expected;
+            bump(w.live.drops, seq - expected);
+        } else if (seq < expected) {
+            ++w.wrong; // duplicate or reordered
+        }
+        expected = seq + 1;
+        if (timed) {
+            const std::int64_t lat = now_ns() - static_cast<std::int64_t>(get_u64(d, 8));
+            const auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(0, lat));
+            w.latency_ns.record(v);
+            bump(w.live.lat_sum_ns, v);
+            bump(w.live.lat_n);
+        }
+    }
+    w.handled = w.received;
+    w.cpu_ns = thread_cpu_ns() - cpu0;
+    api.msg_close(&m);
+}
+
+} // namespace
+
+run_result run_stream(const run_request& req, run_result r)
+{
+    const zmq_api& api = *req.api;
+    const scenario_options& o = *req.opts;
+    const bool fan = o.scenario == scenario_kind::fanout;
+    stream_params p;
+    p.api = &api;
+    p.size = req.size;
+    p.count = o.effective_count();
+    p.duration_ns = o.duration_s > 0 ? static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
+    p.rate = o.rate;
+    const int receivers = fan ? o.effective_peers() : 1;
+    r.a_role = "receiver";
+    r.b_role = "sender";
+
+    // Setup (may throw setup_failure; nothing runs yet). The sender binds for fanout (one
+    // PUB, many SUBs), the receiver for thr (like libzmq's local_thr).
+    session ses(api, o.lib);
+    void* sender = nullptr;
+    std::vector<void*> rx;
+    if (fan) {
+        sender = ses.socket(ZMQ_PUB, "PUB");
+        const std::string connect_to = ses.bind(sender, r.endpoint);
+        for (int i = 0; i < receivers; ++i) {
+            void* sub = ses.socket(ZMQ_SUB, "SUB");
+            if (api.setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0)
+                throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
+            ses.connect(sub, connect_to);
+            rx.push_back(sub);
+        }
+        r.endpoint = connect_to;
+    } else {
+        void* pull = ses.socket(ZMQ_PULL, "PULL");
+        const std::string connect_to = ses.bind(pull, r.endpoint);
+        sender = ses.socket(ZMQ_PUSH, "PUSH");
+        ses.connect(sender, connect_to);
+        rx.push_back(pull);
+        r.endpoint = connect_to;
+    }
+    std::fputs(format_run_header(r, o).c_str(), req.out);
+    std::fflush(req.out);
+
+    // Receiver 0 is thread 0 (the measuring CPU), the sender thread 1, receiver i >= 1
+    // thread i + 1.
+    std::vector<std::unique_ptr<worker_state>> rw;
+    for (int i = 0; i < receivers; ++i)
+        rw.push_back(std::make_unique<worker_state>());
+    auto sw = std::make_unique<worker_state>();
+    fanout_sync sync;
+    sync.subs = receivers;
+    fanout_sync* syncp = fan ? &sync : nullptr;
+    completion done(receivers + 1);
+    monitor_config mc;
+    mc.opts = &o;
+    mc.api = &api;
+    mc.size = req.size;
+    mc.out = req.out;
+    for (auto& w : rw)
+        mc.workers.push_back(&w->live);
+    mc.workers.push_back(&sw->live);
+
+    const std::int64_t proc0 = process_cpu_ns();
+    std::vector<std::thread> threads;
+    try {
+        for (int i = 0; i < receivers; ++i) {
+            worker_state& w = *rw[static_cast<std::size_t>(i)];
+            void* s = rx[static_cast<std::size_t>(i)];
+            const int k = i == 0 ? 0 : i + 1;
+            threads.emplace_back(
+                [&, s, k] { run_worker(api, cpu_for(o, k), done, w, [&] { receiver_loop(p, s, w, syncp); }); });
+        }
+        threads.emplace_back(
+            [&] { run_worker(api, cpu_for(o, 1), done, *sw, [&] { sender_loop(p, sender, *sw, syncp); }); });
+    } catch (const std::exception& e) {
+        fatal(api, std::string("cannot start a thread: ") + e.what(), false);
+    }
+    r.intervals = run_monitor(mc, done);
+    for (std::thread& t : threads)
+        t.join();
+    const std::int64_t proc_ns = process_cpu_ns() - proc0;
+
+    histogram merged;
+    std::int64_t first = INT64_MAX;
+    std::int64_t last = 0;
+    std::uint64_t wrong = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t spans = 0; // sum over receivers of (received - 1): intervals between arrivals
+    std::int64_t rx_cpu = 0;
+    for (const auto& w : rw) {
+        merged.merge(w->latency_ns);
+        r.received += w->received;
+        gaps += w->drops;
+        wrong += w->wrong;
+        rx_cpu += w->cpu_ns;
+        if (w->received != 0) {
+            first = std::min(first, w->first_ns);
+            last = std::max(last, w->last_ns);
+            spans += w->received - 1;
+        }
+    }
+    r.sent = sw->sent;
+    r.hwm_stalls = sw->stalls;
+    const std::uint64_t expected = r.sent * static_cast<std::uint64_t>(receivers);
+    // With sequence numbers, gaps (plus anything lost after the last message seen);
+    // without, what did not arrive.
+    r.drops = req.size >= 8 ? gaps + (expected > r.received + gaps ? expected - r.received - gaps : 0)
+                            : (expected > r.received ? expected - r.received : 0);
+    if (spans != 0 && last > first) {
+        r.elapsed_s = static_cast<double>(last - first) / 1e9;
+        r.msgs_per_s = static_cast<double>(spans) / r.elapsed_s;
+        r.mb_per_s = r.msgs_per_s * static_cast<double>(req.size) / 1e6;
+    }
+    r.latency = summarize_latency(merged, "one_way");
+    if (r.received != 0) {
+        r.cpu_ns_a = static_cast<double>(rx_cpu) / static_cast<double>(r.received);
+        r.cpu_ns_process = static_cast<double>(proc_ns) / static_cast<double>(r.received);
+    }
+    if (sw->handled != 0)
+        r.cpu_ns_b = static_cast<double>(sw->cpu_ns) / static_cast<double>(sw->handled);
+    if (wrong != 0) {
+        r.status = "error";
+        r.error = std::to_string(wrong) + " messages arrived out of order or with an unexpected size";
+    } else if (!fan && r.drops != 0) {
+        r.status = "error";
+        r.error = "PUSH/PULL lost " + std::to_string(r.drops) + " messages (it must not drop)";
+    }
+    return r;
+}
+
+} // namespace zmx::perf
