@@ -126,11 +126,11 @@ int resolve_tcp(const std::string& host, const std::string& port, bool for_bind,
         if (!for_bind) return EINVAL;
         set_any(a, ipv6);
     } else if (lookup(host, AI_NUMERICHOST, true, a) == 0) {
-        // a literal: taken as written, whatever ZMQ_IPV6 says
+        // A literal. IPv6 ones need ZMQ_IPV6, as in libzmq.
+        if (a.family() == AF_INET6 && !ipv6) return for_bind ? ENODEV : EAFNOSUPPORT;
     } else if (for_bind) {
-        rc = interface_address(host, ipv6, a);
-        if (rc != 0 && lookup(host, AI_PASSIVE, ipv6, a) != 0) return ENODEV;
-        rc = 0;
+        // Bind takes interface names, not DNS names (libzmq: ENODEV for both unknowns).
+        if (interface_address(host, ipv6, a) != 0) return ENODEV;
     } else {
         rc = lookup(host, 0, ipv6, a);
     }

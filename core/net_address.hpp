@@ -4,11 +4,11 @@
 // Contract
 // - resolve_tcp() may block in getaddrinfo() for host names: the socket thread calls it
 //   for bind (the error must reach zmq_bind), the I/O core at each connect attempt.
-// - Errors are errno values as libzmq reports them: ENODEV for a bind host that is no
-//   local address or interface, EADDRNOTAVAIL / EHOSTUNREACH for a name that does not
-//   resolve, EAFNOSUPPORT for an IPv6 address when the socket's ZMQ_IPV6 is off and the
-//   name has no IPv4 address. Literal IPv6 addresses are always accepted ("[::1]" means
-//   what it says); ZMQ_IPV6 decides what "*" and names mean.
+// - Errors are errno values as libzmq reports them: ENODEV for a bind host that is not
+//   a literal address or a local interface name (bind does not resolve DNS names, as in
+//   libzmq) or an IPv6 literal while ZMQ_IPV6 is off; for connect, EHOSTUNREACH for a
+//   name that does not resolve and EAFNOSUPPORT for an IPv6 literal without ZMQ_IPV6.
+//   ZMQ_IPV6 also decides what "*" and names mean (IPv4 only, or both).
 // - Never throws, never aborts.
 #pragma once
 

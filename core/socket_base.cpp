@@ -145,8 +145,11 @@ int socket_base::remove_endpoint(const char* uri, bool bind) noexcept
     if (rc != 0) return rc;
     if (find_transport(ep.transport) == nullptr) return EPROTONOSUPPORT;
     const std::string key(uri);
+    // The endpoint as resolved (ZMQ_LAST_ENDPOINT), or as given when that had no
+    // wildcard: "tcp://127.0.0.1:*" names no endpoint (libzmq answers ENOENT too).
+    const bool wildcard = key.find('*') != std::string::npos;
     auto it = std::find_if(m_endpoints.begin(), m_endpoints.end(), [&](const endpoint_record& r) {
-        return r.bound == bind && (r.uri == key || r.as_given == key);
+        return r.bound == bind && (r.uri == key || (!wildcard && r.as_given == key));
     });
     if (it == m_endpoints.end()) return ENOENT;
     const endpoint_record rec = *it;

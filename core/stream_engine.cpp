@@ -128,6 +128,22 @@ static void classify_handshake_error(const zmtp::handshake& hs, int& ev, std::ui
     }
 }
 
+// Peer-Address as libzmq reports it: the IP for tcp; "localhost:uid:gid:pid" of the peer
+// process for ipc (SO_PEERCRED).
+static std::string peer_address_of(int fd, bool ipc)
+{
+    if (ipc) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return {};
+        return "localhost:" + std::to_string(cred.uid) + ":" + std::to_string(cred.gid) + ":" + std::to_string(cred.pid);
+    }
+    net_address peer;
+    peer.length = sizeof peer.storage;
+    if (::getpeername(fd, peer.sa(), &peer.length) != 0) return {};
+    return address_text(peer);
+}
+
 // ---- stream_session -----------------------------------------------------------------------
 
 struct stream_session::state {
@@ -207,10 +223,10 @@ stream_session* stream_session::create_accepted(const stream_config& cfg, int fd
     }
     s->m_st->fd = fd;
     s->m_st->parent = parent;
-    net_address peer;
-    peer.length = sizeof peer.storage;
-    if (::getpeername(fd, peer.sa(), &peer.length) == 0 && peer.family() != AF_UNIX) {
-        s->m_st->peer_address = address_text(peer);
+    try {
+        s->m_st->peer_address = peer_address_of(fd, cfg.ipc);
+    } catch (...) {
+        // without Peer-Address, then
     }
     return s;
 }
@@ -334,9 +350,11 @@ void stream_session::connected() noexcept
 {
     state& s = *m_st;
     disarm(s.t_connect);
-    net_address peer;
-    peer.length = sizeof peer.storage;
-    if (!m_cfg.ipc && ::getpeername(s.fd, peer.sa(), &peer.length) == 0) s.peer_address = address_text(peer);
+    try {
+        s.peer_address = peer_address_of(s.fd, m_cfg.ipc);
+    } catch (...) {
+        s.peer_address.clear();
+    }
     event(ZMQ_EVENT_CONNECTED, static_cast<std::uint64_t>(s.fd));
     begin_handshake();
 }

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -419,5 +420,11 @@ class raw_tcp {
   int _fd = -1;
   int _connect_errno = -1;
 };
+
+inline void PrintTo(raw_tcp::close_state s, std::ostream* os) {
+  *os << (s == raw_tcp::close_state::closed ? "closed (EOF)"
+          : s == raw_tcp::close_state::reset ? "reset"
+                                             : "still open");
+}
 
 }  // namespace zmx_test
