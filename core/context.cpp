@@ -288,6 +288,8 @@ int context::term() noexcept
         std::unique_lock lock(m_mutex);
         m_cv.wait(lock, [&] { return m_sockets.empty() && m_lingering == 0; });
         io.swap(m_io);
+        for (auto& c : m_adopted) io.push_back(std::move(c));
+        m_adopted.clear();
     }
     for (auto& c : io) c->stop();
     io.clear();
@@ -315,6 +317,19 @@ plugin_state& context::state(const void* key, const std::function<std::unique_pt
     auto& slot = m_plugins[key];
     if (!slot) slot = make();
     return *slot;
+}
+
+int context::adopt(std::unique_ptr<io_core>& core) noexcept
+{
+    std::lock_guard lock(m_mutex);
+    try {
+        m_adopted.reserve(m_adopted.size() + 1);
+    } catch (...) {
+        return ENOMEM;
+    }
+    if (const int rc = core->start(); rc != 0) return rc;
+    m_adopted.push_back(std::move(core));
+    return 0;
 }
 
 io_core* context::choose_io(std::uint64_t affinity) noexcept

@@ -69,6 +69,10 @@ public:
 
     // I/O cores, started on first use. Picks the least loaded among `affinity` (0: all).
     [[nodiscard]] io_core* choose_io(std::uint64_t affinity) noexcept;
+    // A closing direct-mode socket whose engines still have work (LINGER) hands its core
+    // over: it gets a thread and is stopped by term() once they are done. 0 or an errno
+    // value (the core is then still the caller's).
+    [[nodiscard]] int adopt(std::unique_ptr<io_core>& core) noexcept;
 
     // Options as read by sockets and I/O cores.
     [[nodiscard]] int max_msgsz() const noexcept { return m_max_msgsz; }
@@ -103,6 +107,7 @@ private:
     std::string m_thread_name_prefix;
 
     std::vector<std::unique_ptr<io_core>> m_io; // guarded by m_mutex
+    std::vector<std::unique_ptr<io_core>> m_adopted; // guarded by m_mutex
 };
 
 } // namespace zmx::core

@@ -35,6 +35,11 @@ io_core::~io_core()
 int io_core::start() noexcept
 {
     if (m_epoll < 0 || !m_mailbox->ok()) return EMFILE;
+    if (m_manual) {
+        // A direct-mode core handed to a thread of its own: commands ring again.
+        m_manual = false;
+        m_mailbox->set_polled(false);
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr; // the mailbox
@@ -46,6 +51,31 @@ int io_core::start() noexcept
         return EAGAIN;
     }
     return 0;
+}
+
+int io_core::start_manual() noexcept
+{
+    if (m_epoll < 0 || !m_mailbox->ok()) return EMFILE;
+    m_mailbox->set_polled(true);
+    m_manual = true;
+    m_tid.store(std::this_thread::get_id(), std::memory_order_release);
+    return 0;
+}
+
+std::size_t io_core::poll(int timeout_ms) noexcept
+{
+    if (m_mailbox->pending()) timeout_ms = 0;
+    const int timer = next_timeout_ms();
+    if (timer >= 0 && (timeout_ms < 0 || timer < timeout_ms)) timeout_ms = timer;
+    return do_work(timeout_ms);
+}
+
+std::size_t io_core::run_commands() noexcept
+{
+    std::size_t done = 0;
+    if (m_mailbox->pending()) done += drain_commands();
+    if (!m_timers.empty()) done += run_timers();
+    return done;
 }
 
 void io_core::stop() noexcept
@@ -165,7 +195,15 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     }
     // A rung doorbell is always drained, even when the commands were taken already:
     // a late ring left unread would keep epoll answering at once, forever.
-    if (doorbell || m_mailbox->pending()) {
+    if (doorbell || m_mailbox->pending()) done += drain_commands();
+    done += run_timers();
+    return done;
+}
+
+std::size_t io_core::drain_commands() noexcept
+{
+    std::size_t done = 0;
+    {
         m_commands.clear();
         m_mailbox->drain(m_commands);
         for (const command& c : m_commands) {
@@ -182,7 +220,6 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
             ++done;
         }
     }
-    done += run_timers();
     return done;
 }
 

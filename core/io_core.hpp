@@ -63,8 +63,22 @@ public:
     io_core(const io_core&) = delete;
     io_core& operator=(const io_core&) = delete;
 
-    // Starts the thread. 0 or an errno value.
+    // Starts the thread (also for a core that was run manually so far). 0 or an errno.
     [[nodiscard]] int start() noexcept;
+    // Direct mode: no thread; whoever owns the core runs it with poll() and
+    // run_commands() (one thread at a time). Its mailbox is polled (no doorbell): only
+    // that thread posts to it. 0 or an errno value.
+    [[nodiscard]] int start_manual() noexcept;
+    // Manual mode: one iteration, waiting up to timeout_ms (-1: until something happens)
+    // but never past the next timer nor while commands are queued. Returns work done.
+    std::size_t poll(int timeout_ms) noexcept;
+    // Manual mode: run queued commands and due timers only (no system call).
+    std::size_t run_commands() noexcept;
+    // Manual mode: the epoll fd (readable when one of the core's fds is ready).
+    [[nodiscard]] int epoll_fd() const noexcept { return m_epoll; }
+    // Engines and listeners living on this core (they count themselves).
+    void adjust_owned(int delta) noexcept { m_owned.fetch_add(delta, std::memory_order_relaxed); }
+    [[nodiscard]] int owned() const noexcept { return m_owned.load(std::memory_order_relaxed); }
     // Stops and joins (idempotent).
     void stop() noexcept;
 
@@ -94,6 +108,7 @@ public:
 private:
     void run() noexcept;
     std::size_t run_timers() noexcept;
+    std::size_t drain_commands() noexcept;
     [[nodiscard]] int next_timeout_ms() const noexcept;
 
     struct timer_entry {
@@ -115,6 +130,8 @@ private:
     std::atomic<bool> m_stopping{false};
     std::atomic<int> m_load{0};
     std::atomic<std::uint64_t> m_iterations{0};
+    std::atomic<int> m_owned{0};
+    bool m_manual = false; // run by its owner (start_manual), until start()
 };
 
 } // namespace zmx::core

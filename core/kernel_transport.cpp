@@ -132,7 +132,7 @@ public:
             return ENOMEM;
         }
         ps->attach(0, s.mailbox_ref());
-        ps->end(0).peer_engine = true;
+        ps->end(0).peer_engine = !cfg.direct;
         s.attach_pipe(ps->end(0), resolved);
         session->launch();
         return 0;
@@ -160,8 +160,10 @@ public:
 private:
     int make_config(socket_base& s, stream_config& cfg) noexcept
     {
-        io_core* io = s.ctx().choose_io(s.options().affinity);
-        if (io == nullptr) return EMTHREAD;
+        const bool direct = s.options().direct;
+        io_core* io = direct ? s.direct_io() : s.ctx().choose_io(s.options().affinity);
+        if (io == nullptr) return direct ? ENOMEM : EMTHREAD;
+        cfg.direct = direct;
         try {
             cfg.options = s.options();
         } catch (...) {

@@ -37,7 +37,7 @@ void mailbox::post(const command& c) noexcept
             // R5 release: pairs with A5 in pending().
             m_pending.store(true, std::memory_order_release);
             m_queue.push_back(c); // reserve()d; growth may allocate, which is acceptable off the hot path
-            if (!ring) return;
+            if (!ring || m_polled) return;
         }
     }
     if (!ring) {
@@ -52,11 +52,28 @@ void mailbox::post(const command& c) noexcept
     // EAGAIN means the counter is saturated: the fd is readable anyway.
 }
 
+void mailbox::set_polled(bool on) noexcept
+{
+    bool ring = false;
+    {
+        std::lock_guard lock(m_mutex);
+        ring = m_polled && !on && !m_queue.empty();
+        m_polled = on;
+    }
+    if (ring) {
+        const std::uint64_t one = 1;
+        while (::write(m_fd, &one, sizeof one) < 0 && errno == EINTR) {
+        }
+    }
+}
+
 std::size_t mailbox::drain(std::vector<command>& out) noexcept
 {
     m_pending.store(false, std::memory_order_relaxed);
-    std::uint64_t v;
-    while (::read(m_fd, &v, sizeof v) < 0 && errno == EINTR) {
+    if (!m_polled) {
+        std::uint64_t v;
+        while (::read(m_fd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
     }
     std::lock_guard lock(m_mutex);
     const std::size_t n = m_queue.size();

@@ -61,6 +61,12 @@ public:
     // Mark closed: later posts are disposed at once; queued ones are disposed now.
     void close() noexcept;
 
+    // Polled mode (before first use): posts never ring the eventfd; the owner checks
+    // pending() itself. For an owner that only ever receives from its own thread (a
+    // direct-mode engine core run by its socket's thread): no system call per command.
+    // Turning it off again (a core handed to a thread) rings once if commands wait.
+    void set_polled(bool on) noexcept;
+
     [[nodiscard]] int fd() const noexcept { return m_fd; }
 
     // Cheap check for the owner's hot path: true if a command may be queued.
@@ -73,6 +79,7 @@ private:
     std::mutex m_mutex;
     std::vector<command> m_queue; // guarded by m_mutex
     bool m_closed = false;        // guarded by m_mutex
+    bool m_polled = false;        // set before sharing
     int m_fd = -1;                // eventfd, non-blocking
     std::atomic<bool> m_pending{false};
 };

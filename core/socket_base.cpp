@@ -129,6 +129,7 @@ int socket_base::add_endpoint(const char* uri, bool bind) noexcept
     }
     m_last_endpoint = resolved;
     m_endpoints.push_back(endpoint_record{resolved, uri, t, bind});
+    direct_flush(); // direct mode: the listener or connection starts now
     return 0;
 }
 
@@ -238,6 +239,39 @@ void socket_base::process_commands() noexcept
     }
 }
 
+io_core* socket_base::direct_io() noexcept
+{
+    if (m_direct_io) return m_direct_io.get();
+    std::unique_ptr<io_core> io;
+    try {
+        io_core::config cfg;
+        cfg.name = "zmx/direct";
+        io = std::make_unique<io_core>(std::move(cfg));
+    } catch (...) {
+        return nullptr;
+    }
+    if (io->start_manual() != 0 || io->add_fd(m_mailbox->fd(), &m_wake) != 0) return nullptr;
+    io->set_events(m_mailbox->fd(), true, false);
+    m_direct_io = std::move(io);
+    return m_direct_io.get();
+}
+
+void socket_base::close_direct() noexcept
+{
+    if (!m_direct_io) return;
+    // The engines hear that their pipes ended and write what is queued. Whatever cannot
+    // finish at once (a slow or absent peer, within LINGER) is handed to a thread of the
+    // context with the whole core, so zmq_close never blocks.
+    m_direct_io->rm_fd(m_mailbox->fd());
+    for (int round = 0; round < 64 && m_direct_io->owned() > 0; ++round) {
+        if (m_direct_io->poll(0) == 0 && m_direct_io->run_commands() == 0) break;
+    }
+    if (m_direct_io->owned() > 0 && m_ctx.adopt(m_direct_io) == 0) return;
+    // Nothing left (or no thread to be had): run it to the end here.
+    while (m_direct_io && m_direct_io->owned() > 0) (void)m_direct_io->poll(100);
+    m_direct_io.reset();
+}
+
 int socket_base::monitor(const char* addr, int events) noexcept
 {
     if (m_closed) return ENOTSOCK;
@@ -254,6 +288,7 @@ void socket_base::wake() noexcept
 
 unsigned socket_base::poll_events() noexcept
 {
+    if (m_direct_io) (void)m_direct_io->poll(0);
     process_commands_if_pending();
     unsigned ev = 0;
     if (xhas_in()) ev |= ZMQ_POLLIN;
@@ -315,6 +350,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
         const std::int64_t yield_from = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us} * 1000;
         m_may_sleep = false;
         for (unsigned i = 1;; ++i) {
+            if (m_direct_io) (void)m_direct_io->poll(0);
             process_commands_if_pending();
             rc = op();
             if (rc != EAGAIN) break;
@@ -351,7 +387,14 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
         const std::int64_t t = now_ns();
         if (t >= deadline) return EAGAIN;
         const std::int64_t left_ms = timeout_ms < 0 ? -1 : (deadline - t + 999'999) / 1'000'000;
-        if (m_mailbox->wait(static_cast<int>(left_ms))) process_commands();
+        if (m_direct_io) {
+            // The engines run here: wait on their fds and the mailbox together.
+            direct_flush();
+            (void)m_direct_io->poll(static_cast<int>(left_ms));
+            process_commands_if_pending();
+        } else if (m_mailbox->wait(static_cast<int>(left_ms))) {
+            process_commands();
+        }
     }
 }
 
@@ -367,8 +410,18 @@ int socket_base::send(msg& m, int flags) noexcept
     m_may_sleep = !(will_wait && polls_first());
     int rc = xsend(m);
     m_may_sleep = true;
-    if (rc != EAGAIN || !will_wait) return rc;
-    return wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
+    if (rc == EAGAIN && m_direct_io) {
+        (void)m_direct_io->poll(0); // engines may make room
+        process_commands_if_pending();
+        rc = xsend(m);
+    }
+    if (rc != EAGAIN || !will_wait) {
+        direct_flush();
+        return rc;
+    }
+    rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
+    direct_flush();
+    return rc;
 }
 
 int socket_base::recv(msg& m, int flags) noexcept
@@ -385,6 +438,11 @@ int socket_base::recv(msg& m, int flags) noexcept
     m_may_sleep = !(will_wait && polls_first());
     int rc = xrecv(m);
     m_may_sleep = true;
+    if (rc == EAGAIN && m_direct_io) {
+        (void)m_direct_io->poll(0); // read what the connections have
+        process_commands_if_pending();
+        rc = xrecv(m);
+    }
     if (rc == EAGAIN && will_wait) {
         rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
     }
@@ -410,6 +468,7 @@ void socket_base::close() noexcept
         p->terminate(discard, m_options.linger);
         detach(*p);
     }
+    close_direct();
     m_monitor->stop();
     m_mailbox->close();
     m_tag = tag_dead; // later calls on this handle answer ENOTSOCK

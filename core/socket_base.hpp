@@ -22,9 +22,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "io_core.hpp"
 #include "mailbox.hpp"
 #include "monitor.hpp"
 #include "msg.hpp"
@@ -66,7 +68,14 @@ public:
 
     // Process pending commands and report ZMQ_POLLIN / ZMQ_POLLOUT readiness.
     [[nodiscard]] unsigned poll_events() noexcept;
-    [[nodiscard]] int fd() const noexcept { return m_mailbox->fd(); }
+    // ZMQ_FD: the mailbox's eventfd; in direct mode the socket's own engine core's epoll
+    // fd, which also turns readable when a connection has bytes.
+    [[nodiscard]] int fd() const noexcept { return m_direct_io ? m_direct_io->epoll_fd() : m_mailbox->fd(); }
+
+    // Direct mode (ZMX_DIRECT): the core this socket's tcp/ipc engines live on, run by
+    // the socket's own thread inside send, recv, poll and close (created on first use;
+    // nullptr if that fails).
+    [[nodiscard]] io_core* direct_io() noexcept;
 
     // ---- for transports and the context ----
     [[nodiscard]] context& ctx() noexcept { return m_ctx; }
@@ -129,12 +138,26 @@ private:
     int add_endpoint(const char* uri, bool bind) noexcept;
     int remove_endpoint(const char* uri, bool bind) noexcept;
 
+    // Makes the socket's mailbox fd part of the direct core's epoll set: a command for
+    // the socket ends the core's wait.
+    struct wake_handler final : io_core::handler {};
+    // Direct mode: run queued engine work now (after a send) and whatever the
+    // connections are ready for (connect completions, handshake steps, room to write):
+    // a direct socket makes progress only inside calls on it.
+    void direct_flush() noexcept
+    {
+        if (m_direct_io) (void)m_direct_io->poll(0);
+    }
+    void close_direct() noexcept;
+
     std::uint32_t m_tag = tag_alive;
     context& m_ctx;
     const int m_type;
     const std::uint32_t m_sid;
     mailbox_ptr m_mailbox;
     monitor_ptr m_monitor;
+    std::unique_ptr<io_core> m_direct_io;
+    wake_handler m_wake;
     std::vector<pipe*> m_pipes;
     std::vector<endpoint_pipe> m_endpoint_pipes;
     std::vector<endpoint_record> m_endpoints;

@@ -188,6 +188,7 @@ stream_session::stream_session(const stream_config& cfg) : m_cfg(cfg), m_st(std:
     m_st->held_out.init();
     m_st->reconnect_ivl = cfg.options.reconnect_ivl;
     m_cfg.ctx->linger_add();
+    m_cfg.io->adjust_owned(1);
 }
 
 stream_session::~stream_session()
@@ -198,7 +199,9 @@ stream_session::~stream_session()
     if (s.md != nullptr) s.md->release();
     close_quietly(s.fd);
     context* ctx = m_cfg.ctx;
+    io_core* io = m_cfg.io;
     m_st.reset();
+    io->adjust_owned(-1);
     ctx->linger_done();
 }
 
@@ -440,7 +443,7 @@ void stream_session::handshake_ready() noexcept
             return;
         }
         ps->attach(0, m_cfg.socket_mailbox);
-        ps->end(0).peer_engine = true;
+        ps->end(0).peer_engine = !m_cfg.direct;
         ps->attach(1, m_cfg.io->mailbox_ref());
         s.p = &ps->end(1);
         s.p->owner = static_cast<io_core::pipe_owner*>(this);
@@ -946,11 +949,16 @@ void stream_session::finish() noexcept
 
 // ---- stream_listener ----------------------------------------------------------------------
 
-stream_listener::stream_listener(const stream_config& cfg) : m_cfg(cfg) { m_cfg.ctx->linger_add(); }
+stream_listener::stream_listener(const stream_config& cfg) : m_cfg(cfg)
+{
+    m_cfg.ctx->linger_add();
+    m_cfg.io->adjust_owned(1);
+}
 
 stream_listener::~stream_listener()
 {
     close_quietly(m_fd);
+    m_cfg.io->adjust_owned(-1);
     m_cfg.ctx->linger_done();
 }
 

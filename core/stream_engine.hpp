@@ -53,6 +53,7 @@ struct stream_config {
     bool ipc = false;
     std::string uri;             // the endpoint as resolved (ZMQ_LAST_ENDPOINT form)
     monitor_ptr monitor;         // the socket's event sink (zmq_socket_monitor)
+    bool direct = false;         // `io` is the socket's own core, run by its thread
 };
 
 class stream_listener;
