@@ -29,9 +29,16 @@ struct listener_record {
     stream_listener* listener;
 };
 
+struct immediate_record {
+    socket_base* socket;
+    std::string uri;
+    std::shared_ptr<stream_session::handle> handle;
+};
+
 struct stream_state final : plugin_state {
     std::mutex mutex;
     std::vector<listener_record> listeners;
+    std::vector<immediate_record> immediate; // ZMQ_IMMEDIATE connects: stopped by the socket
 };
 
 const int state_key = 0;
@@ -123,6 +130,25 @@ public:
             return ENOMEM;
         }
         cfg.uri = resolved;
+        if (s.options().immediate) {
+            // No pipe until a connection is established (see stream_session).
+            std::shared_ptr<stream_session::handle> h;
+            try {
+                h = std::make_shared<stream_session::handle>();
+                stream_state& st = state_of(s.ctx());
+                std::lock_guard lock(st.mutex);
+                st.immediate.push_back(immediate_record{&s, resolved, h});
+            } catch (...) {
+                return ENOMEM;
+            }
+            stream_session* session = stream_session::create_connecting(cfg, ep, nullptr, h);
+            if (session == nullptr) {
+                (void)take_immediate(s, &resolved);
+                return ENOMEM;
+            }
+            session->launch();
+            return 0;
+        }
         pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
         if (ps == nullptr) return ENOMEM;
         stream_session* session = stream_session::create_connecting(cfg, ep, ps);
@@ -146,15 +172,18 @@ public:
         return 0;
     }
 
-    int disconnect(socket_base&, const std::string&) noexcept override
+    int disconnect(socket_base& s, const std::string& uri) noexcept override
     {
-        // The socket already ended the endpoint's pipe; its session follows it.
+        // The socket already ended the endpoint's pipe and its session follows it; an
+        // IMMEDIATE session may have no pipe: it is told directly.
+        while (auto h = take_immediate(s, &uri)) stream_session::stop(h);
         return 0;
     }
 
     void socket_closing(socket_base& s) noexcept override
     {
         while (stream_listener* l = take(s, nullptr)) l->shutdown(false);
+        while (auto h = take_immediate(s, nullptr)) stream_session::stop(h);
     }
 
 private:
@@ -196,6 +225,26 @@ private:
         stream_listener* l = it->listener;
         st.listeners.erase(it);
         return l;
+    }
+
+    // Removes and returns an IMMEDIATE session handle of s (this uri, or any).
+    std::shared_ptr<stream_session::handle> take_immediate(socket_base& s, const std::string* uri) noexcept
+    {
+        stream_state* stp = nullptr;
+        try {
+            stp = &state_of(s.ctx());
+        } catch (...) {
+            return {};
+        }
+        std::lock_guard lock(stp->mutex);
+        auto& v = stp->immediate;
+        auto it = std::find_if(v.begin(), v.end(), [&](const immediate_record& r) {
+            return r.socket == &s && (uri == nullptr || r.uri == *uri) && (r.uri.rfind(scheme(), 0) == 0);
+        });
+        if (it == v.end()) return {};
+        auto h = std::move(it->handle);
+        v.erase(it);
+        return h;
     }
 
     bool m_ipc;

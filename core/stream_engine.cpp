@@ -177,6 +177,7 @@ struct stream_session::state {
     bool socket_gone = false;    // the socket ended its end of the pipe
     metadata* md = nullptr;      // properties attached to every inbound message
     std::string peer_address;
+    std::shared_ptr<stream_session::handle> handle; // ZMQ_IMMEDIATE connects
     int reconnect_ivl = 0;
     io_core::timer_handle t_reconnect = 0, t_handshake = 0, t_linger = 0, t_connect = 0, t_heartbeat = 0,
                           t_recv_deadline = 0;
@@ -198,6 +199,10 @@ stream_session::~stream_session()
     if (s.have_held_out) (void)s.held_out.close();
     if (s.md != nullptr) s.md->release();
     close_quietly(s.fd);
+    if (s.handle) {
+        std::lock_guard lock(s.handle->mutex);
+        s.handle->session = nullptr;
+    }
     context* ctx = m_cfg.ctx;
     io_core* io = m_cfg.io;
     m_st.reset();
@@ -205,16 +210,39 @@ stream_session::~stream_session()
     ctx->linger_done();
 }
 
-stream_session* stream_session::create_connecting(const stream_config& cfg, const endpoint& ep, pipe_shared* p) noexcept
+stream_session* stream_session::create_connecting(const stream_config& cfg, const endpoint& ep, pipe_shared* p,
+                                                  std::shared_ptr<handle> h) noexcept
 {
     auto* s = new (std::nothrow) stream_session(cfg);
     if (s == nullptr) return nullptr;
     s->m_st->connecting_side = true;
     s->m_st->target = ep;
-    s->m_st->p = &p->end(1);
-    s->m_st->p->owner = static_cast<io_core::pipe_owner*>(s);
-    p->attach(1, cfg.io->mailbox_ref());
+    if (p != nullptr) {
+        s->m_st->p = &p->end(1);
+        s->m_st->p->owner = static_cast<io_core::pipe_owner*>(s);
+        p->attach(1, cfg.io->mailbox_ref());
+    }
+    if (h) {
+        std::lock_guard lock(h->mutex);
+        h->session = s;
+        s->m_st->handle = std::move(h);
+    }
     return s;
+}
+
+void stream_session::stop(const std::shared_ptr<handle>& h) noexcept
+{
+    std::lock_guard lock(h->mutex);
+    if (h->session == nullptr) return;
+    stream_session* s = h->session;
+    // Posted while the handle is locked: the session cannot go before it is queued, and
+    // its destructor (which clears the handle) runs after this call on the core.
+    s->m_cfg.io->post(
+        [](void* self) {
+            auto* me = static_cast<stream_session*>(self);
+            if (!me->m_st->dead) me->finish();
+        },
+        s);
 }
 
 stream_session* stream_session::create_accepted(const stream_config& cfg, int fd, stream_listener* parent) noexcept
@@ -887,6 +915,22 @@ void stream_session::connection_lost() noexcept
     if (!s.connecting_side) {
         finish();
         return;
+    }
+    if (s.handle && s.p != nullptr) {
+        // ZMQ_IMMEDIATE: the pipe lived with the connection; the next one gets a new one.
+        s.p->terminate(false);
+        s.p->owner = nullptr;
+        s.p->shared().release();
+        s.p = nullptr;
+        s.socket_gone = false;
+        s.output_done = false;
+        disarm(s.t_linger);
+        if (s.have_held_out) {
+            (void)s.held_out.close();
+            s.held_out.init();
+            s.have_held_out = false;
+        }
+        s.skip_out_rest = false;
     }
     if (s.socket_gone && s.output_done) {
         finish();

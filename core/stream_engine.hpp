@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,18 @@ class stream_listener;
 class stream_session final : public io_core::handler, public io_core::pipe_owner {
 public:
     // Connecting session (zmq_connect): `p` is its pipe end (side 1), already created;
-    // the socket has the other end. start() runs on the core.
-    static stream_session* create_connecting(const stream_config& cfg, const endpoint& ep, pipe_shared* p) noexcept;
+    // the socket has the other end. start() runs on the core. With ZMQ_IMMEDIATE p is
+    // nullptr: each established connection gets a pipe of its own, ended with it (no
+    // message waits for a peer that is not there), and the socket stops the session
+    // through `handle` (zmq_disconnect, zmq_close).
+    struct handle {
+        std::mutex mutex;
+        stream_session* session = nullptr; // cleared when the session goes
+    };
+    static stream_session* create_connecting(const stream_config& cfg, const endpoint& ep, pipe_shared* p,
+                                             std::shared_ptr<handle> h = {}) noexcept;
+    // Any thread: end the session behind `h` (if it still exists).
+    static void stop(const std::shared_ptr<handle>& h) noexcept;
     // Accepted connection `fd` (owned from now on) of `parent`, on the parent's core.
     static stream_session* create_accepted(const stream_config& cfg, int fd, stream_listener* parent) noexcept;
 
