@@ -306,3 +306,40 @@ TEST_F(TcpMonitor, ArgumentErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace zmx_test;
+
+TEST_F(TcpMonitor, ReconnectIntervalBacksOffToTheMaximum) {
+  void* client = sock(ZMQ_PUSH);
+  ASSERT_EQ(0, set_int(client, ZMQ_RECONNECT_IVL, 10));
+  ASSERT_EQ(0, set_int(client, ZMQ_RECONNECT_IVL_MAX, 80));
+  monitor& cm = watch(client, ZMQ_EVENT_CONNECT_RETRIED);
+  reserved_port nobody;
+  ASSERT_EQ(0, zmq_connect(client, nobody.endpoint().c_str()));
+  std::vector<uint32_t> ivls;
+  for (int i = 0; i < 6; ++i) {
+    event e = cm.next();
+    ASSERT_EQ(ZMQ_EVENT_CONNECT_RETRIED, e.id) << i;
+    ivls.push_back(e.value);
+  }
+  EXPECT_EQ((std::vector<uint32_t>{10, 20, 40, 80, 80, 80}), ivls);
+}
+
+TEST_F(TcpMonitor, SourceAddressIsUsedForTheConnection) {
+  void* server = sock(ZMQ_PULL);
+  ASSERT_EQ(0, zmq_bind(server, "tcp://127.0.0.1:*"));
+  const int port = port_of(last_endpoint(server));
+  void* client = sock(ZMQ_PUSH);
+  const std::string ep = "tcp://127.0.0.2:0;127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(0, zmq_connect(client, ep.c_str()));
+  ASSERT_EQ(1, zmq_send(client, "x", 1, 0));
+  const int to = wait_ms;
+  zmq_setsockopt(server, ZMQ_RCVTIMEO, &to, sizeof to);
+  message m;
+  ASSERT_EQ(1, zmq_msg_recv(m.get(), server, 0));
+  EXPECT_STREQ("127.0.0.2", zmq_msg_gets(m.get(), "Peer-Address"));
+}
+
+}  // namespace
