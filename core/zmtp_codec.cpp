@@ -1,10 +1,27 @@
 #include "zmtp_codec.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace zmx::core::zmtp {
+
+namespace {
+
+std::uint64_t physical_memory_bytes() noexcept
+{
+    static const std::uint64_t bytes = [] {
+        const long pages = ::sysconf(_SC_PHYS_PAGES);
+        const long page = ::sysconf(_SC_PAGESIZE);
+        if (pages <= 0 || page <= 0) return std::uint64_t{1} << 40; // unknown: 1 TiB
+        return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+    }();
+    return bytes;
+}
+
+} // namespace
 
 const char* describe(error e) noexcept
 {
@@ -296,6 +313,9 @@ frame_decoder::status frame_decoder::start_body() noexcept
     if constexpr (sizeof(std::size_t) < sizeof(std::uint64_t)) {
         if (size > SIZE_MAX) return fail(error::out_of_memory);
     }
+    // Without a limit, a frame still cannot be larger than the machine's memory: a
+    // hostile header claiming 2^62 bytes is refused before any allocation is tried.
+    if (size > physical_memory_bytes()) return fail(error::message_too_large);
     if (m_msg.init_size(static_cast<std::size_t>(size)) != 0) return fail(error::out_of_memory);
     m_body_size = static_cast<std::size_t>(size);
     m_body_have = 0;

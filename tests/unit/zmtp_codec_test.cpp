@@ -441,11 +441,12 @@ TEST(zmtp_decoder, max_size_is_enforced_before_allocating)
         EXPECT_EQ(dec.decode(two_frames + used, sizeof two_frames - used, used, out), z::frame_decoder::status::error);
     }
     {
-        // No limit and an impossible size: an allocation failure, reported, not fatal.
+        // No limit and an impossible size (more than the machine's memory): refused as
+        // too large before any allocation is tried.
         z::frame_decoder dec(-1);
         const std::size_t hl = z::encode_header(hdr, std::uint64_t{1} << 62, 0);
         ASSERT_EQ(dec.decode(hdr, hl, used, out), z::frame_decoder::status::error);
-        EXPECT_EQ(dec.error_code(), z::error::out_of_memory);
+        EXPECT_EQ(dec.error_code(), z::error::message_too_large);
     }
     (void)out.close();
 }
