@@ -18,6 +18,10 @@ const socket_type_entry socket_types[] = {
     {ZMQ_PAIR, "PAIR", &patterns::create_pair},
     {ZMQ_PUSH, "PUSH", &patterns::create_push},
     {ZMQ_PULL, "PULL", &patterns::create_pull},
+    {ZMQ_PUB, "PUB", &patterns::create_pub},
+    {ZMQ_XPUB, "XPUB", &patterns::create_pub},
+    {ZMQ_SUB, "SUB", &patterns::create_sub},
+    {ZMQ_XSUB, "XSUB", &patterns::create_sub},
 };
 
 } // namespace

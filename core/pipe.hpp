@@ -84,6 +84,7 @@ public:
     std::uint32_t routing_id = 0;
     bool attached = false;
     bool peer_engine = false; // the other end belongs to an engine on an I/O core
+    std::uint64_t mark = 0;   // owner's scratch (PUB: "already chosen for this message")
 
 private:
     friend class pipe_shared;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <map>
 #include <optional>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -144,6 +145,27 @@ static std::string peer_address_of(int fd, bool ipc)
     return address_text(peer);
 }
 
+static bool sends_subscriptions(int type) noexcept { return type == ZMQ_SUB || type == ZMQ_XSUB; }
+
+// A subscription as the sockets see it: "\x01topic" (or "\x00topic" to cancel).
+static int subscription_message(msg& out, bool subscribe, std::string_view topic) noexcept
+{
+    if (out.init_size(topic.size() + 1) != 0) return ENOMEM;
+    auto* d = static_cast<char*>(out.data());
+    d[0] = subscribe ? 1 : 0;
+    if (!topic.empty()) std::memcpy(d + 1, topic.data(), topic.size());
+    return 0;
+}
+
+// A subscription as ZMTP 3.1 sends it: a SUBSCRIBE or CANCEL command.
+static int subscription_command(msg& out, bool subscribe, std::string_view topic) noexcept
+{
+    out.init();
+    const zmtp::bytes_view t{reinterpret_cast<const std::uint8_t*>(topic.data()), topic.size()};
+    return subscribe ? zmtp::make_subscribe(out, t) : zmtp::make_cancel(out, t);
+}
+static bool takes_subscriptions(int type) noexcept { return type == ZMQ_PUB || type == ZMQ_XPUB; }
+
 // ---- stream_session -----------------------------------------------------------------------
 
 struct stream_session::state {
@@ -178,6 +200,9 @@ struct stream_session::state {
     metadata* md = nullptr;      // properties attached to every inbound message
     std::string peer_address;
     std::shared_ptr<stream_session::handle> handle; // ZMQ_IMMEDIATE connects
+    int peer_minor = 1;          // the peer's ZMTP minor version (0: subscriptions as messages)
+    bool connected_before = false;
+    std::map<std::string, int> sent_subs; // SUB/XSUB: subscriptions sent, for reconnects
     int reconnect_ivl = 0;
     io_core::timer_handle t_reconnect = 0, t_handshake = 0, t_linger = 0, t_connect = 0, t_heartbeat = 0,
                           t_recv_deadline = 0;
@@ -481,8 +506,20 @@ void stream_session::handshake_ready() noexcept
         c.pipe = ps; // the socket's reference travels with the command
         m_cfg.socket_mailbox->post(c);
     }
+    s.peer_minor = s.hs->peer_greeting().minor;
     s.ph = phase::active;
     event(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0);
+    if (s.connected_before && !s.sent_subs.empty()) {
+        // A new connection (peer restarted): it learns our subscriptions again.
+        for (const auto& [topic, count] : s.sent_subs) {
+            (void)count;
+            msg sub;
+            const int rc = s.peer_minor >= 1 ? subscription_command(sub, true, topic)
+                                             : subscription_message(sub, true, topic);
+            if (rc == 0 && !s.encoder->add(sub, s.peer_minor >= 1)) (void)sub.close();
+        }
+    }
+    s.connected_before = true;
     const socket_options& o = m_cfg.options;
     if (o.heartbeat_ivl > 0) arm(t_heartbeat, o.heartbeat_ivl, s.t_heartbeat);
     update_events();
@@ -630,8 +667,13 @@ bool stream_session::process_buffer() noexcept
 // when the pipe is full (the frame is kept) or the connection is gone.
 bool stream_session::deliver(msg& frame) noexcept
 {
+    if (m_st->decoder->last_was_command()) return handle_command(frame);
+    return deliver_message(frame);
+}
+
+bool stream_session::deliver_message(msg& frame) noexcept
+{
     state& s = *m_st;
-    if (s.decoder->last_was_command()) return handle_command(frame);
     if (s.socket_gone || s.p == nullptr) {
         (void)frame.close(); // nobody will read it
         return true;
@@ -674,12 +716,35 @@ bool stream_session::handle_command(msg& frame) noexcept
         }
     } else if (cmd.kind == zmtp::command_kind::error) {
         keep = false; // the peer gives up on us
+    } else if ((cmd.kind == zmtp::command_kind::subscribe || cmd.kind == zmtp::command_kind::cancel) &&
+               takes_subscriptions(m_cfg.socket_type)) {
+        // ZMTP 3.1 subscription: the socket gets it as a "\x01topic" / "\x00topic" message.
+        msg sub;
+        const std::string topic(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
+        const bool is_sub = cmd.kind == zmtp::command_kind::subscribe;
+        (void)frame.close();
+        if (subscription_message(sub, is_sub, topic) != 0) return true; // out of memory: lost
+        return deliver_message(sub);
     }
     // PONG: any traffic already cleared the deadline. SUBSCRIBE / CANCEL and unknown
     // commands have no meaning for the socket types that exist so far: ignored.
     (void)frame.close();
     if (!keep && !s.dead) connection_lost();
     return keep && !s.dead;
+}
+
+void stream_session::track_subscription(bool subscribe, const std::string& topic) noexcept
+{
+    auto& subs = m_st->sent_subs;
+    try {
+        if (subscribe) {
+            ++subs[topic];
+        } else if (auto it = subs.find(topic); it != subs.end() && --it->second <= 0) {
+            subs.erase(it);
+        }
+    } catch (...) {
+        // out of memory: this subscription will not be re-sent after a reconnect
+    }
 }
 
 bool stream_session::send_command(msg& cmd) noexcept
@@ -758,6 +823,30 @@ void stream_session::pump_out() noexcept
                 continue;
             }
             const bool more = s.held_out.more();
+            if (!s.out_mid_message && !more && sends_subscriptions(m_cfg.socket_type) && s.held_out.size() >= 1) {
+                const auto* d = static_cast<const std::uint8_t*>(s.held_out.data());
+                if (d[0] == 0 || d[0] == 1) {
+                    // A subscription: tracked (for reconnects) and, for a 3.1 peer, sent
+                    // as a SUBSCRIBE / CANCEL command.
+                    const std::string topic(reinterpret_cast<const char*>(d + 1), s.held_out.size() - 1);
+                    if (s.peer_minor >= 1) {
+                        msg cmd;
+                        if (subscription_command(cmd, d[0] == 1, topic) != 0) break;
+                        if (!s.encoder->add(cmd, true)) {
+                            (void)cmd.close();
+                            break;
+                        }
+                        (void)s.held_out.close();
+                        s.held_out.init();
+                    } else if (!s.encoder->add(s.held_out, false)) {
+                        break;
+                    }
+                    track_subscription(d[0] == 1, topic);
+                    s.have_held_out = false;
+                    added = true;
+                    continue;
+                }
+            }
             if (!s.encoder->add(s.held_out, false)) break;
             s.out_mid_message = more;
             s.have_held_out = false;

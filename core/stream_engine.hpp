@@ -111,6 +111,8 @@ private:
     void read_input() noexcept;
     bool process_buffer() noexcept;
     bool deliver(msg& frame) noexcept;
+    bool deliver_message(msg& frame) noexcept;
+    void track_subscription(bool subscribe, const std::string& topic) noexcept;
     bool handle_command(msg& frame) noexcept;
     void resume_input() noexcept;
     void pump_out() noexcept;

@@ -15,5 +15,8 @@ namespace zmx::patterns {
 core::socket_base* create_pair(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_push(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_pull(core::context& ctx, int type, std::uint32_t sid);
+// PUB and XPUB (type decides), SUB and XSUB.
+core::socket_base* create_pub(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_sub(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns

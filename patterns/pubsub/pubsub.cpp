@@ -1,0 +1,449 @@
+// PUB, SUB, XPUB, XSUB (RFC 29 and libzmq's XPUB/XSUB semantics).
+//
+// Subscriptions travel upstream as messages: "\x01" + prefix subscribes, "\x00" + prefix
+// cancels (the tcp/ipc engine turns them into ZMTP 3.1 SUBSCRIBE / CANCEL commands for
+// 3.1 peers, and back).
+//
+// XPUB (and PUB, which is XPUB without the receiving side):
+// - keeps a pipe_trie of who subscribed to what; a message goes to every pipe with a
+//   prefix of its first frame (or without one, with ZMQ_INVERT_MATCHING), all frames to
+//   the same pipes;
+// - fan-out copies the handle, not the body: bodies over the inline size are shared by
+//   reference count among all subscribers;
+// - a subscriber at its HWM loses the message (only it); with ZMQ_XPUB_NODROP the send
+//   fails with EAGAIN instead (and blocks, within SNDTIMEO);
+// - XPUB hands subscriptions to the application: new prefixes only (a second pipe with a
+//   known prefix is not reported), all of them with ZMQ_XPUB_VERBOSE, cancellations too
+//   with ZMQ_XPUB_VERBOSER; a subscriber that goes away cancels what only it had.
+//   Upstream messages that are not subscriptions are passed on as they are.
+// - ZMQ_XPUB_WELCOME_MSG is sent to each new subscriber when it attaches.
+//
+// XSUB (and SUB): fair-queues messages in, keeps its own subscriptions (prefix_trie) and
+// delivers only messages that match them (filtering here too keeps inproc and 3.0 peers
+// right); subscriptions are sent to every peer and to each new one. SUB takes them from
+// ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE, XSUB from messages the application sends.
+#include "patterns.hpp"
+
+#include <cstring>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.h>
+
+#include "common/fair_queue.hpp"
+#include "common/trie.hpp"
+#include "socket_base.hpp"
+
+namespace zmx::patterns {
+
+namespace {
+
+std::string_view view(const core::msg& m) noexcept
+{
+    return {static_cast<const char*>(m.data()), m.size()};
+}
+
+// ---- XPUB / PUB -------------------------------------------------------------------------
+
+class xpub_socket final : public core::socket_base {
+public:
+    xpub_socket(core::context& ctx, int type, std::uint32_t sid) : socket_base(ctx, type, sid) {}
+
+protected:
+    void xattach_pipe(core::pipe& p) noexcept override
+    {
+        try {
+            m_pipes.push_back(&p);
+        } catch (...) {
+            p.terminate(false); // cannot keep track of it: refuse the peer
+            return;
+        }
+        m_fq.attach(p);
+        if (!m_options.xpub_welcome_msg.empty() && p.check_write(false)) {
+            core::msg w;
+            if (w.init_buffer(m_options.xpub_welcome_msg.data(), m_options.xpub_welcome_msg.size()) == 0) {
+                if (p.write(w)) {
+                    p.flush();
+                } else {
+                    (void)w.close();
+                }
+            }
+        }
+        read_upstream();
+    }
+
+    void xpipe_terminated(core::pipe& p) noexcept override
+    {
+        m_fq.terminated(p);
+        std::erase(m_pipes, &p);
+        std::erase(m_matching, &p);
+        try {
+            m_subs.rm_pipe(&p, [this](std::string_view prefix) {
+                // Nobody has the prefix any more: an XPUB's application hears it.
+                if (type() == ZMQ_XPUB) queue_upstream(0, prefix);
+            });
+        } catch (...) {
+            // out of memory while collecting: the trie keeps stale entries for a gone
+            // pipe; they can never match it again (the pipe is no longer in m_pipes)
+        }
+    }
+
+    void xread_activated(core::pipe& p) noexcept override
+    {
+        m_fq.activated(p);
+        read_upstream();
+    }
+
+    int xsend(core::msg& m) noexcept override
+    {
+        if (!m_more) {
+            read_upstream(); // subscriptions that arrived first count for this message
+            if (const int rc = choose(m); rc != 0) return rc;
+        }
+        const bool more = m.more();
+        // All but the last pipe get a copy (a reference to the same body); the last the
+        // message itself.
+        for (std::size_t i = 0; i < m_matching.size(); ++i) {
+            core::pipe* p = m_matching[i];
+            core::msg out;
+            out.init();
+            if (i + 1 == m_matching.size()) {
+                (void)out.move(m);
+            } else if (out.copy(m) != 0) {
+                continue;
+            }
+            if (!p->write(out)) {
+                (void)out.close();
+                continue;
+            }
+            if (!more) p->flush();
+        }
+        if (m_matching.empty()) (void)m.close();
+        m.init();
+        m_more = more;
+        if (!more) m_matching.clear();
+        return 0;
+    }
+
+    bool xhas_out() noexcept override { return true; }
+
+    int xrecv(core::msg& m) noexcept override
+    {
+        if (type() != ZMQ_XPUB) return ENOTSUP;
+        read_upstream();
+        if (m_upstream.empty()) return EAGAIN;
+        const std::string& s = m_upstream.front();
+        if (m.init_buffer(s.data(), s.size()) != 0) return ENOMEM;
+        m_upstream.pop_front();
+        return 0;
+    }
+
+    bool xhas_in() noexcept override
+    {
+        if (type() != ZMQ_XPUB) return false;
+        read_upstream();
+        return !m_upstream.empty();
+    }
+
+    int xsetsockopt(int option, const void* value, std::size_t len) noexcept override
+    {
+        // ZMQ_XPUB_MANUAL is accepted by the option table; manual subscription control is
+        // not implemented yet, so SUBSCRIBE on (X)PUB stays refused as outside manual mode.
+        (void)value;
+        (void)len;
+        (void)option;
+        return option_not_handled;
+    }
+
+private:
+    // Picks the pipes for the message whose first frame is m. EAGAIN with NODROP when
+    // one of them is full.
+    int choose(core::msg& m) noexcept
+    {
+        m_matching.clear();
+        ++m_epoch;
+        try {
+            if (m_options.invert_matching) {
+                m_subs.match(view(m), [this](core::pipe* p) { p->mark = m_epoch; });
+                for (core::pipe* p : m_pipes) {
+                    if (p->mark != m_epoch) m_matching.push_back(p);
+                }
+            } else {
+                m_subs.match(view(m), [this](core::pipe* p) {
+                    if (p->mark == m_epoch) return;
+                    p->mark = m_epoch;
+                    m_matching.push_back(p);
+                });
+            }
+        } catch (...) {
+            m_matching.clear();
+            return ENOMEM;
+        }
+        if (m_options.xpub_nodrop) {
+            for (core::pipe* p : m_matching) {
+                if (!p->check_write(may_sleep())) {
+                    m_matching.clear();
+                    return EAGAIN;
+                }
+            }
+            return 0;
+        }
+        // Drop for the subscribers at their HWM, and only for them.
+        std::erase_if(m_matching, [](core::pipe* p) { return !p->check_write(false); });
+        return 0;
+    }
+
+    // Takes every message the subscribers sent up (subscriptions and others).
+    void read_upstream() noexcept
+    {
+        for (;;) {
+            core::msg m;
+            m.init();
+            core::pipe* from = nullptr;
+            if (m_fq.recv(m, may_sleep(), [this](core::pipe& p) { pipe_ended(p); }, &from) != 0) return;
+            if (m_skip_rest) {
+                m_skip_rest = m.more();
+                (void)m.close();
+                continue;
+            }
+            const std::string_view v = view(m);
+            const bool single = !m.more();
+            try {
+                if (single && !v.empty() && (v[0] == 1 || v[0] == 0) && from != nullptr) {
+                    on_subscription(v[0] == 1, v.substr(1), from);
+                } else if (type() == ZMQ_XPUB) {
+                    // Not a subscription: the application gets it as it came (first frame
+                    // only here; libzmq passes single frames up too).
+                    m_upstream.emplace_back(v);
+                }
+            } catch (...) {
+                // out of memory: this upstream message is lost
+            }
+            m_skip_rest = m.more();
+            (void)m.close();
+        }
+    }
+
+    void on_subscription(bool subscribe, std::string_view prefix, core::pipe* from)
+    {
+        if (subscribe) {
+            const bool unique = m_subs.add(prefix, from);
+            if (type() == ZMQ_XPUB && (unique || m_options.xpub_verbose_subs)) queue_upstream(1, prefix);
+        } else {
+            bool removed = false;
+            const bool last = m_subs.rm(prefix, from, removed);
+            if (type() == ZMQ_XPUB && removed && (last || m_options.xpub_verbose_unsubs)) queue_upstream(0, prefix);
+        }
+    }
+
+    void queue_upstream(char kind, std::string_view prefix)
+    {
+        std::string s(1, kind);
+        s.append(prefix);
+        m_upstream.push_back(std::move(s));
+    }
+
+    std::vector<core::pipe*> m_pipes;
+    std::vector<core::pipe*> m_matching; // pipes of the message being sent
+    std::uint64_t m_epoch = 0;
+    pipe_trie m_subs;
+    fair_queue m_fq;
+    std::deque<std::string> m_upstream; // for the XPUB application
+    bool m_more = false;                // inside a multipart message
+    bool m_skip_rest = false;           // rest of a multipart upstream message
+};
+
+// ---- XSUB / SUB -------------------------------------------------------------------------
+
+class xsub_socket final : public core::socket_base {
+public:
+    xsub_socket(core::context& ctx, int type, std::uint32_t sid) : socket_base(ctx, type, sid) { m_ahead.init(); }
+    ~xsub_socket() override
+    {
+        if (m_have_ahead) (void)m_ahead.close();
+    }
+
+protected:
+    void xattach_pipe(core::pipe& p) noexcept override
+    {
+        try {
+            m_pipes.push_back(&p);
+        } catch (...) {
+            p.terminate(false);
+            return;
+        }
+        m_fq.attach(p);
+        // A new peer learns every subscription.
+        try {
+            m_subs.each([&](std::string_view prefix) { (void)send_to(p, 1, prefix); });
+        } catch (...) {
+        }
+        p.flush();
+    }
+
+    void xpipe_terminated(core::pipe& p) noexcept override
+    {
+        m_fq.terminated(p);
+        std::erase(m_pipes, &p);
+    }
+
+    void xread_activated(core::pipe& p) noexcept override { m_fq.activated(p); }
+
+    int xsetsockopt(int option, const void* value, std::size_t len) noexcept override
+    {
+        if (option != ZMQ_SUBSCRIBE && option != ZMQ_UNSUBSCRIBE) return option_not_handled;
+        if (type() != ZMQ_SUB) return EINVAL;
+        if (value == nullptr && len != 0) return EINVAL;
+        const std::string_view prefix(static_cast<const char*>(value), value == nullptr ? 0 : len);
+        try {
+            if (option == ZMQ_SUBSCRIBE) {
+                if (m_subs.add(prefix)) send_all(1, prefix);
+            } else if (m_subs.rm(prefix)) {
+                send_all(0, prefix);
+            }
+        } catch (...) {
+            return ENOMEM;
+        }
+        return 0;
+    }
+
+    int xsend(core::msg& m) noexcept override
+    {
+        if (type() != ZMQ_XSUB) return ENOTSUP;
+        const std::string_view v = view(m);
+        const bool first = !m_send_more;
+        m_send_more = m.more();
+        try {
+            if (first && !m.more() && !v.empty() && (v[0] == 1 || v[0] == 0)) {
+                // Subscriptions are forwarded (every subscribe, so an XPUB upstream in
+                // verbose mode sees duplicates; a cancel only when the last one goes).
+                if (v[0] == 1) {
+                    (void)m_subs.add(v.substr(1));
+                } else if (!m_subs.rm(v.substr(1))) {
+                    (void)m.close();
+                    m.init();
+                    return 0;
+                }
+            }
+        } catch (...) {
+            return ENOMEM;
+        }
+        // To every peer (a copy each; the body is shared).
+        for (core::pipe* p : m_pipes) {
+            core::msg out;
+            out.init();
+            if (out.copy(m) != 0) continue;
+            if (!p->write(out)) {
+                (void)out.close();
+                continue;
+            }
+            if (!m_send_more) p->flush();
+        }
+        (void)m.close();
+        m.init();
+        return 0;
+    }
+
+    bool xhas_out() noexcept override { return type() == ZMQ_XSUB; }
+
+    int xrecv(core::msg& m) noexcept override
+    {
+        if (m_have_ahead) {
+            (void)m.move(m_ahead);
+            m_ahead.init();
+            m_have_ahead = false;
+            m_recv_more = m.more();
+            return 0;
+        }
+        return next_matching(m);
+    }
+
+    bool xhas_in() noexcept override
+    {
+        if (m_have_ahead || m_recv_more) return true;
+        if (next_matching(m_ahead) != 0) return false;
+        m_have_ahead = true;
+        m_recv_more = false; // xrecv sets it when it hands m_ahead out
+        return true;
+    }
+
+private:
+    // The next frame the application may have: the rest of a message it is reading, or
+    // the first frame of the next matching message (others are dropped whole).
+    int next_matching(core::msg& m) noexcept
+    {
+        auto ended = [this](core::pipe& p) { pipe_ended(p); };
+        for (;;) {
+            const int rc = m_fq.recv(m, may_sleep(), ended);
+            if (rc != 0) return rc;
+            if (m_recv_more) {
+                m_recv_more = m.more();
+                return 0;
+            }
+            if (m_dropping) {
+                m_dropping = m.more();
+                (void)m.close();
+                continue;
+            }
+            bool hit = false;
+            try {
+                hit = m_subs.matches(view(m));
+            } catch (...) {
+                hit = false;
+            }
+            if (hit != m_options.invert_matching) {
+                m_recv_more = m.more();
+                return 0;
+            }
+            m_dropping = m.more();
+            (void)m.close();
+        }
+    }
+
+    void send_all(char kind, std::string_view prefix)
+    {
+        for (core::pipe* p : m_pipes) {
+            if (send_to(*p, kind, prefix)) p->flush();
+        }
+    }
+
+    static bool send_to(core::pipe& p, char kind, std::string_view prefix) noexcept
+    {
+        core::msg m;
+        if (m.init_size(prefix.size() + 1) != 0) return false;
+        auto* d = static_cast<char*>(m.data());
+        d[0] = kind;
+        if (!prefix.empty()) std::memcpy(d + 1, prefix.data(), prefix.size());
+        // Subscriptions are never dropped for the HWM: they are control traffic.
+        if (!p.write(m)) {
+            (void)m.close();
+            return false;
+        }
+        return true;
+    }
+
+    std::vector<core::pipe*> m_pipes;
+    fair_queue m_fq;
+    prefix_trie m_subs;
+    core::msg m_ahead{};     // a frame read by xhas_in, handed out by the next xrecv
+    bool m_have_ahead = false;
+    bool m_recv_more = false; // the application is inside a message
+    bool m_dropping = false;  // dropping the rest of a message that did not match
+    bool m_send_more = false; // XSUB: inside a multipart message the application sends
+};
+
+} // namespace
+
+core::socket_base* create_pub(core::context& ctx, int type, std::uint32_t sid)
+{
+    return new (std::nothrow) xpub_socket(ctx, type, sid);
+}
+
+core::socket_base* create_sub(core::context& ctx, int type, std::uint32_t sid)
+{
+    return new (std::nothrow) xsub_socket(ctx, type, sid);
+}
+
+} // namespace zmx::patterns
