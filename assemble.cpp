@@ -22,6 +22,10 @@ const socket_type_entry socket_types[] = {
     {ZMQ_XPUB, "XPUB", &patterns::create_pub},
     {ZMQ_SUB, "SUB", &patterns::create_sub},
     {ZMQ_XSUB, "XSUB", &patterns::create_sub},
+    {ZMQ_REQ, "REQ", &patterns::create_dealer},
+    {ZMQ_DEALER, "DEALER", &patterns::create_dealer},
+    {ZMQ_REP, "REP", &patterns::create_router},
+    {ZMQ_ROUTER, "ROUTER", &patterns::create_router},
 };
 
 } // namespace

@@ -70,6 +70,17 @@ void pipe::publish_reads() noexcept
     }
 }
 
+void pipe_shared::set_routing_id(int side, std::string_view id) noexcept
+{
+    if (m_rid_known[side].load(std::memory_order_relaxed)) return;
+    try {
+        m_rid[side].assign(id);
+    } catch (...) {
+        m_rid[side].clear(); // out of memory: the peer gets a generated id instead
+    }
+    m_rid_known[side].store(true, std::memory_order_release);
+}
+
 int pipe::peer_linger() const noexcept
 {
     (void)peer_discards(); // acquire: pairs with terminate()'s release store / publish

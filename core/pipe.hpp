@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "mailbox.hpp"
 #include "msg.hpp"
@@ -126,6 +128,17 @@ public:
     // Change the limit of the direction written by `side` (before traffic flows).
     void set_hwm(int side, std::int64_t hwm) noexcept;
 
+    // The routing id of end `side`'s owner, as the owner of the other end should know it
+    // (its ZMQ_ROUTING_ID, or the ZMTP Identity of a remote peer; "" if none). Set once by
+    // whoever creates or serves that end, before it writes its first message; the other
+    // end sees it once routing_id_known() says so (ROUTER identifies pipes with it).
+    void set_routing_id(int side, std::string_view id) noexcept;
+    [[nodiscard]] bool routing_id_known(int side) const noexcept
+    {
+        return m_rid_known[side].load(std::memory_order_acquire);
+    }
+    [[nodiscard]] const std::string& routing_id(int side) const noexcept { return m_rid[side]; }
+
     void add_ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept;
 
@@ -150,6 +163,8 @@ private:
     std::atomic<mailbox*> m_mailbox_raw[2] = {nullptr, nullptr};
     mailbox_ptr m_mailbox[2]; // keeps the raw pointers valid for the pipe's lifetime
     std::atomic<int> m_refs{2};
+    std::string m_rid[2];
+    std::atomic<bool> m_rid_known[2] = {false, false};
 };
 
 // ---- hot-path members, inline ----

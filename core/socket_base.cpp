@@ -35,11 +35,10 @@ inline void cpu_relax() noexcept
 // Default busy-poll budget of a blocking call in BLOCK mode before it sleeps. A peer on
 // another core usually answers within a few microseconds; sleeping costs a wake-up
 // (tens of microseconds on a VM), so a short poll first halves the round trip.
-constexpr int default_spin_us = 50;
-// Adaptive polling of the built-in budget (BLOCK mode, ZMX_SPIN_US unset): the first
-// hard_spin_us poll without yielding; after spin_miss_limit polls in a row that ended in
-// sleep anyway, the next spin_skip_waits waits sleep at once.
-constexpr int hard_spin_us = 10;
+constexpr int default_spin_us = 20;
+// Adaptive polling of the built-in budget (BLOCK mode, ZMX_SPIN_US unset): after
+// spin_miss_limit polls in a row that ended in sleep anyway, the next spin_skip_waits
+// waits sleep at once.
 constexpr int spin_miss_limit = 4;
 constexpr int spin_skip_waits = 32;
 // BACKOFF: spin this long, then yield this long, then sleep.
@@ -330,16 +329,14 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
         if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
     } else if (m_options.spin_us < 0 && spin_us > 0) {
-        // BLOCK with the built-in budget: poll hard briefly, then yield the CPU between
-        // polls (a peer on the same CPU gets to run), and stop polling at all while
-        // polls keep missing (messages arrive further apart than the budget).
+        // BLOCK with the built-in budget: poll briefly, then sleep; stop polling at all
+        // while polls keep missing (messages arrive further apart than the budget, or the
+        // CPUs are busy with other work and the poll only delays the peer). No
+        // sched_yield phase: on a loaded machine a yield can cost a whole time slice.
         adaptive = true;
         if (m_spin_skip > 0) {
             --m_spin_skip;
             spin_us = 0;
-        } else {
-            yield_us = spin_us - hard_spin_us;
-            spin_us = hard_spin_us;
         }
     }
     int rc = EAGAIN;

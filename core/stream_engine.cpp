@@ -487,6 +487,8 @@ void stream_session::handshake_ready() noexcept
         s.md = nullptr; // messages go without properties rather than not at all
     }
     s.reconnect_ivl = m_cfg.options.reconnect_ivl;
+    // The peer's Identity, for a ROUTER on our side (first connection of a pipe only).
+    if (s.p != nullptr) s.p->shared().set_routing_id(1, s.hs->peer_routing_id());
     if (s.p == nullptr) {
         // Accepted: the socket gets its pipe now.
         const socket_options& o = m_cfg.options;
@@ -497,6 +499,7 @@ void stream_session::handshake_ready() noexcept
         }
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
+        ps->set_routing_id(1, s.hs->peer_routing_id());
         ps->attach(1, m_cfg.io->mailbox_ref());
         s.p = &ps->end(1);
         s.p->owner = static_cast<io_core::pipe_owner*>(this);

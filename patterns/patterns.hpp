@@ -18,5 +18,8 @@ core::socket_base* create_pull(core::context& ctx, int type, std::uint32_t sid);
 // PUB and XPUB (type decides), SUB and XSUB.
 core::socket_base* create_pub(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_sub(core::context& ctx, int type, std::uint32_t sid);
+// DEALER and REQ, ROUTER and REP.
+core::socket_base* create_dealer(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_router(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns

@@ -41,11 +41,11 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --runs) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 ]] || die_usage "--runs needs a positive integer"; runs=$2; shift 2 ;;
-        --size) [[ $# -ge 2 ]] && is_uint "$2" || die_usage "--size needs an integer"; size=$2; shift 2 ;;
-        --thr-count) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 2 ]] || die_usage "--thr-count needs an integer >= 2"; thr_count=$2; shift 2 ;;
-        --lat-count) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 ]] || die_usage "--lat-count needs a positive integer"; lat_count=$2; shift 2 ;;
-        --cpus) [[ $# -ge 2 ]] && [[ $2 =~ ^[0-9]+,[0-9]+$ ]] || die_usage "--cpus needs A,B"; cpus=$2; shift 2 ;;
+        --runs) if ! { [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 ]]; }; then die_usage "--runs needs a positive integer"; fi; runs=$2; shift 2 ;;
+        --size) if ! { [[ $# -ge 2 ]] && is_uint "$2"; }; then die_usage "--size needs an integer"; fi; size=$2; shift 2 ;;
+        --thr-count) if ! { [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 2 ]]; }; then die_usage "--thr-count needs an integer >= 2"; fi; thr_count=$2; shift 2 ;;
+        --lat-count) if ! { [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 ]]; }; then die_usage "--lat-count needs a positive integer"; fi; lat_count=$2; shift 2 ;;
+        --cpus) if ! { [[ $# -ge 2 ]] && [[ $2 =~ ^[0-9]+,[0-9]+$ ]]; }; then die_usage "--cpus needs A,B"; fi; cpus=$2; shift 2 ;;
         --no-spin) do_spin=0; shift ;;
         --no-build) do_build=0; shift ;;
         --zmx-bin) [[ $# -ge 2 ]] || die_usage "--zmx-bin needs a path"; zmx_bin=$2; shift 2 ;;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh: install what building and testing zmx needs on Debian 12 (idempotent).
-# The real libzmq and pyzmq are installed as peers for interop tests and benchmarks.
+# The real libzmq and pyzmq are installed as peers for interop tests and benchmarks;
+# gnuplot-nox draws the chart of scripts/compare-libzmq.sh.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
-      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev)
+      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,6 +30,7 @@ struct bound_socket {
     core::mailbox_ptr mailbox;
     int sndhwm;
     int rcvhwm;
+    std::string routing_id; // ZMQ_ROUTING_ID when it bound
 };
 
 struct pending_connect {
@@ -70,7 +71,8 @@ public:
         {
             std::lock_guard lock(st.mutex);
             if (st.bound.count(name) != 0) return EADDRINUSE;
-            st.bound.emplace(name, bound_socket{&s, s.mailbox_ref(), s.options().sndhwm, s.options().rcvhwm});
+            st.bound.emplace(name, bound_socket{&s, s.mailbox_ref(), s.options().sndhwm, s.options().rcvhwm,
+                                                s.options().routing_id});
             auto range = st.pending.equal_range(name);
             for (auto it = range.first; it != range.second; ++it) waiting.push_back(it->second);
             st.pending.erase(name);
@@ -81,6 +83,7 @@ public:
             pc.pipe->set_hwm(0, combined_hwm(pc.sndhwm, s.options().rcvhwm));
             pc.pipe->set_hwm(1, combined_hwm(s.options().sndhwm, pc.rcvhwm));
             pc.pipe->attach(1, s.mailbox_ref());
+            pc.pipe->set_routing_id(1, s.options().routing_id);
             s.attach_pipe(pc.pipe->end(1), std::string{});
         }
         return 0;
@@ -103,6 +106,8 @@ public:
                 if (ps == nullptr) return ENOMEM;
                 ps->attach(0, s.mailbox_ref());
                 ps->attach(1, b.mailbox);
+                ps->set_routing_id(0, s.options().routing_id);
+                ps->set_routing_id(1, b.routing_id);
                 // The binder adopts end 1 on its own thread; the command carries its reference.
                 core::command c;
                 c.kind = core::command::pipe_attach;
@@ -114,6 +119,7 @@ public:
                 ps = core::pipe_shared::create(sndhwm, rcvhwm);
                 if (ps == nullptr) return ENOMEM;
                 ps->attach(0, s.mailbox_ref());
+                ps->set_routing_id(0, s.options().routing_id);
                 st.pending.emplace(name, pending_connect{&s, ps, sndhwm, rcvhwm});
             }
         }
