@@ -35,15 +35,18 @@ io_core::~io_core()
 int io_core::start() noexcept
 {
     if (m_epoll < 0 || !m_mailbox->ok()) return EMFILE;
+    const bool was_manual = m_manual;
     if (m_manual) {
         // A direct-mode core handed to a thread of its own: commands ring again.
         m_manual = false;
         m_mailbox->set_polled(false);
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = nullptr; // the mailbox
-    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox->fd(), &ev) != 0) return errno;
+    if (!was_manual) { // a manual core has its mailbox registered already
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = nullptr; // the mailbox
+        if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox->fd(), &ev) != 0) return errno;
+    }
     try {
         m_thread = std::thread([this] { run(); });
         m_tid.store(m_thread.get_id(), std::memory_order_release); // run() stores the same
@@ -56,6 +59,10 @@ int io_core::start() noexcept
 int io_core::start_manual() noexcept
 {
     if (m_epoll < 0 || !m_mailbox->ok()) return EMFILE;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr; // the mailbox (rung only by other threads in manual mode)
+    if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_mailbox->fd(), &ev) != 0) return errno;
     m_mailbox->set_polled(true);
     m_manual = true;
     m_tid.store(std::this_thread::get_id(), std::memory_order_release);

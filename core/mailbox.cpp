@@ -1,5 +1,7 @@
 #include "mailbox.hpp"
 
+#include <thread>
+
 #include <cerrno>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -37,7 +39,13 @@ void mailbox::post(const command& c) noexcept
             // R5 release: pairs with A5 in pending().
             m_pending.store(true, std::memory_order_release);
             m_queue.push_back(c); // reserve()d; growth may allocate, which is acceptable off the hot path
-            if (!ring || m_polled) return;
+            if (!ring) return;
+            // Polled: the owner looks by itself, except for posts from other threads (a
+            // ZAP handler answering a direct-mode engine), which must wake it.
+            if (m_polled) {
+                if (std::this_thread::get_id() == m_owner) return;
+                m_rung = true;
+            }
         }
     }
     if (!ring) {
@@ -57,8 +65,9 @@ void mailbox::set_polled(bool on) noexcept
     bool ring = false;
     {
         std::lock_guard lock(m_mutex);
-        ring = m_polled && !on && !m_queue.empty();
+        ring = m_polled && !on && !m_queue.empty() && !m_rung;
         m_polled = on;
+        m_owner = std::this_thread::get_id();
     }
     if (ring) {
         const std::uint64_t one = 1;
@@ -70,7 +79,13 @@ void mailbox::set_polled(bool on) noexcept
 std::size_t mailbox::drain(std::vector<command>& out) noexcept
 {
     m_pending.store(false, std::memory_order_relaxed);
-    if (!m_polled) {
+    bool read_fd = !m_polled;
+    if (m_polled) {
+        std::lock_guard lock(m_mutex);
+        read_fd = m_rung;
+        m_rung = false;
+    }
+    if (read_fd) {
         std::uint64_t v;
         while (::read(m_fd, &v, sizeof v) < 0 && errno == EINTR) {
         }

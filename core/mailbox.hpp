@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace zmx::core {
@@ -61,9 +62,10 @@ public:
     // Mark closed: later posts are disposed at once; queued ones are disposed now.
     void close() noexcept;
 
-    // Polled mode (before first use): posts never ring the eventfd; the owner checks
-    // pending() itself. For an owner that only ever receives from its own thread (a
-    // direct-mode engine core run by its socket's thread): no system call per command.
+    // Polled mode (before first use, on the owner's thread): posts from the owner's own
+    // thread do not ring the eventfd (the owner checks pending() itself); posts from
+    // other threads still do. For a direct-mode engine core run by its socket's thread:
+    // no system call per command on the hot path.
     // Turning it off again (a core handed to a thread) rings once if commands wait.
     void set_polled(bool on) noexcept;
 
@@ -79,7 +81,9 @@ private:
     std::mutex m_mutex;
     std::vector<command> m_queue; // guarded by m_mutex
     bool m_closed = false;        // guarded by m_mutex
-    bool m_polled = false;        // set before sharing
+    bool m_polled = false;        // guarded by m_mutex (set before sharing)
+    bool m_rung = false;          // polled mode: the eventfd was written (guarded)
+    std::thread::id m_owner;      // polled mode: posts from this thread do not ring
     int m_fd = -1;                // eventfd, non-blocking
     std::atomic<bool> m_pending{false};
 };

@@ -21,6 +21,9 @@
 #include "pipe.hpp"
 #include "zmtp_codec.hpp"
 #include "zmtp_command.hpp"
+#include "registry.hpp"
+#include "transport.hpp"
+#include "zap_client.hpp"
 #include "zmtp_handshake.hpp"
 
 namespace zmx::core {
@@ -203,6 +206,8 @@ struct stream_session::state {
     int peer_minor = 1;          // the peer's ZMTP minor version (0: subscriptions as messages)
     bool connected_before = false;
     std::map<std::string, int> sent_subs; // SUB/XSUB: subscriptions sent, for reconnects
+    pipe* zap = nullptr;         // to the ZAP handler while a check is pending
+    metadata::entries zap_props; // properties the ZAP handler attached
     int reconnect_ivl = 0;
     io_core::timer_handle t_reconnect = 0, t_handshake = 0, t_linger = 0, t_connect = 0, t_heartbeat = 0,
                           t_recv_deadline = 0;
@@ -428,6 +433,8 @@ void stream_session::begin_handshake() noexcept
     default: ho.mech = zmtp::mechanism::null; break;
     }
     ho.plain_server = o.as_server;
+    // A PLAIN server asks the application's ZAP handler (zap_begin).
+    ho.plain_async_check = o.mechanism == ZMQ_PLAIN && o.as_server;
     ho.plain_username = o.plain_username;
     ho.plain_password = o.plain_password;
     const char* type_name = zmtp::socket_type_name(m_cfg.socket_type);
@@ -479,6 +486,8 @@ void stream_session::handshake_ready() noexcept
     metadata::entries props;
     if (metadata* pm = s.hs->peer_metadata(); pm != nullptr) props = pm->all();
     if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);
+    for (auto& kv : s.zap_props) props.push_back(std::move(kv)); // ZAP handler's metadata
+    s.zap_props.clear();
     if (s.md != nullptr) s.md->release();
     s.md = nullptr;
     try {
@@ -643,7 +652,7 @@ bool stream_session::process_buffer() noexcept
                 return false;
             }
             if (st == zmtp::handshake::status::auth_pending) {
-                connection_lost(); // asynchronous checks (ZAP) are not wired in yet
+                zap_begin(); // the handshake waits for the handler's answer
                 return false;
             }
             if (st == zmtp::handshake::status::ready) {
@@ -909,7 +918,13 @@ void stream_session::timer_event(int id) noexcept
 void stream_session::pipe_command(command::type kind, pipe& p) noexcept
 {
     state& s = *m_st;
-    if (s.dead || &p != s.p) return;
+    if (s.dead) return;
+    if (&p == s.zap) {
+        if (kind == command::pipe_term) p.set_peer_ended();
+        zap_reply();
+        return;
+    }
+    if (&p != s.p) return;
     switch (kind) {
     case command::activate_read: pump_out(); break;
     case command::activate_write: resume_input(); break;
@@ -948,6 +963,75 @@ void stream_session::listener_closed(bool all) noexcept
     if (all || s.p == nullptr || s.ph != phase::active) finish();
 }
 
+void stream_session::zap_begin() noexcept
+{
+    state& s = *m_st;
+    transport* inproc = find_transport("inproc");
+    pipe_shared* ps = inproc != nullptr ? inproc->connect_internal(*m_cfg.ctx, zap::endpoint_name, m_cfg.io->mailbox_ref())
+                                        : nullptr;
+    if (ps == nullptr) {
+        // No handler bound: refused, as libzmq 4.3 refuses PLAIN without ZAP.
+        event(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, EFAULT);
+        connection_lost();
+        return;
+    }
+    s.zap = &ps->end(0);
+    s.zap->owner = static_cast<io_core::pipe_owner*>(this);
+    zap::request r;
+    try {
+        r.domain = m_cfg.options.zap_domain;
+        r.address = s.peer_address;
+        r.identity = m_cfg.options.routing_id;
+        r.mechanism = "PLAIN";
+        r.credentials = {s.hs->plain_username(), s.hs->plain_password()};
+    } catch (...) {
+        connection_lost();
+        return;
+    }
+    if (zap::send_request(*s.zap, r) != 0) {
+        connection_lost();
+        return;
+    }
+    zap_reply(); // an answer may already be there (never, in practice: the handler is a thread)
+}
+
+void stream_session::zap_reply() noexcept
+{
+    state& s = *m_st;
+    if (s.zap == nullptr || s.dead || s.ph != phase::handshaking) return;
+    zmtp::plain_verdict verdict;
+    metadata::entries props;
+    if (zap::read_reply(*s.zap, verdict, props) == zap::result::pending) {
+        if (!s.zap->in_done() && !s.zap->peer_ended()) return; // asked to be told
+        verdict.status = 500; // the handler went away without answering
+    }
+    zap_release();
+    s.zap_props = std::move(props);
+    const auto st = s.hs->complete_auth(verdict);
+    if (!send_handshake_output()) return;
+    if (st == zmtp::handshake::status::error) {
+        handshake_failed();
+        return;
+    }
+    if (st == zmtp::handshake::status::ready) {
+        handshake_ready();
+        if (s.dead) return;
+    }
+    // Bytes that came behind HELLO wait in the buffer.
+    if (process_buffer()) read_input();
+    if (!s.dead && s.p != nullptr && s.ph == phase::active) s.p->flush();
+}
+
+void stream_session::zap_release() noexcept
+{
+    state& s = *m_st;
+    if (s.zap == nullptr) return;
+    s.zap->terminate(false);
+    s.zap->owner = nullptr;
+    s.zap->shared().release();
+    s.zap = nullptr;
+}
+
 void stream_session::handshake_failed() noexcept
 {
     int ev = 0;
@@ -970,6 +1054,8 @@ void stream_session::connection_lost() noexcept
     disarm(s.t_connect);
     disarm(s.t_heartbeat);
     disarm(s.t_recv_deadline);
+    zap_release();
+    s.zap_props.clear();
     close_fd();
     const bool was_active = s.ph == phase::active;
     s.ph = phase::waiting;
@@ -1058,6 +1144,7 @@ void stream_session::finish() noexcept
     disarm(s.t_connect);
     disarm(s.t_heartbeat);
     disarm(s.t_recv_deadline);
+    zap_release();
     if (s.registered) m_cfg.io->rm_fd(s.fd);
     s.registered = false;
     if (s.fd >= 0 && (s.ph == phase::handshaking || s.ph == phase::active)) {

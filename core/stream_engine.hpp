@@ -106,6 +106,9 @@ private:
     void handshake_ready() noexcept;
     void connection_lost() noexcept;
     void handshake_failed() noexcept;
+    void zap_begin() noexcept;
+    void zap_reply() noexcept;
+    void zap_release() noexcept;
     void event(int ev, std::uint64_t value) noexcept;
     void schedule_reconnect() noexcept;
     void read_input() noexcept;

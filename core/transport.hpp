@@ -16,9 +16,12 @@
 #include <string>
 
 #include "endpoint.hpp"
+#include "mailbox.hpp"
 
 namespace zmx::core {
 
+class context;
+class pipe_shared;
 class socket_base;
 
 class transport {
@@ -30,6 +33,18 @@ public:
     [[nodiscard]] virtual int unbind(socket_base& s, const std::string& uri) noexcept = 0;
     [[nodiscard]] virtual int disconnect(socket_base& s, const std::string& uri) noexcept = 0;
     virtual void socket_closing(socket_base& s) noexcept = 0;
+
+    // For engines that talk to a socket of their own context without being a socket
+    // (the ZAP client of a security handshake): a pipe to the socket bound at `name`.
+    // End 0 is the caller's (attached to `mb`), end 1 is handed to the bound socket.
+    // nullptr when nothing is bound there or the transport cannot do it.
+    [[nodiscard]] virtual pipe_shared* connect_internal(context& ctx, const std::string& name, mailbox_ptr mb) noexcept
+    {
+        (void)ctx;
+        (void)name;
+        (void)mb;
+        return nullptr;
+    }
 };
 
 } // namespace zmx::core

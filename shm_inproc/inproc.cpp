@@ -138,6 +138,32 @@ public:
         return 0;
     }
 
+    core::pipe_shared* connect_internal(core::context& ctx, const std::string& name, core::mailbox_ptr mb) noexcept override
+    {
+        inproc_state* stp = nullptr;
+        try {
+            stp = &state_of(ctx);
+        } catch (...) {
+            return nullptr;
+        }
+        std::lock_guard lock(stp->mutex);
+        auto it = stp->bound.find(name);
+        if (it == stp->bound.end()) return nullptr;
+        const bound_socket& b = it->second;
+        core::pipe_shared* ps = core::pipe_shared::create(0, 0);
+        if (ps == nullptr) return nullptr;
+        ps->attach(0, std::move(mb));
+        ps->attach(1, b.mailbox);
+        ps->set_routing_id(0, std::string_view{});
+        ps->set_routing_id(1, b.routing_id);
+        core::command c;
+        c.kind = core::command::pipe_attach;
+        c.side = 1;
+        c.pipe = ps; // the binder's reference travels with the command
+        b.mailbox->post(c);
+        return ps;
+    }
+
     int disconnect(core::socket_base& s, const std::string& uri) noexcept override
     {
         // The socket base already ended this endpoint's pipes; forget parked ends.
