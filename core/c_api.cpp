@@ -473,9 +473,6 @@ int zmq_socket_get_peer_state(void* s, const void*, size_t)
 {
     return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP);
 }
-int zmq_proxy(void*, void*, void*) { return fail(ENOTSUP); }
-int zmq_proxy_steerable(void*, void*, void*, void*) { return fail(ENOTSUP); }
-int zmq_device(int, void*, void*) { return fail(ENOTSUP); }
 int zmq_curve_keypair(char*, char*) { return fail(ENOTSUP); }
 int zmq_curve_public(char*, const char*) { return fail(ENOTSUP); }
 
