@@ -299,7 +299,10 @@ protected:
         const std::string_view prefix(static_cast<const char*>(value), value == nullptr ? 0 : len);
         try {
             if (option == ZMQ_SUBSCRIBE) {
-                if (m_subs.add(prefix)) send_all(1, prefix);
+                // Every subscribe goes upstream (an XPUB in verbose mode sees duplicates,
+                // as with libzmq); a cancel only when the last one goes.
+                (void)m_subs.add(prefix);
+                send_all(1, prefix);
             } else if (m_subs.rm(prefix)) {
                 send_all(0, prefix);
             }

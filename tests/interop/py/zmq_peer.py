@@ -1,8 +1,9 @@
 # A real libzmq peer (Debian's pyzmq on the system libzmq 4.3.4, never zmx) for
-# tcp_ipc_libzmq_test.cpp, which talks to it through zmx sockets over tcp:// and ipc://.
+# tcp_ipc_libzmq_test.cpp and pubsub_libzmq_test.cpp, which talk to it through zmx
+# sockets over tcp:// and ipc://.
 #
 # usage: zmq_peer.py TYPE bind|connect ENDPOINT [options]
-#   TYPE           PAIR, PUSH or PULL
+#   TYPE           PAIR, PUSH, PULL, PUB, SUB, XPUB or XSUB
 #   ENDPOINT       bind: may use a wildcard port (tcp://127.0.0.1:*); connect: exact
 #   --metadata X-Name:value   ZMQ_METADATA property sent to the peer
 #   --plain-server            PLAIN server; a ZAP handler (inproc://zeromq.zap.01) accepts
@@ -23,9 +24,20 @@
 #   recv_props NAME...  receives one message: "OK <text> NAME=value ..." (value "-" when
 #                       the property is missing)
 #   expect_nothing MS   "OK" if no message arrives within MS milliseconds
+#   subscribe [TOPIC]   SUB: ZMQ_SUBSCRIBE (no TOPIC: the empty one)
+#   unsubscribe [TOPIC] SUB: ZMQ_UNSUBSCRIBE
+#   send_hex F...       sends one message, a frame per argument in hex ("-": empty)
+#   recv_hex            receives one message: "OK F..." (frames in hex, "-" for empty)
+#   skip_until TEXT     receives until a single-frame message equal to TEXT arrives:
+#                       "OK <number of other messages skipped>"
 #   quit                closes the socket and the context, answers "OK", exits 0
+# While waiting for a command the socket is kept serviced (ZMQ_FD watched, ZMQ_EVENTS
+# read): libzmq attaches a new connection only inside a call on the socket, and a bound
+# SUB sends its subscriptions to a new peer only then.
 # EOF on stdin ends the process (linger 0). A watchdog alarm ends it after 120 s so that
 # a crashed test never leaves it behind. Every receive waits at most 15 s.
+import os
+import select
 import signal
 import sys
 import threading
@@ -91,6 +103,23 @@ def zap_handler(ctx, ready, stop):
     s.close()
 
 
+def command_lines(sock):
+    """Lines from stdin; while none is complete, the socket handles its commands."""
+    buf = b""
+    zfd = sock.getsockopt(zmq.FD)
+    while True:
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode(errors="replace")
+        sock.getsockopt(zmq.EVENTS)  # handle pending commands; re-arms ZMQ_FD
+        ready, _, _ = select.select([0, zfd], [], [])
+        if 0 in ready:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return
+            buf += chunk
+
+
 def describe_frames(got, expected):
     if len(got) != len(expected):
         return "%d frames, expected %d (sizes %s)" % (len(got), len(expected), [len(g) for g in got])
@@ -126,7 +155,8 @@ def main():
         zap.start()
         ready.wait(10)
 
-    sock = ctx.socket({"PAIR": zmq.PAIR, "PUSH": zmq.PUSH, "PULL": zmq.PULL}[kind])
+    sock = ctx.socket({"PAIR": zmq.PAIR, "PUSH": zmq.PUSH, "PULL": zmq.PULL, "PUB": zmq.PUB,
+                       "SUB": zmq.SUB, "XPUB": zmq.XPUB, "XSUB": zmq.XSUB}[kind])
     sock.linger = 0
     sock.rcvtimeo = TIMEOUT_MS
     sock.sndtimeo = TIMEOUT_MS
@@ -148,7 +178,7 @@ def main():
         sys.exit(1)
     say("READY " + endpoint)
 
-    for line in sys.stdin:
+    for line in command_lines(sock):
         words = line.split()
         if not words:
             continue
@@ -208,6 +238,26 @@ def main():
                 if sock.poll(int(words[1]), zmq.POLLIN):
                     raise RuntimeError("unexpected message %r" % sock.recv()[:32])
                 say("OK")
+            elif cmd == "subscribe":
+                sock.setsockopt(zmq.SUBSCRIBE, " ".join(words[1:]).encode())
+                say("OK")
+            elif cmd == "unsubscribe":
+                sock.setsockopt(zmq.UNSUBSCRIBE, " ".join(words[1:]).encode())
+                say("OK")
+            elif cmd == "send_hex":
+                sock.send_multipart([b"" if w == "-" else bytes.fromhex(w) for w in words[1:]])
+                say("OK")
+            elif cmd == "recv_hex":
+                say("OK " + " ".join(f.hex() or "-" for f in sock.recv_multipart()))
+            elif cmd == "skip_until":
+                want = " ".join(words[1:]).encode()
+                skipped = 0
+                while True:
+                    msg = sock.recv_multipart()
+                    if msg == [want]:
+                        break
+                    skipped += 1
+                say("OK %d" % skipped)
             elif cmd == "quit":
                 sock.linger = 5000
                 sock.close()
