@@ -128,6 +128,7 @@ int socket_base::add_endpoint(const char* uri, bool bind) noexcept
     }
     m_last_endpoint = resolved;
     m_endpoints.push_back(endpoint_record{resolved, uri, t, bind});
+    if (!bind) m_options.connect_routing_id.clear(); // one-shot: it named this connection
     direct_flush(); // direct mode: the listener or connection starts now
     return 0;
 }

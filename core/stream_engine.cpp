@@ -508,7 +508,14 @@ void stream_session::handshake_ready() noexcept
         }
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
-        ps->set_routing_id(1, s.hs->peer_routing_id());
+        // ZMQ_CONNECT_ROUTING_ID (a connecting ROUTER naming its peer) wins over the
+        // peer's own Identity.
+        const std::string& named = m_cfg.options.connect_routing_id;
+        if (s.connecting_side && !named.empty()) {
+            ps->set_routing_id(1, named);
+        } else {
+            ps->set_routing_id(1, s.hs->peer_routing_id());
+        }
         ps->attach(1, m_cfg.io->mailbox_ref());
         s.p = &ps->end(1);
         s.p->owner = static_cast<io_core::pipe_owner*>(this);
@@ -802,8 +809,12 @@ void stream_session::pump_out() noexcept
         // Write what is encoded.
         while (!s.encoder->empty()) {
             const auto iov = s.encoder->pending();
-            const int cnt = static_cast<int>(std::min<std::size_t>(iov.size(), IOV_MAX));
-            const ssize_t n = ::writev(s.fd, iov.data(), cnt);
+            // sendmsg, not writev: MSG_NOSIGNAL, so a peer that went away is an EPIPE
+            // for this connection, never a SIGPIPE for the application.
+            msghdr mh{};
+            mh.msg_iov = const_cast<iovec*>(iov.data());
+            mh.msg_iovlen = std::min<std::size_t>(iov.size(), IOV_MAX);
+            const ssize_t n = ::sendmsg(s.fd, &mh, MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN) {

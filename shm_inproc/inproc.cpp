@@ -107,7 +107,9 @@ public:
                 ps->attach(0, s.mailbox_ref());
                 ps->attach(1, b.mailbox);
                 ps->set_routing_id(0, s.options().routing_id);
-                ps->set_routing_id(1, b.routing_id);
+                // ZMQ_CONNECT_ROUTING_ID names the binder for this connection.
+                const std::string& named = s.options().connect_routing_id;
+                ps->set_routing_id(1, named.empty() ? std::string_view(b.routing_id) : std::string_view(named));
                 // The binder adopts end 1 on its own thread; the command carries its reference.
                 core::command c;
                 c.kind = core::command::pipe_attach;
@@ -120,6 +122,7 @@ public:
                 if (ps == nullptr) return ENOMEM;
                 ps->attach(0, s.mailbox_ref());
                 ps->set_routing_id(0, s.options().routing_id);
+                if (!s.options().connect_routing_id.empty()) ps->set_routing_id(1, s.options().connect_routing_id);
                 st.pending.emplace(name, pending_connect{&s, ps, sndhwm, rcvhwm});
             }
         }

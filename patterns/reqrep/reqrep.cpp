@@ -333,7 +333,16 @@ protected:
         return m_fq.has_in(may_sleep(), [this](core::pipe& p) { pipe_ended(p); });
     }
 
-    bool xhas_out() noexcept override { return true; }
+    bool xhas_out() noexcept override
+    {
+        // Without MANDATORY a send never blocks (it drops); with it, writable means some
+        // peer has room (libzmq's rule).
+        if (!m_options.router_mandatory) return true;
+        for (const auto& [id, p] : m_by_id) {
+            if (p->check_write(may_sleep())) return true;
+        }
+        return false;
+    }
 
 private:
     // Gives an id to each attached pipe whose peer's id is known now.

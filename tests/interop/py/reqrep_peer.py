@@ -1,0 +1,136 @@
+# A real libzmq REQ, REP, DEALER or ROUTER (Debian's pyzmq on the system libzmq 4.3.4,
+# never zmx) for reqrep_libzmq_test.cpp, which talks to it through zmx sockets over
+# tcp:// and ipc://. Payloads (pattern, test_set) are zmq_peer.py's.
+#
+# usage: reqrep_peer.py TYPE bind|connect ENDPOINT [options]
+#   TYPE           REQ, REP, DEALER or ROUTER
+#   ENDPOINT       bind: may use a wildcard port (tcp://127.0.0.1:*); connect: exact
+#   --routing-id HEX   ZMQ_ROUTING_ID
+#   --probe-router     ZMQ_PROBE_ROUTER
+#   --req-correlate    ZMQ_REQ_CORRELATE
+#   --req-relaxed      ZMQ_REQ_RELAXED
+#
+# Prints "READY <endpoint>" once set up (bind: the resolved ZMQ_LAST_ENDPOINT), then
+# reads one command per line on stdin and answers each with one line, "OK ..." or
+# "FAIL <reason>". Frames on command lines are hex, "-" for an empty frame.
+#   serve_set SEED MAX SKIP   the server side of an exchange of the test set (sizes <=
+#                             MAX): for each message, receives a request whose first
+#                             SKIP frames are an envelope (ROUTER: the id, and "" from a
+#                             REQ) and the rest must be the message; replies envelope +
+#                             message. "OK E..." lists the distinct envelopes seen, each
+#                             as its frames joined by ","
+#   client_set SEED MAX [F...] the client side: for each message, sends F... + message,
+#                             receives the reply and checks it is F... + message
+#   send_hex F...             sends one message
+#   recv_hex                  receives one message: "OK F..."
+#   expect_nothing MS         "OK" if no message arrives within MS milliseconds
+#   quit                      closes the socket and the context, answers "OK", exits 0
+# EOF on stdin ends the process (linger 0). A watchdog alarm ends it after 120 s so that
+# a crashed test never leaves it behind. Every receive waits at most 15 s.
+import signal
+import sys
+
+import zmq
+
+from zmq_peer import TIMEOUT_MS, describe_frames, say, test_set
+
+
+def unhex(word):
+    return b"" if word == "-" else bytes.fromhex(word)
+
+
+def tohex(frame):
+    return frame.hex() or "-"
+
+
+def main():
+    signal.alarm(120)
+    args = sys.argv[1:]
+    kind, role, endpoint = args[0], args[1], args[2]
+    ctx = zmq.Context()
+    sock = ctx.socket({"REQ": zmq.REQ, "REP": zmq.REP, "DEALER": zmq.DEALER,
+                       "ROUTER": zmq.ROUTER}[kind])
+    sock.linger = 0
+    sock.rcvtimeo = TIMEOUT_MS
+    sock.sndtimeo = TIMEOUT_MS
+    i = 3
+    while i < len(args):
+        if args[i] == "--routing-id":
+            sock.setsockopt(zmq.ROUTING_ID, unhex(args[i + 1]))
+            i += 2
+            continue
+        flag = {"--probe-router": zmq.PROBE_ROUTER, "--req-correlate": zmq.REQ_CORRELATE,
+                "--req-relaxed": zmq.REQ_RELAXED}[args[i]]
+        sock.setsockopt(flag, 1)
+        i += 1
+    try:
+        if role == "bind":
+            sock.bind(endpoint)
+            endpoint = sock.last_endpoint.decode()
+        else:
+            sock.connect(endpoint)
+    except zmq.ZMQError as e:
+        say("FAIL %s %s: %s" % (role, endpoint, e))
+        sys.exit(1)
+    say("READY " + endpoint)
+
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        cmd = words[0]
+        try:
+            if cmd == "serve_set":
+                skip = int(words[3])
+                envelopes = []
+                first = None
+                for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
+                    got = sock.recv_multipart()
+                    envelope, body = got[:skip], got[skip:]
+                    env = ",".join(tohex(f) for f in envelope) or "-"
+                    if env not in envelopes:
+                        envelopes.append(env)
+                    why = describe_frames(body, msg)
+                    if why and first is None:
+                        first = "message %d: %s" % (k, why)
+                    sock.send_multipart(envelope + body)  # always reply: the client waits
+                if first:
+                    raise RuntimeError(first)
+                say("OK " + " ".join(envelopes))
+            elif cmd == "client_set":
+                prefix = [unhex(w) for w in words[3:]]
+                for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
+                    sock.send_multipart(prefix + msg)
+                    got = sock.recv_multipart()
+                    why = describe_frames(got, prefix + msg)
+                    if why:
+                        raise RuntimeError("reply %d: %s" % (k, why))
+                say("OK")
+            elif cmd == "send_hex":
+                sock.send_multipart([unhex(w) for w in words[1:]])
+                say("OK")
+            elif cmd == "recv_hex":
+                say("OK " + " ".join(tohex(f) for f in sock.recv_multipart()))
+            elif cmd == "expect_nothing":
+                if sock.poll(int(words[1]), zmq.POLLIN):
+                    raise RuntimeError("unexpected message %r" % sock.recv_multipart())
+                say("OK")
+            elif cmd == "quit":
+                sock.linger = 5000
+                sock.close()
+                ctx.term()
+                say("OK")
+                return
+            else:
+                raise RuntimeError("unknown command " + cmd)
+        except zmq.Again:
+            say("FAIL %s: timed out" % cmd)
+        except Exception as e:  # report, keep serving: the test decides
+            say("FAIL %s: %s" % (cmd, e))
+    # stdin closed: the test is gone
+    sock.close(0)
+    ctx.term()
+
+
+if __name__ == "__main__":
+    main()
