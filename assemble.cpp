@@ -26,6 +26,7 @@ const socket_type_entry socket_types[] = {
     {ZMQ_DEALER, "DEALER", &patterns::create_dealer},
     {ZMQ_REP, "REP", &patterns::create_router},
     {ZMQ_ROUTER, "ROUTER", &patterns::create_router},
+    {ZMQ_STREAM, "STREAM", &patterns::create_stream},
 };
 
 } // namespace

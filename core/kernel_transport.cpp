@@ -130,7 +130,9 @@ public:
             return ENOMEM;
         }
         cfg.uri = resolved;
-        if (s.options().immediate) {
+        // STREAM connections are always IMMEDIATE: each connection is its own peer, with
+        // a pipe (and a routing id) from the moment it exists.
+        if (s.options().immediate || s.type() == ZMQ_STREAM) {
             // No pipe until a connection is established (see stream_session).
             std::shared_ptr<stream_session::handle> h;
             try {

@@ -190,6 +190,7 @@ struct stream_session::state {
     std::size_t rpos = 0;
     std::size_t rlen = 0;
     bool large_frames = false;   // the last frame was received in place (see read_input)
+    std::size_t raw_offset = 0;  // STREAM: bytes of held_out already written
     msg stalled_in{};            // a decoded frame waiting for room in the pipe
     bool have_stalled_in = false;
     bool in_stalled = false;
@@ -425,6 +426,10 @@ void stream_session::begin_handshake() noexcept
     state& s = *m_st;
     const socket_options& o = m_cfg.options;
     if (!m_cfg.ipc) tune_tcp(s.fd, o);
+    if (raw()) {
+        raw_ready();
+        return;
+    }
     zmtp::handshake_options ho;
     switch (o.mechanism) {
     case ZMQ_PLAIN: ho.mech = zmtp::mechanism::plain; break;
@@ -591,6 +596,23 @@ void stream_session::read_input() noexcept
     for (int round = 0; round < read_rounds; ++round) {
         if (s.dead || s.in_stalled || s.fd < 0) return;
         if (s.ph != phase::handshaking && s.ph != phase::active) return;
+        if (s.ph == phase::active && raw()) {
+            // STREAM: the bytes as they come, one message per read.
+            const ssize_t n = ::recv(s.fd, s.rbuf.data(), s.rbuf.size(), 0);
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && errno == EAGAIN) break;
+                connection_lost();
+                return;
+            }
+            msg data;
+            if (data.init_buffer(s.rbuf.data(), static_cast<std::size_t>(n)) != 0) {
+                connection_lost();
+                return;
+            }
+            if (!deliver_message(data)) break;
+            continue;
+        }
         if (s.ph == phase::active && s.rpos == s.rlen) {
             // Zero-copy: the rest of a large body goes straight into its message.
             const auto body = s.decoder->body_buffer();
@@ -805,6 +827,10 @@ void stream_session::pump_out() noexcept
 {
     state& s = *m_st;
     if (s.dead || s.ph != phase::active || s.p == nullptr) return;
+    if (raw()) {
+        pump_out_raw();
+        return;
+    }
     for (;;) {
         // Write what is encoded.
         while (!s.encoder->empty()) {
@@ -878,6 +904,92 @@ void stream_session::pump_out() noexcept
         if (!added) break;
     }
     if (s.output_done && s.encoder->empty() && !s.have_held_out) finish(); // all delivered
+}
+
+bool stream_session::raw() const noexcept { return m_cfg.socket_type == ZMQ_STREAM; }
+
+// STREAM: no greeting, no handshake: the connection is the peer.
+void stream_session::raw_ready() noexcept
+{
+    state& s = *m_st;
+    disarm(s.t_handshake);
+    if (s.rbuf.empty()) s.rbuf.resize(read_buffer_size);
+    s.rpos = s.rlen = 0;
+    metadata::entries props;
+    if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);
+    if (s.md != nullptr) s.md->release();
+    s.md = nullptr;
+    try {
+        s.md = metadata::create(std::move(props));
+    } catch (...) {
+        s.md = nullptr;
+    }
+    if (s.p == nullptr) {
+        const socket_options& o = m_cfg.options;
+        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
+        if (ps == nullptr) {
+            finish();
+            return;
+        }
+        ps->attach(0, m_cfg.socket_mailbox);
+        ps->end(0).peer_engine = !m_cfg.direct;
+        ps->set_routing_id(1, s.connecting_side ? std::string_view(m_cfg.options.connect_routing_id) : std::string_view{});
+        ps->attach(1, m_cfg.io->mailbox_ref());
+        s.p = &ps->end(1);
+        s.p->owner = static_cast<io_core::pipe_owner*>(this);
+        command c;
+        c.kind = command::pipe_attach;
+        c.side = 0;
+        c.pipe = ps;
+        m_cfg.socket_mailbox->post(c);
+    }
+    s.ph = phase::active;
+    s.connected_before = true;
+    update_events();
+    pump_out();
+}
+
+// STREAM output: each message's bytes as they are; an empty message closes the
+// connection (libzmq's way to hang up on a raw peer).
+void stream_session::pump_out_raw() noexcept
+{
+    state& s = *m_st;
+    for (;;) {
+        if (!s.have_held_out) {
+            if (s.output_done || !s.p->read(s.held_out)) {
+                if (!s.output_done && s.p->in_done()) s.output_done = true;
+                break;
+            }
+            s.have_held_out = true;
+            s.raw_offset = 0;
+            if (s.held_out.size() == 0) {
+                (void)s.held_out.close();
+                s.held_out.init();
+                s.have_held_out = false;
+                finish(); // hang up
+                return;
+            }
+        }
+        const auto* d = static_cast<const char*>(s.held_out.data());
+        const std::size_t left = s.held_out.size() - s.raw_offset;
+        const ssize_t n = ::send(s.fd, d + s.raw_offset, left, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                s.want_out = true;
+                update_events();
+                return;
+            }
+            connection_lost();
+            return;
+        }
+        s.raw_offset += static_cast<std::size_t>(n);
+        if (s.raw_offset < s.held_out.size()) continue;
+        (void)s.held_out.close();
+        s.held_out.init();
+        s.have_held_out = false;
+    }
+    if (s.output_done && !s.have_held_out) finish();
 }
 
 void stream_session::timer_event(int id) noexcept

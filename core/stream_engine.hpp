@@ -119,6 +119,9 @@ private:
     bool handle_command(msg& frame) noexcept;
     void resume_input() noexcept;
     void pump_out() noexcept;
+    [[nodiscard]] bool raw() const noexcept; // ZMQ_STREAM: raw bytes, no ZMTP
+    void raw_ready() noexcept;
+    void pump_out_raw() noexcept;
     bool send_command(msg& cmd) noexcept;
     void update_events() noexcept;
     void close_fd() noexcept;

@@ -21,5 +21,7 @@ core::socket_base* create_sub(core::context& ctx, int type, std::uint32_t sid);
 // DEALER and REQ, ROUTER and REP.
 core::socket_base* create_dealer(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_router(core::context& ctx, int type, std::uint32_t sid);
+// STREAM (raw TCP peers).
+core::socket_base* create_stream(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns
