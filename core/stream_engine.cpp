@@ -504,31 +504,12 @@ void stream_session::handshake_ready() noexcept
     // The peer's Identity, for a ROUTER on our side (first connection of a pipe only).
     if (s.p != nullptr) s.p->shared().set_routing_id(1, s.hs->peer_routing_id());
     if (s.p == nullptr) {
-        // Accepted: the socket gets its pipe now.
-        const socket_options& o = m_cfg.options;
-        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
-        if (ps == nullptr) {
-            finish();
+        // Accepted (or IMMEDIATE): the socket gets its pipe now. ZMQ_CONNECT_ROUTING_ID
+        // (a connecting ROUTER naming its peer) wins over the peer's own Identity.
+        const std::string& named = m_cfg.options.connect_routing_id;
+        if (!attach_new_pipe(s.connecting_side && !named.empty() ? std::string_view(named) : s.hs->peer_routing_id())) {
             return;
         }
-        ps->attach(0, m_cfg.socket_mailbox);
-        ps->end(0).peer_engine = !m_cfg.direct;
-        // ZMQ_CONNECT_ROUTING_ID (a connecting ROUTER naming its peer) wins over the
-        // peer's own Identity.
-        const std::string& named = m_cfg.options.connect_routing_id;
-        if (s.connecting_side && !named.empty()) {
-            ps->set_routing_id(1, named);
-        } else {
-            ps->set_routing_id(1, s.hs->peer_routing_id());
-        }
-        ps->attach(1, m_cfg.io->mailbox_ref());
-        s.p = &ps->end(1);
-        s.p->owner = static_cast<io_core::pipe_owner*>(this);
-        command c;
-        c.kind = command::pipe_attach;
-        c.side = 0;
-        c.pipe = ps; // the socket's reference travels with the command
-        m_cfg.socket_mailbox->post(c);
     }
     s.peer_minor = s.hs->peer_greeting().minor;
     s.ph = phase::active;
@@ -908,6 +889,31 @@ void stream_session::pump_out() noexcept
 
 bool stream_session::raw() const noexcept { return m_cfg.socket_type == ZMQ_STREAM; }
 
+// A pipe for this connection, handed to the socket (pipe_attach); `peer_id` is how the
+// socket will know the peer. False (and the session finished) when there is no memory.
+bool stream_session::attach_new_pipe(std::string_view peer_id) noexcept
+{
+    state& s = *m_st;
+    const socket_options& o = m_cfg.options;
+    pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
+    if (ps == nullptr) {
+        finish();
+        return false;
+    }
+    ps->attach(0, m_cfg.socket_mailbox);
+    ps->end(0).peer_engine = !m_cfg.direct;
+    ps->set_routing_id(1, peer_id);
+    ps->attach(1, m_cfg.io->mailbox_ref());
+    s.p = &ps->end(1);
+    s.p->owner = static_cast<io_core::pipe_owner*>(this);
+    command c;
+    c.kind = command::pipe_attach;
+    c.side = 0;
+    c.pipe = ps; // the socket's reference travels with the command
+    m_cfg.socket_mailbox->post(c);
+    return true;
+}
+
 // STREAM: no greeting, no handshake: the connection is the peer.
 void stream_session::raw_ready() noexcept
 {
@@ -924,24 +930,9 @@ void stream_session::raw_ready() noexcept
     } catch (...) {
         s.md = nullptr;
     }
-    if (s.p == nullptr) {
-        const socket_options& o = m_cfg.options;
-        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
-        if (ps == nullptr) {
-            finish();
-            return;
-        }
-        ps->attach(0, m_cfg.socket_mailbox);
-        ps->end(0).peer_engine = !m_cfg.direct;
-        ps->set_routing_id(1, s.connecting_side ? std::string_view(m_cfg.options.connect_routing_id) : std::string_view{});
-        ps->attach(1, m_cfg.io->mailbox_ref());
-        s.p = &ps->end(1);
-        s.p->owner = static_cast<io_core::pipe_owner*>(this);
-        command c;
-        c.kind = command::pipe_attach;
-        c.side = 0;
-        c.pipe = ps;
-        m_cfg.socket_mailbox->post(c);
+    if (s.p == nullptr &&
+        !attach_new_pipe(s.connecting_side ? std::string_view(m_cfg.options.connect_routing_id) : std::string_view{})) {
+        return;
     }
     s.ph = phase::active;
     s.connected_before = true;

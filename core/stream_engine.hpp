@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "endpoint.hpp"
@@ -121,6 +122,7 @@ private:
     void pump_out() noexcept;
     [[nodiscard]] bool raw() const noexcept; // ZMQ_STREAM: raw bytes, no ZMTP
     void raw_ready() noexcept;
+    bool attach_new_pipe(std::string_view peer_id) noexcept;
     void pump_out_raw() noexcept;
     bool send_command(msg& cmd) noexcept;
     void update_events() noexcept;

@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "common/fair_queue.hpp"
+#include "common/routing_id.hpp"
 #include "common/load_balancer.hpp"
 #include "socket_base.hpp"
 
@@ -364,7 +365,7 @@ private:
     {
         try {
             std::string id = wanted;
-            if (id.empty()) id = generate_id();
+            if (id.empty()) id = m_ids.next();
             if (auto it = m_by_id.find(id); it != m_by_id.end()) {
                 if (!m_options.router_handover) {
                     // The id is taken: the newcomer is refused.
@@ -385,22 +386,12 @@ private:
         }
     }
 
-    std::string generate_id()
-    {
-        std::string id(5, '\0');
-        const std::uint32_t n = m_next_id++;
-        id[1] = static_cast<char>(n >> 24);
-        id[2] = static_cast<char>(n >> 16);
-        id[3] = static_cast<char>(n >> 8);
-        id[4] = static_cast<char>(n);
-        return id;
-    }
 
     fair_queue m_fq;
     std::vector<core::pipe*> m_anonymous; // attached, peer id not known yet
     std::unordered_map<std::string, core::pipe*> m_by_id;
     std::unordered_map<core::pipe*, std::string> m_id_of;
-    std::uint32_t m_next_id = 0x0EDE5A57; // libzmq starts at a random value too
+    routing_id_source m_ids{0x0EDE5A57};
     core::pipe* m_sending = nullptr;
     core::pipe* m_reading = nullptr;
     core::msg m_prefetched{};

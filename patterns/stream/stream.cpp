@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "common/fair_queue.hpp"
+#include "common/routing_id.hpp"
 #include "socket_base.hpp"
 
 namespace zmx::patterns {
@@ -36,7 +37,7 @@ protected:
         try {
             const int peer = 1 - p.side();
             std::string id = p.shared().routing_id_known(peer) ? p.shared().routing_id(peer) : std::string{};
-            if (id.empty() || m_by_id.count(id) != 0) id = generate_id();
+            if (id.empty() || m_by_id.count(id) != 0) id = m_ids.next();
             m_by_id.emplace(id, &p);
             m_id_of.emplace(&p, id);
             if (m_options.stream_notify) m_notices.push_back(std::move(id));
@@ -144,22 +145,12 @@ protected:
     }
 
 private:
-    std::string generate_id()
-    {
-        std::string id(5, '\0');
-        const std::uint32_t n = m_next_id++;
-        id[1] = static_cast<char>(n >> 24);
-        id[2] = static_cast<char>(n >> 16);
-        id[3] = static_cast<char>(n >> 8);
-        id[4] = static_cast<char>(n);
-        return id;
-    }
 
     fair_queue m_fq;
     std::unordered_map<std::string, core::pipe*> m_by_id;
     std::unordered_map<core::pipe*, std::string> m_id_of;
     std::deque<std::string> m_notices; // ids of connections that came or went
-    std::uint32_t m_next_id = 0x1D5A0001;
+    routing_id_source m_ids{0x1D5A0001};
     core::pipe* m_sending = nullptr;
     core::msg m_data{}; // the second frame of what xrecv is handing out
     bool m_have_data = false;
