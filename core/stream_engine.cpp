@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <map>
 #include <optional>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -191,6 +192,7 @@ struct stream_session::state {
     std::size_t rlen = 0;
     bool large_frames = false;   // the last frame was received in place (see read_input)
     std::size_t raw_offset = 0;  // STREAM: bytes of held_out already written
+    bool stopped = false;        // stop_now(): no reconnects
     msg stalled_in{};            // a decoded frame waiting for room in the pipe
     bool have_stalled_in = false;
     bool in_stalled = false;
@@ -269,11 +271,7 @@ void stream_session::stop(const std::shared_ptr<handle>& h) noexcept
     // Posted while the handle is locked: the session cannot go before it is queued, and
     // its destructor (which clears the handle) runs after this call on the core.
     s->m_cfg.io->post(
-        [](void* self) {
-            auto* me = static_cast<stream_session*>(self);
-            if (!me->m_st->dead) me->finish();
-        },
-        s);
+        [](void* self) { static_cast<stream_session*>(self)->stop_now(); }, s);
 }
 
 stream_session* stream_session::create_accepted(const stream_config& cfg, int fd, stream_listener* parent) noexcept
@@ -333,7 +331,9 @@ void stream_session::update_events() noexcept
 {
     state& s = *m_st;
     if (!s.registered) return;
-    const bool in = !s.in_stalled && (s.ph == phase::handshaking || s.ph == phase::active);
+    // No reading while the pipe is full or a ZAP answer is awaited (bytes stay in the
+    // kernel: TCP flow control holds the peer back).
+    const bool in = !s.in_stalled && s.zap == nullptr && (s.ph == phase::handshaking || s.ph == phase::active);
     const bool out = s.ph == phase::connecting || s.want_out;
     if (in == s.ev_in && out == s.ev_out) return;
     s.ev_in = in;
@@ -535,6 +535,13 @@ void stream_session::in_event() noexcept
 {
     state& s = *m_st;
     if (s.dead) return;
+    if ((s.in_stalled || s.zap != nullptr) && s.fd >= 0) {
+        // Not reading: epoll woke us for a hang-up or an error, which it reports
+        // whatever we asked for. Take it now, or it would wake us forever.
+        pollfd pf{s.fd, 0, 0};
+        if (::poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)) != 0) connection_lost();
+        return;
+    }
     if (s.ph == phase::connecting) {
         out_event(); // an error shows as EPOLLERR / EPOLLHUP
         return;
@@ -653,6 +660,7 @@ bool stream_session::process_buffer() noexcept
         const std::size_t n = s.rlen - s.rpos;
         std::size_t used = 0;
         if (s.ph == phase::handshaking) {
+            if (s.zap != nullptr) return false; // waiting for the ZAP handler: bytes wait
             const auto st = s.hs->feed(data, n, used);
             s.rpos += used;
             if (!send_handshake_output()) return false;
@@ -734,7 +742,7 @@ bool stream_session::handle_command(msg& frame) noexcept
             if (zmtp::make_pong(pong, ctx) == 0) (void)send_command(pong);
             (void)pong.close();
             // The peer promises traffic within ttl; without it the connection is dead.
-            if (ttl > 0 && !s.dead) arm(t_heartbeat_ttl, std::int64_t{ttl} * 100, s.t_recv_deadline);
+            if (ttl > 0 && !s.dead && s.ph == phase::active) arm(t_heartbeat_ttl, std::int64_t{ttl} * 100, s.t_recv_deadline);
         }
     } else if (cmd.kind == zmtp::command_kind::error) {
         keep = false; // the peer gives up on us
@@ -857,11 +865,12 @@ void stream_session::pump_out() noexcept
                 const auto* d = static_cast<const std::uint8_t*>(s.held_out.data());
                 if (d[0] == 0 || d[0] == 1) {
                     // A subscription: tracked (for reconnects) and, for a 3.1 peer, sent
-                    // as a SUBSCRIBE / CANCEL command.
+                    // as a SUBSCRIBE / CANCEL command. (d dies with held_out below.)
+                    const bool is_sub = d[0] == 1;
                     const std::string topic(reinterpret_cast<const char*>(d + 1), s.held_out.size() - 1);
                     if (s.peer_minor >= 1) {
                         msg cmd;
-                        if (subscription_command(cmd, d[0] == 1, topic) != 0) break;
+                        if (subscription_command(cmd, is_sub, topic) != 0) break;
                         if (!s.encoder->add(cmd, true)) {
                             (void)cmd.close();
                             break;
@@ -871,7 +880,7 @@ void stream_session::pump_out() noexcept
                     } else if (!s.encoder->add(s.held_out, false)) {
                         break;
                     }
-                    track_subscription(d[0] == 1, topic);
+                    track_subscription(is_sub, topic);
                     s.have_held_out = false;
                     added = true;
                     continue;
@@ -1056,7 +1065,7 @@ void stream_session::peer_ended() noexcept
     if (s.socket_gone) return;
     s.socket_gone = true;
     if (s.in_stalled) resume_input(); // drops the stalled frame, reads on
-    if (s.dead) return;
+    if (s.dead || s.p == nullptr) return; // the connection went meanwhile
     const int linger = s.p->peer_linger();
     if (s.p->peer_discards() || linger == 0) {
         finish();
@@ -1068,6 +1077,22 @@ void stream_session::peer_ended() noexcept
     } else if (!s.have_held_out && !s.p->check_read() && s.p->in_done()) {
         finish(); // nothing was queued: no reason to wait for a connection
     }
+}
+
+// zmq_disconnect / zmq_close of an IMMEDIATE or STREAM connect: no more reconnects;
+// what the socket queued still goes out within its LINGER.
+void stream_session::stop_now() noexcept
+{
+    state& s = *m_st;
+    if (s.dead) return;
+    s.stopped = true;
+    if (s.p == nullptr || s.ph != phase::active || m_cfg.options.linger == 0) {
+        finish();
+        return;
+    }
+    if (!s.p->terminated()) s.p->terminate(false); // the socket lets go of its end
+    if (m_cfg.options.linger > 0) arm(t_linger, m_cfg.options.linger, s.t_linger);
+    pump_out(); // finishes once the socket's delimiter is read and everything written
 }
 
 void stream_session::listener_closed(bool all) noexcept
@@ -1091,6 +1116,7 @@ void stream_session::zap_begin() noexcept
     }
     s.zap = &ps->end(0);
     s.zap->owner = static_cast<io_core::pipe_owner*>(this);
+    update_events();
     zap::request r;
     try {
         r.domain = m_cfg.options.zap_domain;
@@ -1120,6 +1146,7 @@ void stream_session::zap_reply() noexcept
         verdict.status = 500; // the handler went away without answering
     }
     zap_release();
+    update_events();
     s.zap_props = std::move(props);
     const auto st = s.hs->complete_auth(verdict);
     if (!send_handshake_output()) return;
@@ -1236,7 +1263,7 @@ void stream_session::schedule_reconnect() noexcept
     state& s = *m_st;
     const socket_options& o = m_cfg.options;
     s.ph = phase::waiting;
-    if (o.reconnect_ivl < 0) {
+    if (o.reconnect_ivl < 0 || s.stopped) {
         finish(); // reconnection disabled
         return;
     }
@@ -1279,6 +1306,12 @@ void stream_session::finish() noexcept
     if (s.parent != nullptr) {
         s.parent->child_gone(this);
         s.parent = nullptr;
+    }
+    if (s.handle) {
+        // From now on stop() finds nothing to stop (a stop queued behind the delete
+        // below would touch freed memory).
+        std::lock_guard lock(s.handle->mutex);
+        s.handle->session = nullptr;
     }
     // Deleted on a later turn of the core, so no caller up the stack touches freed memory.
     m_cfg.io->post([](void* self) { delete static_cast<stream_session*>(self); }, this);
@@ -1365,6 +1398,8 @@ void stream_listener::shutdown(bool close_connections) noexcept
 void stream_listener::close_now() noexcept
 {
     m_closing = true;
+    if (m_retry_timer != 0) m_cfg.io->cancel_timer(m_retry_timer);
+    m_retry_timer = 0;
     if (m_registered) m_cfg.io->rm_fd(m_fd);
     m_registered = false;
     if (m_fd >= 0) event(ZMQ_EVENT_CLOSED, static_cast<std::uint64_t>(m_fd));
@@ -1377,6 +1412,12 @@ void stream_listener::close_now() noexcept
     children.swap(m_children);
     for (stream_session* c : children) c->listener_closed(all);
     m_cfg.io->post([](void* self) { delete static_cast<stream_listener*>(self); }, this);
+}
+
+void stream_listener::timer_event(int) noexcept
+{
+    m_retry_timer = 0;
+    if (!m_closing && m_registered) m_cfg.io->set_events(m_fd, true, false); // try again
 }
 
 void stream_listener::child_gone(stream_session* s) noexcept
@@ -1392,7 +1433,14 @@ void stream_listener::in_event() noexcept
         if (fd < 0) {
             // EAGAIN: all taken. EMFILE and friends: reported, tried again on the next
             // readiness.
-            if (errno != EAGAIN && errno != EINTR) event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(errno));
+            const int e = errno;
+            if (e != EAGAIN && e != EINTR) event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(e));
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                // Out of descriptors or memory: the pending connection stays, and level-
+                // triggered epoll would call us again at once. Pause accepting briefly.
+                m_cfg.io->set_events(m_fd, false, false);
+                if (m_retry_timer == 0) m_retry_timer = m_cfg.io->add_timer(100'000'000, this, 1);
+            }
             return;
         }
         event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));

@@ -86,6 +86,7 @@ public:
     // Core thread: the listener goes away. A session still in its handshake closes; an
     // established one too when `all` (unbind), else it lives on with its pipe.
     void listener_closed(bool all) noexcept;
+    void stop_now() noexcept;
 
     void in_event() noexcept override;
     void out_event() noexcept override;
@@ -156,6 +157,7 @@ public:
     void child_gone(stream_session* s) noexcept;
 
     void in_event() noexcept override;
+    void timer_event(int id) noexcept override;
 
 private:
     explicit stream_listener(const stream_config& cfg);
@@ -170,6 +172,7 @@ private:
     std::vector<stream_session*> m_children;
     bool m_registered = false;
     bool m_closing = false;
+    io_core::timer_handle m_retry_timer = 0; // accept paused after EMFILE and friends
     std::atomic<bool> m_close_connections{false};
 };
 

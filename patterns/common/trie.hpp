@@ -24,6 +24,12 @@
 
 namespace zmx::patterns {
 
+// Longest subscription kept. The tries spend a node per byte and walk them recursively
+// on removal and teardown: a hostile subscriber sending a megabyte-long topic would cost
+// ~100 MB and a stack overflow. Longer subscriptions are refused (SUB: EINVAL) or
+// ignored (from peers).
+inline constexpr std::size_t max_subscription = 8192;
+
 template <typename Payload>
 class basic_trie {
 public:

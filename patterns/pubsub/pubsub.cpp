@@ -228,6 +228,7 @@ private:
 
     void on_subscription(bool subscribe, std::string_view prefix, core::pipe* from)
     {
+        if (prefix.size() > max_subscription) return; // see trie.hpp: ignored
         if (subscribe) {
             const bool unique = m_subs.add(prefix, from);
             if (type() == ZMQ_XPUB && (unique || m_options.xpub_verbose_subs)) queue_upstream(1, prefix);
@@ -297,6 +298,7 @@ protected:
         if (type() != ZMQ_SUB) return EINVAL;
         if (value == nullptr && len != 0) return EINVAL;
         const std::string_view prefix(static_cast<const char*>(value), value == nullptr ? 0 : len);
+        if (prefix.size() > max_subscription) return EINVAL;
         try {
             if (option == ZMQ_SUBSCRIBE) {
                 // Every subscribe goes upstream (an XPUB in verbose mode sees duplicates,
@@ -320,6 +322,7 @@ protected:
         m_send_more = m.more();
         try {
             if (first && !m.more() && !v.empty() && (v[0] == 1 || v[0] == 0)) {
+                if (v.size() - 1 > max_subscription) return EINVAL;
                 // Subscriptions are forwarded (every subscribe, so an XPUB upstream in
                 // verbose mode sees duplicates; a cancel only when the last one goes).
                 if (v[0] == 1) {

@@ -16,6 +16,7 @@
 // - ZMQ_PROBE_ROUTER (DEALER, ROUTER, REQ): an empty message to each new peer.
 #include "patterns.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -305,6 +306,12 @@ protected:
                 return 0;
             }
             auto it = from != nullptr ? m_id_of.find(from) : m_id_of.end();
+            if (it == m_id_of.end() && from != nullptr &&
+                std::find(m_anonymous.begin(), m_anonymous.end(), from) != m_anonymous.end()) {
+                // Its id was published with (before) this very message: identify it now.
+                identify_pending();
+                it = m_id_of.find(from);
+            }
             if (it == m_id_of.end()) {
                 // Not identified (refused as a duplicate id): its messages are dropped.
                 bool more = m.more();
