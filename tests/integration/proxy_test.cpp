@@ -24,9 +24,7 @@ class Proxy : public ::testing::Test {
   void* sock(int type) {
     void* s = zmq_socket(ctx, type);
     EXPECT_NE(nullptr, s);
-    EXPECT_EQ(0, set_int(s, ZMQ_LINGER, 0));
-    EXPECT_EQ(0, set_int(s, ZMQ_RCVTIMEO, wait_ms));
-    EXPECT_EQ(0, set_int(s, ZMQ_SNDTIMEO, wait_ms));
+    configure_for_test(s);
     socks.push_back(s);
     return s;
   }

@@ -42,30 +42,22 @@
 // No sleeps: a peer is known to be attached once a message from it arrived; something
 // that must NOT arrive is checked with a bounded wait (absent_ms), and ordering is used
 // where possible (a marker sent after X arrives first only if X was dropped).
+#include "hand_proxy.hpp"
 #include "net_util.hpp"
 #include "test_util.hpp"
+#include "transport_fixture.hpp"
 
 #include <signal.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
 
 using namespace zmx_test;
-
-enum class transport { inproc, tcp, ipc };
-
-const char* name_of(transport t) {
-  return t == transport::inproc ? "inproc" : t == transport::tcp ? "tcp" : "ipc";
-}
-
-std::string param_name(const ::testing::TestParamInfo<transport>& info) { return name_of(info.param); }
 
 int set_bytes(void* s, int option, std::string_view v) {
   return zmq_setsockopt(s, option, v.data(), v.size());
@@ -74,16 +66,6 @@ int set_bytes(void* s, int option, std::string_view v) {
 // The next whole message on `s` is `want`. A blocking receive bounded by the socket's
 // RCVTIMEO (wait_ms): ZMQ_POLLIN alone does not mean a REQ will accept what is queued.
 ::testing::AssertionResult next_is(void* s, const multipart& want) { return recv_parts_equal(s, want); }
-
-std::string hex(const std::string& s) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
 
 // Index of the first socket in `socks` that becomes readable within `timeout_ms`, or -1.
 int first_readable(const std::vector<void*>& socks, int timeout_ms = wait_ms) {
@@ -127,47 +109,11 @@ struct sigpipe_guard {
   }
 };
 
-// Opens `var` of `type` in the fixture's context (linger 0, send/receive timeouts
-// wait_ms); fails the test cleanly when the socket type is not available.
-#define ZMX_OPEN(var, type)                                                                  \
-  sock var = make(type);                                                                     \
-  ASSERT_TRUE(var) << "zmq_socket(" #type "): " << zmq_strerror(zmq_errno())
-
-#define ZMX_CONNECT(s, ep) \
-  ASSERT_EQ(0, zmq_connect(s, (ep).c_str())) << (ep) << ": " << zmq_strerror(zmq_errno())
-
-class ReqRep : public ::testing::TestWithParam<transport> {
+// The transport fixture (inproc endpoints tagged "rr") behind a sigpipe_guard: the first
+// base, it checks after the sockets, the context and the directory are gone.
+class ReqRep : private sigpipe_guard, public transport_fixture {
  protected:
-  void SetUp() override { ASSERT_FALSE(dir.path().empty()); }
-
-  sock make(int type) {
-    sock s(ctx, type);
-    if (s) {
-      EXPECT_EQ(0, set_int(s, ZMQ_LINGER, 0));
-      EXPECT_EQ(0, set_int(s, ZMQ_RCVTIMEO, wait_ms));
-      EXPECT_EQ(0, set_int(s, ZMQ_SNDTIMEO, wait_ms));
-    }
-    return s;
-  }
-
-  // A fresh endpoint to bind (tcp: wildcard port).
-  std::string spec() {
-    switch (GetParam()) {
-      case transport::inproc: return unique_inproc("rr");
-      case transport::tcp: return "tcp://127.0.0.1:*";
-      case transport::ipc: return dir.ipc("s" + std::to_string(++_counter));
-    }
-    return {};
-  }
-  // Binds `s` to a fresh endpoint; returns what peers connect to ("" on failure).
-  std::string bind(void* s) {
-    const std::string sp = spec();
-    if (zmq_bind(s, sp.c_str()) != 0) {
-      ADD_FAILURE() << "zmq_bind(" << sp << "): " << zmq_strerror(zmq_errno());
-      return {};
-    }
-    return last_endpoint(s);
-  }
+  ReqRep() : transport_fixture("rr") {}
 
   // `dealer` sends ["hello" + tag]; the ROUTER must receive [id, "hello" + tag]. Returns
   // the id ("" on failure, recorded). Afterwards the ROUTER knows the peer.
@@ -189,13 +135,6 @@ class ReqRep : public ::testing::TestWithParam<transport> {
     }
     return (*parts)[0];
   }
-
-  sigpipe_guard guard;  // first: checks after everything below is gone
-  temp_dir dir;         // outlives the context
-  context ctx;
-
- private:
-  int _counter = 0;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1036,68 +975,8 @@ TEST_P(ReqRep, DealerToRepNeedsTheDelimiter) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A broker: REQ -> ROUTER (frontend) | DEALER (backend) -> REP, forwarded by a thread.
-
-class forwarder {
- public:
-  // Takes the two sockets; the thread alone uses them until stopped.
-  forwarder(void* ctx, sock front, sock back) : _front(std::move(front)), _back(std::move(back)) {
-    const std::string ctl = unique_inproc("ctl");
-    sock ctl_thread(ctx, ZMQ_PAIR);
-    _ctl_main = sock(ctx, ZMQ_PAIR);
-    if (!_ctl_main || !ctl_thread || zmq_bind(ctl_thread, ctl.c_str()) != 0 ||
-        zmq_connect(_ctl_main, ctl.c_str()) != 0) {
-      ADD_FAILURE() << "forwarder control pair: " << zmq_strerror(zmq_errno());
-      return;
-    }
-    _thread = std::thread([this, c = std::move(ctl_thread)]() mutable { run(c); });
-  }
-  ~forwarder() {
-    if (_thread.joinable()) {
-      send_str(_ctl_main, "stop");
-      _thread.join();
-    }
-  }
-  forwarder(const forwarder&) = delete;
-  forwarder& operator=(const forwarder&) = delete;
-
-  long forwarded() const { return _forwarded.load(); }
-
- private:
-  // Moves one whole message; false on a socket error.
-  bool forward(void* from, void* to) {
-    for (;;) {
-      message m;
-      if (zmq_msg_recv(m.get(), from, ZMQ_DONTWAIT) < 0) return zmq_errno() == EAGAIN;
-      const bool more = zmq_msg_more(m.get()) != 0;
-      if (zmq_msg_send(m.get(), to, more ? ZMQ_SNDMORE : 0) < 0) return false;
-      if (!more) {
-        ++_forwarded;
-        return true;
-      }
-    }
-  }
-
-  void run(sock& ctl) {
-    zmq_pollitem_t items[] = {{_front, 0, ZMQ_POLLIN, 0}, {_back, 0, ZMQ_POLLIN, 0}, {ctl, 0, ZMQ_POLLIN, 0}};
-    for (;;) {
-      if (zmq_poll(items, 3, -1) < 0) {
-        if (zmq_errno() == EINTR) continue;
-        break;
-      }
-      if (items[2].revents & ZMQ_POLLIN) break;
-      if ((items[0].revents & ZMQ_POLLIN) && !forward(_front, _back)) break;
-      if ((items[1].revents & ZMQ_POLLIN) && !forward(_back, _front)) break;
-    }
-    _front.close();
-    _back.close();
-    ctl.close();
-  }
-
-  sock _front, _back, _ctl_main;
-  std::atomic<long> _forwarded{0};
-  std::thread _thread;  // last
-};
+// A broker: REQ -> ROUTER (frontend) | DEALER (backend) -> REP, forwarded by a
+// hand_proxy thread.
 
 TEST_P(ReqRep, BrokerRouterDealerBetweenReqsAndReps) {
   constexpr int n_reqs = 3;
@@ -1121,7 +1000,7 @@ TEST_P(ReqRep, BrokerRouterDealerBetweenReqsAndReps) {
     rep_raw.push_back(reps.back());
     ZMX_CONNECT(reps.back(), back_ep);
   }
-  forwarder broker(ctx, std::move(front), std::move(back));
+  hand_proxy broker(ctx, std::move(front), std::move(back));
 
   std::vector<int> served(n_reps, 0);
   for (int round = 0; round < rounds; ++round) {

@@ -22,13 +22,11 @@
 // libzmq note: a socket does work only inside calls on it, so the tests wait on the
 // socket that must act (an XPUB attaches a new peer, and queues the welcome message,
 // only when called).
+#include "hand_proxy.hpp"
 #include "pubsub_util.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -441,86 +439,7 @@ TEST_P(XpubXsub, XsubToXpubSubscriptionsAndUpstreamMessages) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A proxy made by hand: SUB -> XPUB | XSUB -> PUB.
-
-class hand_proxy {
- public:
-  // Takes ownership of the two sockets; they are used only by the proxy thread from now
-  // on and closed when it ends.
-  hand_proxy(void* ctx, sock frontend_xsub, sock backend_xpub)
-      : _front(std::move(frontend_xsub)), _back(std::move(backend_xpub)) {
-    const std::string ctl = unique_inproc("proxy-ctl");
-    _ctl_main = sock(ctx, ZMQ_PAIR);
-    sock ctl_thread(ctx, ZMQ_PAIR);
-    if (!_ctl_main || !ctl_thread || zmq_bind(ctl_thread, ctl.c_str()) != 0 ||
-        zmq_connect(_ctl_main, ctl.c_str()) != 0) {
-      ADD_FAILURE() << "proxy control pair: " << zmq_strerror(zmq_errno());
-      return;
-    }
-    _thread = std::thread([this, c = std::move(ctl_thread)]() mutable { run(c); });
-  }
-  ~hand_proxy() {
-    if (_thread.joinable()) {
-      send_str(_ctl_main, "stop");
-      _thread.join();
-    }
-  }
-  hand_proxy(const hand_proxy&) = delete;
-  hand_proxy& operator=(const hand_proxy&) = delete;
-
-  // Waits until the proxy has forwarded `msg` upstream (XPUB -> XSUB).
-  bool forwarded_up(const std::string& msg, int timeout_ms = wait_ms) {
-    std::unique_lock lock(_mutex);
-    return _cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                        [&] { return std::find(_up.begin(), _up.end(), msg) != _up.end(); });
-  }
-  std::vector<std::string> up() {
-    std::lock_guard lock(_mutex);
-    return _up;
-  }
-
- private:
-  static bool forward(void* from, void* to, std::vector<std::string>* log) {
-    for (;;) {
-      message m;
-      if (zmq_msg_recv(m.get(), from, ZMQ_DONTWAIT) < 0) return zmq_errno() == EAGAIN;
-      if (log) log->push_back(m.str());
-      const bool more = zmq_msg_more(m.get()) != 0;
-      if (zmq_msg_send(m.get(), to, more ? ZMQ_SNDMORE : 0) < 0) return false;
-      if (!more) return true;
-    }
-  }
-
-  void run(sock& ctl) {
-    zmq_pollitem_t items[] = {{_front, 0, ZMQ_POLLIN, 0}, {_back, 0, ZMQ_POLLIN, 0}, {ctl, 0, ZMQ_POLLIN, 0}};
-    for (;;) {
-      if (zmq_poll(items, 3, -1) < 0) {
-        if (zmq_errno() == EINTR) continue;
-        break;
-      }
-      if (items[2].revents & ZMQ_POLLIN) break;
-      if ((items[0].revents & ZMQ_POLLIN) && !forward(_front, _back, nullptr)) break;
-      if (items[1].revents & ZMQ_POLLIN) {
-        std::vector<std::string> log;
-        if (!forward(_back, _front, &log)) break;
-        {
-          std::lock_guard lock(_mutex);
-          _up.insert(_up.end(), log.begin(), log.end());
-        }
-        _cv.notify_all();
-      }
-    }
-    _front.close();
-    _back.close();
-    ctl.close();
-  }
-
-  sock _front, _back, _ctl_main;
-  std::mutex _mutex;
-  std::condition_variable _cv;
-  std::vector<std::string> _up;
-  std::thread _thread;  // last
-};
+// A proxy made by hand (hand_proxy): SUB -> XPUB | XSUB -> PUB.
 
 TEST_P(XpubXsub, HandMadeProxyForwardsSubscriptionsAndMessages) {
   ZMX_OPEN(pub, ZMQ_PUB);
@@ -534,7 +453,7 @@ TEST_P(XpubXsub, HandMadeProxyForwardsSubscriptionsAndMessages) {
   ZMX_OPEN(sub_b, ZMQ_SUB);
   ZMX_CONNECT(sub_a, back_ep);
   ZMX_CONNECT(sub_b, back_ep);
-  hand_proxy proxy(ctx, std::move(xsub), std::move(xpub));
+  hand_proxy proxy(ctx, std::move(xsub), std::move(xpub), /*log_up=*/true);
 
   ASSERT_EQ(0, subscribe(sub_a, "A"));
   ASSERT_EQ(0, subscribe(sub_b, "B"));

@@ -35,29 +35,6 @@ using namespace zmx_test;
 
 constexpr size_t max_size = 1u << 20;
 
-// The test set, mirrored from py/zmq_peer.py (test_set): one single-frame message per
-// size, then three multipart messages; frames above `max` are left out.
-std::vector<multipart> test_set(int seed, size_t max) {
-  static const size_t sizes[] = {0, 1, 255, 256, 65536, 1u << 20, 16u << 20};
-  static const std::vector<std::vector<size_t>> multi = {
-      {5, 0, 300, 70000, 1u << 20, 1}, {0, 0, 0}, {256, 255}};
-  std::vector<multipart> out;
-  int k = 0;
-  for (const size_t n : sizes) {
-    if (n <= max) out.push_back({pattern(n, seed + k)});
-    ++k;
-  }
-  for (const auto& frames : multi) {
-    multipart m;
-    for (const size_t n : frames) {
-      if (n <= max) m.push_back(pattern(n, seed + k));
-      ++k;
-    }
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
 enum class where { tcp, ipc };
 
 using combo = std::tuple<where, bool>;  // transport, zmx binds
@@ -84,23 +61,7 @@ class PubSubInterop : public ::testing::TestWithParam<combo> {
     ASSERT_EQ(0, set_int(s, ZMQ_RCVTIMEO, py_reply_ms));
     ASSERT_EQ(0, set_int(s, ZMQ_SNDTIMEO, py_reply_ms));
     const std::string spec = w == where::tcp ? std::string("tcp://127.0.0.1:*") : dir.ipc("ps");
-    std::vector<std::string> args{py_type, zmx_binds ? "connect" : "bind"};
-    std::string ep;
-    if (zmx_binds) {
-      ASSERT_EQ(0, zmq_bind(s, spec.c_str())) << spec << ": " << zmq_strerror(zmq_errno());
-      ep = last_endpoint(s);
-      args.push_back(ep);
-    } else {
-      args.push_back(spec);
-    }
-    peer = std::make_unique<py_peer>(args);
-    const std::string peer_ep = peer->ready();
-    ASSERT_FALSE(peer_ep.empty());
-    if (!zmx_binds) {
-      ep = peer_ep;
-      ASSERT_EQ(0, zmq_connect(s, ep.c_str())) << ep << ": " << zmq_strerror(zmq_errno());
-    }
-    EXPECT_EQ(ep, peer_ep);
+    ASSERT_FALSE(wire_py_peer(s, peer, py_type, spec, zmx_binds).empty());
   }
 
   // Runs `cmd` on the child while servicing zmx socket `s` (ZMQ_EVENTS every 10 ms):

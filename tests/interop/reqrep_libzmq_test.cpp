@@ -34,40 +34,6 @@ using namespace zmx_test;
 constexpr size_t max_size = 1u << 20;
 const std::string max_text = std::to_string(max_size);
 
-// The test set, mirrored from py/zmq_peer.py (test_set): one single-frame message per
-// size, then three multipart messages; frames above `max` are left out.
-std::vector<multipart> test_set(int seed, size_t max) {
-  static const size_t sizes[] = {0, 1, 255, 256, 65536, 1u << 20, 16u << 20};
-  static const std::vector<std::vector<size_t>> multi = {
-      {5, 0, 300, 70000, 1u << 20, 1}, {0, 0, 0}, {256, 255}};
-  std::vector<multipart> out;
-  int k = 0;
-  for (const size_t n : sizes) {
-    if (n <= max) out.push_back({pattern(n, seed + k)});
-    ++k;
-  }
-  for (const auto& frames : multi) {
-    multipart m;
-    for (const size_t n : frames) {
-      if (n <= max) m.push_back(pattern(n, seed + k));
-      ++k;
-    }
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-std::string hex(std::string_view s) {
-  if (s.empty()) return "-";
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 // A generated routing id as libzmq makes them: 5 bytes, the first 0 ("00" + 8 digits).
 bool is_generated_id_hex(const std::string& h) { return h.size() == 10 && h.compare(0, 2, "00") == 0; }
 
@@ -135,32 +101,7 @@ class Interop : public ::testing::Test {
   // zmx_binds binds. Returns the endpoint.
   std::string wire(void* s, std::unique_ptr<py_peer>& peer, const char* py_type, where w, bool zmx_binds,
                    const std::vector<std::string>& py_opts = {}) {
-    const std::string spec = bind_spec(w);
-    std::vector<std::string> args{py_type, zmx_binds ? "connect" : "bind"};
-    std::string ep;
-    if (zmx_binds) {
-      if (zmq_bind(s, spec.c_str()) != 0) {
-        ADD_FAILURE() << "zmq_bind(" << spec << "): " << zmq_strerror(zmq_errno());
-        return {};
-      }
-      ep = last_endpoint(s);
-      args.push_back(ep);
-    } else {
-      args.push_back(spec);
-    }
-    args.insert(args.end(), py_opts.begin(), py_opts.end());
-    peer = std::make_unique<py_peer>(args, "reqrep_peer.py");
-    const std::string peer_ep = peer->ready();
-    if (peer_ep.empty()) return {};
-    if (!zmx_binds) {
-      ep = peer_ep;
-      if (zmq_connect(s, ep.c_str()) != 0) {
-        ADD_FAILURE() << "zmq_connect(" << ep << "): " << zmq_strerror(zmq_errno());
-        return {};
-      }
-    }
-    EXPECT_EQ(ep, peer_ep);
-    return ep;
+    return wire_py_peer(s, peer, py_type, bind_spec(w), zmx_binds, py_opts, "reqrep_peer.py");
   }
 
   temp_dir dir;  // first: outlives the context, which removes its ipc files

@@ -1,9 +1,6 @@
 // Live interop over tcp:// and ipc:// between zmx sockets (this process, public C API
 // only) and the real libzmq 4.3.4: Debian's pyzmq runs py/zmq_peer.py as a child process
-// on the system libzmq (libzmq cannot share this process: its zmq_* symbols clash with
-// zmx's), with LD_LIBRARY_PATH and LD_PRELOAD removed so it never loads zmx's stand-in.
-// The child prints "READY <endpoint>" once bound or connected, then obeys one command
-// per line on stdin and answers "OK ..." or "FAIL <reason>".
+// on the system libzmq (see support/py_peer.hpp).
 //
 // Covered, both ways round (zmx binds / libzmq connects, libzmq binds / zmx connects),
 // over tcp (127.0.0.1, wildcard port read back with ZMQ_LAST_ENDPOINT) and ipc (a path in
@@ -23,250 +20,20 @@
 // Skipped only when /usr/bin/python3 cannot import zmq. Each test is bounded by the 20 s
 // watchdog; every wait is on an event (a line from the child, a message) with a timeout.
 #include "net_util.hpp"
+#include "py_peer.hpp"
 #include "test_util.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using namespace zmx_test;
 
-constexpr const char* python = "/usr/bin/python3";
-constexpr int reply_ms = 15000;  // a 16 MiB transfer plus its check on a loaded machine
 constexpr int burst = 100000;
 constexpr size_t max_size = 16u << 20;
-
-bool have_pyzmq() {
-  static const bool ok =
-      std::system("env -u LD_LIBRARY_PATH -u LD_PRELOAD /usr/bin/python3 -c 'import zmq' "
-                  ">/dev/null 2>&1") == 0;
-  return ok;
-}
-
-// The test set, mirrored from py/zmq_peer.py: one single-frame message per size, then
-// three multipart messages; frames above `max` are left out.
-std::vector<multipart> test_set(int seed, size_t max) {
-  static const size_t sizes[] = {0, 1, 255, 256, 65536, 1u << 20, 16u << 20};
-  static const std::vector<std::vector<size_t>> multi = {
-      {5, 0, 300, 70000, 1u << 20, 1}, {0, 0, 0}, {256, 255}};
-  std::vector<multipart> out;
-  int k = 0;
-  for (const size_t n : sizes) {
-    if (n <= max) out.push_back({pattern(n, seed + k)});
-    ++k;
-  }
-  for (const auto& frames : multi) {
-    multipart m;
-    for (const size_t n : frames) {
-      if (n <= max) m.push_back(pattern(n, seed + k));
-      ++k;
-    }
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-bool starts_with(const std::string& s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
-
-// ---------------------------------------------------------------------------------------
-// The libzmq peer: a child python process. Its stdin is a socketpair (writing to a dead
-// child fails with EPIPE instead of raising SIGPIPE); its stdout and stderr are read
-// line by line, every line kept for failure messages.
-
-class py_peer {
- public:
-  explicit py_peer(const std::vector<std::string>& args) {
-    const std::string script = std::string(ZMX_TEST_SOURCE_DIR) + "/interop/py/zmq_peer.py";
-    std::vector<std::string> argv_s{"python3", script};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    // The child must load the system libzmq, never zmx's libzmq.so.5 stand-in.
-    std::vector<char*> envp;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string_view v(*e);
-      if (!starts_with(std::string(v), "LD_LIBRARY_PATH=") && !starts_with(std::string(v), "LD_PRELOAD="))
-        envp.push_back(*e);
-    }
-    envp.push_back(nullptr);
-    _cmdline = "zmq_peer.py";
-    for (const auto& a : args) _cmdline += " " + a;
-
-    int in[2];
-    int out[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0) return;
-    if (::pipe2(out, O_CLOEXEC) != 0) {
-      ::close(in[0]);
-      ::close(in[1]);
-      return;
-    }
-    _pid = ::fork();
-    if (_pid == 0) {  // only async-signal-safe calls until exec
-      ::dup2(in[1], 0);
-      ::dup2(out[1], 1);
-      ::dup2(out[1], 2);
-      ::close_range(3, ~0U, 0);  // no zmx descriptor leaks into libzmq's process
-      ::execve(python, argv.data(), envp.data());
-      ::_exit(127);
-    }
-    ::close(in[1]);
-    ::close(out[1]);
-    _in = in[0];
-    _out = out[0];
-    if (_pid < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
-  }
-
-  ~py_peer() {
-    if (_in >= 0) ::close(_in);  // EOF on its stdin: the script exits
-    if (_pid > 0) {
-      if (!wait_eof(2000)) ::kill(_pid, SIGKILL);  // our own child, by pid
-      ::waitpid(_pid, nullptr, 0);
-    }
-    if (_out >= 0) ::close(_out);
-  }
-  py_peer(const py_peer&) = delete;
-  py_peer& operator=(const py_peer&) = delete;
-
-  pid_t pid() const { return _pid; }
-
-  // "READY <endpoint>": returns the endpoint, or "" (with a failure recorded).
-  std::string ready() {
-    const auto line = take_line(
-        [](const std::string& l) { return starts_with(l, "READY ") || starts_with(l, "FAIL"); },
-        reply_ms);
-    if (!line || !starts_with(*line, "READY ")) {
-      ADD_FAILURE() << _cmdline << " did not start: " << line.value_or("(no line)") << "\n"
-                    << transcript();
-      return {};
-    }
-    return line->substr(6);
-  }
-
-  void start(const std::string& cmd) {
-    const std::string l = cmd + "\n";
-    if (::send(_in, l.data(), l.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(l.size()))
-      ADD_FAILURE() << "cannot write to " << _cmdline << ": " << std::strerror(errno);
-    _pending.push_back(cmd);
-  }
-
-  // Waits for the reply to the oldest started command; `reply` gets the text after "OK".
-  ::testing::AssertionResult finish(std::string* reply = nullptr, int timeout_ms = reply_ms) {
-    const std::string cmd = _pending.empty() ? "?" : _pending.front();
-    if (!_pending.empty()) _pending.pop_front();
-    const auto line = take_line(
-        [](const std::string& l) { return l == "OK" || starts_with(l, "OK ") || starts_with(l, "FAIL"); },
-        timeout_ms);
-    if (!line)
-      return ::testing::AssertionFailure() << "no reply to '" << cmd << "' within " << timeout_ms
-                                           << " ms\n" << transcript();
-    if (!starts_with(*line, "OK"))
-      return ::testing::AssertionFailure() << "'" << cmd << "': " << *line << "\n" << transcript();
-    if (reply) *reply = line->size() > 3 ? line->substr(3) : "";
-    return ::testing::AssertionSuccess();
-  }
-
-  ::testing::AssertionResult command(const std::string& cmd, std::string* reply = nullptr) {
-    start(cmd);
-    return finish(reply);
-  }
-
-  // "quit", then the process must exit with status 0.
-  ::testing::AssertionResult quit() {
-    auto r = command("quit");
-    if (!r) return r;
-    if (!wait_eof(reply_ms)) return ::testing::AssertionFailure() << "did not exit after quit";
-    int status = -1;
-    ::waitpid(_pid, &status, 0);
-    _pid = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      return ::testing::AssertionFailure() << "exit status " << status << "\n" << transcript();
-    return ::testing::AssertionSuccess();
-  }
-
-  // The first queued or future line matching `want` (other lines stay queued).
-  std::optional<std::string> take_line(const std::function<bool(const std::string&)>& want,
-                                       int timeout_ms) {
-    const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      for (auto it = _lines.begin(); it != _lines.end(); ++it) {
-        if (want(*it)) {
-          std::string l = *it;
-          _lines.erase(it);
-          return l;
-        }
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (_eof || left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return std::nullopt;
-    }
-  }
-
-  std::string transcript() const {
-    const std::string t = "--- output of " + _cmdline + " ---\n" + _all;
-    return t.size() > 4000 ? "..." + t.substr(t.size() - 4000) : t;
-  }
-
- private:
-  bool read_some(int timeout_ms) {
-    pollfd p{_out, POLLIN, 0};
-    int rc;
-    do {
-      rc = ::poll(&p, 1, timeout_ms);
-    } while (rc < 0 && errno == EINTR);
-    if (rc <= 0) return false;
-    char chunk[4096];
-    const ssize_t n = ::read(_out, chunk, sizeof chunk);
-    if (n <= 0) {
-      _eof = true;
-      return false;
-    }
-    _all.append(chunk, static_cast<size_t>(n));
-    _buf.append(chunk, static_cast<size_t>(n));
-    for (auto nl = _buf.find('\n'); nl != std::string::npos; nl = _buf.find('\n')) {
-      _lines.push_back(_buf.substr(0, nl));
-      _buf.erase(0, nl + 1);
-    }
-    return true;
-  }
-
-  // Reads (and keeps) output until EOF: the child has exited (or closed its stdout).
-  bool wait_eof(int timeout_ms) {
-    const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
-    while (!_eof) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0) return false;
-      if (!read_some(static_cast<int>(left.count())) && !_eof) return false;
-    }
-    return true;
-  }
-
-  pid_t _pid = -1;
-  int _in = -1;
-  int _out = -1;
-  bool _eof = false;
-  std::string _cmdline;
-  std::string _buf;
-  std::string _all;
-  std::deque<std::string> _lines;
-  std::deque<std::string> _pending;
-};
 
 // ---------------------------------------------------------------------------------------
 
@@ -275,8 +42,8 @@ enum class where { tcp, ipc, abstract };
 const char* name_of(where w) { return w == where::tcp ? "tcp" : w == where::ipc ? "ipc" : "abstract"; }
 
 void configure(void* s) {
-  ASSERT_EQ(0, set_int(s, ZMQ_RCVTIMEO, reply_ms));
-  ASSERT_EQ(0, set_int(s, ZMQ_SNDTIMEO, reply_ms));
+  ASSERT_EQ(0, set_int(s, ZMQ_RCVTIMEO, py_reply_ms));
+  ASSERT_EQ(0, set_int(s, ZMQ_SNDTIMEO, py_reply_ms));
   ASSERT_EQ(0, set_int(s, ZMQ_LINGER, 0));  // every test waits for delivery itself
 }
 
@@ -303,29 +70,14 @@ class Interop : public ::testing::Test {
             std::string& ep, const std::vector<std::string>& py_opts = {}) {
     SCOPED_TRACE(::testing::Message() << name_of(w) << (zmx_binds ? ", zmx binds" : ", libzmq binds"));
     const std::string spec = bind_spec(w);
-    std::vector<std::string> args{py_type, zmx_binds ? "connect" : "bind"};
-    if (zmx_binds) {
-      ASSERT_EQ(0, zmq_bind(s, spec.c_str())) << spec << ": " << zmq_strerror(zmq_errno());
-      ep = last_endpoint(s);
-      args.push_back(ep);
-    } else {
-      args.push_back(spec);
-    }
-    args.insert(args.end(), py_opts.begin(), py_opts.end());
-    peer = std::make_unique<py_peer>(args);
-    const std::string peer_ep = peer->ready();
-    ASSERT_FALSE(peer_ep.empty());
-    if (!zmx_binds) {
-      ep = peer_ep;
-      ASSERT_EQ(0, zmq_connect(s, ep.c_str())) << ep << ": " << zmq_strerror(zmq_errno());
-    }
+    ep = wire_py_peer(s, peer, py_type, spec, zmx_binds, py_opts);
+    ASSERT_FALSE(ep.empty());
     if (w == where::tcp) {
-      EXPECT_TRUE(starts_with(ep, "tcp://127.0.0.1:")) << ep;
+      EXPECT_TRUE(py_starts_with(ep, "tcp://127.0.0.1:")) << ep;
       EXPECT_GT(port_of(ep), 0) << ep;
     } else {
       EXPECT_EQ(spec, ep);  // ipc endpoints come back as given
     }
-    EXPECT_EQ(ep, peer_ep);
   }
 
   // Peer-Address libzmq reports for a connection to the child.
@@ -478,7 +230,7 @@ TEST_F(Interop, AbstractIpcPairBothWays) {
     std::unique_ptr<py_peer> peer;
     std::string ep;
     ASSERT_NO_FATAL_FAILURE(wire(s, peer, "PAIR", where::abstract, zmx_binds, ep));
-    EXPECT_TRUE(starts_with(ep, "ipc://@")) << ep;
+    EXPECT_TRUE(py_starts_with(ep, "ipc://@")) << ep;
     peer->start("send_set 3 70000");
     for (const auto& m : test_set(3, 70000)) ASSERT_TRUE(recv_parts_equal(s, m));
     ASSERT_TRUE(peer->finish());
@@ -519,7 +271,7 @@ TEST_F(Interop, PlainClientToLibzmqZapServer) {
   ASSERT_TRUE(peer->command("recv_props User-Id Socket-Type", &reply));
   EXPECT_EQ("hello User-Id=admin-id Socket-Type=PAIR", reply);
   // The ZAP thread prints its line after answering, so it may follow the reply above.
-  const auto zap = peer->take_line([](const std::string& l) { return starts_with(l, "ZAP "); }, wait_ms);
+  const auto zap = peer->take_line([](const std::string& l) { return py_starts_with(l, "ZAP "); }, wait_ms);
   EXPECT_EQ(std::optional<std::string>("ZAP admin 200"), zap) << peer->transcript();
   ASSERT_TRUE(peer->command("send_set 5 1048576"));
   for (const auto& m : test_set(5, 1u << 20)) ASSERT_TRUE(recv_parts_equal(s, m));
@@ -539,7 +291,7 @@ TEST_F(Interop, PlainWrongPasswordGetsNothingThrough) {
   // Queued on the connecting side before the handshake: must never reach the server.
   ASSERT_EQ(15, send_str(bad, "must-not-arrive", ZMQ_DONTWAIT));
   // The handshake reached libzmq's ZAP handler, which refused it...
-  const auto zap = peer->take_line([](const std::string& l) { return starts_with(l, "ZAP "); }, wait_ms);
+  const auto zap = peer->take_line([](const std::string& l) { return py_starts_with(l, "ZAP "); }, wait_ms);
   ASSERT_EQ(std::optional<std::string>("ZAP admin 400"), zap) << peer->transcript();
   // ...so the server has no peer: nothing arrives there and it cannot send.
   ASSERT_TRUE(peer->command("expect_nothing " + std::to_string(absent_ms * 2)));
@@ -609,7 +361,7 @@ class InteropReconnect : public Interop {
       }
       const std::string hello = "hello-" + std::to_string(round);
       ASSERT_TRUE(peer->command("send " + hello));
-      EXPECT_EQ(std::optional<std::string>(hello), recv_str_within(s, reply_ms));
+      EXPECT_EQ(std::optional<std::string>(hello), recv_str_within(s, py_reply_ms));
       peer->start("recv");
       const std::string ack = "ack-" + std::to_string(round);
       ASSERT_EQ(static_cast<int>(ack.size()), send_str(s, ack));

@@ -3,9 +3,10 @@
 //
 // What lives here: a per-test temporary directory (for ipc paths), endpoint parsing
 // (port of a ZMQ_LAST_ENDPOINT), a reserved-but-not-listening TCP port, the byte pattern
-// shared with py/zmq_peer.py, frame-by-frame message comparison that reports the first
-// difference instead of dumping megabytes, and a raw kernel TCP client that speaks ZMTP
-// 3.1 by hand (greeting, READY, frames) for hostile-peer tests.
+// and the test set shared with py/zmq_peer.py, hex for binary frames, frame-by-frame
+// message comparison that reports the first difference instead of dumping megabytes, and
+// a raw kernel TCP client that speaks ZMTP 3.1 by hand (greeting, READY, frames) for
+// hostile-peer tests.
 #pragma once
 
 #include "test_util.hpp"
@@ -163,6 +164,43 @@ inline std::string pattern(size_t n, int seed) {
 }
 
 using multipart = std::vector<std::string>;
+
+// The test set of the interop tests, mirrored from py/zmq_peer.py (test_set): one
+// single-frame message per size, then three multipart messages; frames above `max` are
+// left out. Message k's frames are pattern(n, seed + i), i counting every frame listed.
+inline std::vector<multipart> test_set(int seed, size_t max) {
+  static const size_t sizes[] = {0, 1, 255, 256, 65536, 1u << 20, 16u << 20};
+  static const std::vector<std::vector<size_t>> multi = {
+      {5, 0, 300, 70000, 1u << 20, 1}, {0, 0, 0}, {256, 255}};
+  std::vector<multipart> out;
+  int k = 0;
+  for (const size_t n : sizes) {
+    if (n <= max) out.push_back({pattern(n, seed + k)});
+    ++k;
+  }
+  for (const auto& frames : multi) {
+    multipart m;
+    for (const size_t n : frames) {
+      if (n <= max) m.push_back(pattern(n, seed + k));
+      ++k;
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// Lower-case hex of `s` ("-" when empty), for frames with control bytes (routing ids,
+// subscription messages) in failure messages and on py peer command lines.
+inline std::string hex(std::string_view s) {
+  static const char digits[] = "0123456789abcdef";
+  if (s.empty()) return "-";
+  std::string out;
+  for (const char c : s) {
+    out.push_back(digits[static_cast<unsigned char>(c) >> 4]);
+    out.push_back(digits[static_cast<unsigned char>(c) & 15]);
+  }
+  return out;
+}
 
 inline ::testing::AssertionResult send_parts(void* s, const multipart& parts, int flags = 0) {
   for (size_t i = 0; i < parts.size(); ++i) {

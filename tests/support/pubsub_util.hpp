@@ -2,15 +2,16 @@
 // integration/xpub_xsub_test.cpp, interop/pubsub_libzmq_test.cpp). Header-only; C API
 // (zmq.h) only, so the tests also compile and run against the real libzmq.
 //
-// What lives here: the transport parameter, a fixture that opens sockets and binds fresh
-// endpoints of it, subscription helpers, and the two ways these tests wait for a
-// subscription to reach a publisher without sleeping: sync_subs() (probes under a prefix
-// every subscriber has, until each got one, then an end marker read up to) and
+// What lives here: the fixture (transport_fixture.hpp's, with inproc endpoints tagged
+// "ps"), subscription helpers, and the two ways these tests wait for a subscription to
+// reach a publisher without sleeping: sync_subs() (probes under a prefix every
+// subscriber has, until each got one, then an end marker read up to) and
 // publish_until_received().
 #pragma once
 
 #include "net_util.hpp"
 #include "test_util.hpp"
+#include "transport_fixture.hpp"
 
 #include <algorithm>
 #include <string>
@@ -18,14 +19,6 @@
 #include <vector>
 
 namespace zmx_test {
-
-enum class transport { inproc, tcp, ipc };
-
-inline const char* name_of(transport t) {
-  return t == transport::inproc ? "inproc" : t == transport::tcp ? "tcp" : "ipc";
-}
-
-inline std::string param_name(const ::testing::TestParamInfo<transport>& info) { return name_of(info.param); }
 
 // Prefix of the probes sync_subs() publishes; every SUB in a sync subscribes to it (or to "").
 inline const std::string probe = "\x7f";
@@ -70,25 +63,13 @@ inline ::testing::AssertionResult sync_subs(void* pub, const std::vector<void*>&
   return ::testing::AssertionSuccess();
 }
 
-// Lower-case hex of `s` ("-" when empty), for messages with control bytes.
-inline std::string hex(std::string_view s) {
-  static const char digits[] = "0123456789abcdef";
-  if (s.empty()) return "-";
-  std::string out;
-  for (const char c : s) {
-    out.push_back(digits[static_cast<unsigned char>(c) >> 4]);
-    out.push_back(digits[static_cast<unsigned char>(c) & 15]);
-  }
-  return out;
-}
-
-// The next message on `s` (within wait_ms) is `want`.
 // `m` for a failure message: quoted, with its hex when short, else only its size.
 inline std::string describe(const std::string& m) {
   if (m.size() > 64) return std::to_string(m.size()) + " bytes";
   return "'" + m + "' (hex " + hex(m) + ")";
 }
 
+// The next message on `s` (within wait_ms) is `want`.
 inline ::testing::AssertionResult next_is(void* s, const std::string& want) {
   const auto got = recv_str_within(s);
   if (!got) return ::testing::AssertionFailure() << "nothing arrived; expected " << describe(want);
@@ -107,50 +88,10 @@ inline int unsubscribe(void* s, std::string_view topic) {
 inline std::string sub_msg(std::string_view topic) { return "\x01" + std::string(topic); }
 inline std::string cancel_msg(std::string_view topic) { return std::string(1, '\0') + std::string(topic); }
 
-// Opens `var` of `type` in the fixture's context (linger 0, send/receive timeouts
-// wait_ms); fails the test cleanly when the socket type is not available.
-#define ZMX_OPEN(var, type)                                                                  \
-  sock var = make(type);                                                                     \
-  ASSERT_TRUE(var) << "zmq_socket(" #type "): " << zmq_strerror(zmq_errno())
-
-class pubsub_fixture : public ::testing::TestWithParam<transport> {
+// The transport fixture with inproc endpoints tagged "ps".
+class pubsub_fixture : public transport_fixture {
  protected:
-  void SetUp() override { ASSERT_FALSE(dir.path().empty()); }
-
-  sock make(int type, void* in_ctx = nullptr) {
-    sock s(in_ctx != nullptr ? in_ctx : ctx.get(), type);
-    if (s) {
-      EXPECT_EQ(0, set_int(s, ZMQ_LINGER, 0));
-      EXPECT_EQ(0, set_int(s, ZMQ_RCVTIMEO, wait_ms));
-      EXPECT_EQ(0, set_int(s, ZMQ_SNDTIMEO, wait_ms));
-    }
-    return s;
-  }
-
-  // A fresh endpoint to bind (tcp: wildcard port).
-  std::string spec() {
-    switch (GetParam()) {
-      case transport::inproc: return unique_inproc("ps");
-      case transport::tcp: return "tcp://127.0.0.1:*";
-      case transport::ipc: return dir.ipc("s" + std::to_string(++_counter));
-    }
-    return {};
-  }
-  // Binds `s` to a fresh endpoint; returns what peers connect to ("" on failure).
-  std::string bind(void* s) {
-    const std::string sp = spec();
-    if (zmq_bind(s, sp.c_str()) != 0) {
-      ADD_FAILURE() << "zmq_bind(" << sp << "): " << zmq_strerror(zmq_errno());
-      return {};
-    }
-    return last_endpoint(s);
-  }
-
-  temp_dir dir;  // first: outlives the context
-  context ctx;
-
- private:
-  int _counter = 0;
+  pubsub_fixture() : transport_fixture("ps") {}
 };
 
 // Publishes `msg` until `sub` receives it (each round waits up to 10 ms); true if it did
@@ -173,5 +114,3 @@ inline bool publish_until_received(void* pub, void* sub, const std::string& msg,
 }
 
 }  // namespace zmx_test
-
-#define ZMX_CONNECT(s, ep) ASSERT_EQ(0, zmq_connect(s, (ep).c_str())) << (ep) << ": " << zmq_strerror(zmq_errno())

@@ -10,6 +10,7 @@
 // messages. Needs ZMX_TEST_SOURCE_DIR (tests/CMakeLists.txt defines it).
 #pragma once
 
+#include "net_util.hpp"
 #include "test_util.hpp"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -229,5 +231,41 @@ class py_peer {
   std::deque<std::string> _lines;
   std::deque<std::string> _pending;
 };
+
+// Wires zmx socket `s` to a new child in `peer` (`script` with a `py_type` socket and
+// `py_opts`): when zmx_binds, `s` binds `spec` and the child connects to the resolved
+// endpoint; otherwise the child binds `spec` and `s` connects to the endpoint it reports.
+// Returns that endpoint (both sides must report the same), or "" with the failure
+// recorded.
+inline std::string wire_py_peer(void* s, std::unique_ptr<py_peer>& peer, const std::string& py_type,
+                                const std::string& spec, bool zmx_binds,
+                                const std::vector<std::string>& py_opts = {},
+                                const std::string& script = "zmq_peer.py") {
+  std::vector<std::string> args{py_type, zmx_binds ? "connect" : "bind"};
+  std::string ep;
+  if (zmx_binds) {
+    if (zmq_bind(s, spec.c_str()) != 0) {
+      ADD_FAILURE() << "zmq_bind(" << spec << "): " << zmq_strerror(zmq_errno());
+      return {};
+    }
+    ep = last_endpoint(s);
+    args.push_back(ep);
+  } else {
+    args.push_back(spec);
+  }
+  args.insert(args.end(), py_opts.begin(), py_opts.end());
+  peer = std::make_unique<py_peer>(args, script);
+  const std::string peer_ep = peer->ready();
+  if (peer_ep.empty()) return {};
+  if (!zmx_binds) {
+    ep = peer_ep;
+    if (zmq_connect(s, ep.c_str()) != 0) {
+      ADD_FAILURE() << "zmq_connect(" << ep << "): " << zmq_strerror(zmq_errno());
+      return {};
+    }
+  }
+  EXPECT_EQ(ep, peer_ep);
+  return ep;
+}
 
 }  // namespace zmx_test

@@ -238,6 +238,15 @@ inline int get_int(void* s, int option) {
 
 inline int events(void* s) { return get_int(s, ZMQ_EVENTS); }
 
+// Linger 0 and send/receive timeouts of `timeout_ms`, as most tests open their sockets:
+// nothing blocks the context's termination, no send or receive hangs. Each option that
+// cannot be set is a recorded failure.
+inline void configure_for_test(void* s, int timeout_ms = wait_ms) {
+  EXPECT_EQ(0, set_int(s, ZMQ_LINGER, 0));
+  EXPECT_EQ(0, set_int(s, ZMQ_RCVTIMEO, timeout_ms));
+  EXPECT_EQ(0, set_int(s, ZMQ_SNDTIMEO, timeout_ms));
+}
+
 inline int socket_fd(void* s) {
   int fd = -1;  // zmq_fd_t is int on POSIX
   size_t len = sizeof fd;

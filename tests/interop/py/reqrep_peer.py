@@ -1,6 +1,7 @@
 # A real libzmq REQ, REP, DEALER or ROUTER (Debian's pyzmq on the system libzmq 4.3.4,
 # never zmx) for reqrep_libzmq_test.cpp, which talks to it through zmx sockets over
-# tcp:// and ipc://. Payloads (pattern, test_set) are zmq_peer.py's.
+# tcp:// and ipc://. Payloads (pattern, test_set), the socket set-up and the command
+# loop are zmq_peer.py's.
 #
 # usage: reqrep_peer.py TYPE bind|connect ENDPOINT [options]
 #   TYPE           REQ, REP, DEALER or ROUTER
@@ -32,7 +33,7 @@ import sys
 
 import zmq
 
-from zmq_peer import TIMEOUT_MS, describe_frames, say, test_set
+from zmq_peer import bind_or_connect, describe_frames, open_socket, say, serve, test_set
 
 
 def unhex(word):
@@ -48,11 +49,8 @@ def main():
     args = sys.argv[1:]
     kind, role, endpoint = args[0], args[1], args[2]
     ctx = zmq.Context()
-    sock = ctx.socket({"REQ": zmq.REQ, "REP": zmq.REP, "DEALER": zmq.DEALER,
-                       "ROUTER": zmq.ROUTER}[kind])
-    sock.linger = 0
-    sock.rcvtimeo = TIMEOUT_MS
-    sock.sndtimeo = TIMEOUT_MS
+    sock = open_socket(ctx, {"REQ": zmq.REQ, "REP": zmq.REP, "DEALER": zmq.DEALER,
+                             "ROUTER": zmq.ROUTER}[kind])
     i = 3
     while i < len(args):
         if args[i] == "--routing-id":
@@ -63,70 +61,56 @@ def main():
                 "--req-relaxed": zmq.REQ_RELAXED}[args[i]]
         sock.setsockopt(flag, 1)
         i += 1
-    try:
-        if role == "bind":
-            sock.bind(endpoint)
-            endpoint = sock.last_endpoint.decode()
-        else:
-            sock.connect(endpoint)
-    except zmq.ZMQError as e:
-        say("FAIL %s %s: %s" % (role, endpoint, e))
-        sys.exit(1)
-    say("READY " + endpoint)
+    bind_or_connect(sock, role, endpoint)
 
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        cmd = words[0]
-        try:
-            if cmd == "serve_set":
-                skip = int(words[3])
-                envelopes = []
-                first = None
-                for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
-                    got = sock.recv_multipart()
-                    envelope, body = got[:skip], got[skip:]
-                    env = ",".join(tohex(f) for f in envelope) or "-"
-                    if env not in envelopes:
-                        envelopes.append(env)
-                    why = describe_frames(body, msg)
-                    if why and first is None:
-                        first = "message %d: %s" % (k, why)
-                    sock.send_multipart(envelope + body)  # always reply: the client waits
-                if first:
-                    raise RuntimeError(first)
-                say("OK " + " ".join(envelopes))
-            elif cmd == "client_set":
-                prefix = [unhex(w) for w in words[3:]]
-                for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
-                    sock.send_multipart(prefix + msg)
-                    got = sock.recv_multipart()
-                    why = describe_frames(got, prefix + msg)
-                    if why:
-                        raise RuntimeError("reply %d: %s" % (k, why))
-                say("OK")
-            elif cmd == "send_hex":
-                sock.send_multipart([unhex(w) for w in words[1:]])
-                say("OK")
-            elif cmd == "recv_hex":
-                say("OK " + " ".join(tohex(f) for f in sock.recv_multipart()))
-            elif cmd == "expect_nothing":
-                if sock.poll(int(words[1]), zmq.POLLIN):
-                    raise RuntimeError("unexpected message %r" % sock.recv_multipart())
-                say("OK")
-            elif cmd == "quit":
-                sock.linger = 5000
-                sock.close()
-                ctx.term()
-                say("OK")
-                return
-            else:
-                raise RuntimeError("unknown command " + cmd)
-        except zmq.Again:
-            say("FAIL %s: timed out" % cmd)
-        except Exception as e:  # report, keep serving: the test decides
-            say("FAIL %s: %s" % (cmd, e))
+    def handle(cmd, words):
+        """Runs one command; True after quit."""
+        if cmd == "serve_set":
+            skip = int(words[3])
+            envelopes = []
+            first = None
+            for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
+                got = sock.recv_multipart()
+                envelope, body = got[:skip], got[skip:]
+                env = ",".join(tohex(f) for f in envelope) or "-"
+                if env not in envelopes:
+                    envelopes.append(env)
+                why = describe_frames(body, msg)
+                if why and first is None:
+                    first = "message %d: %s" % (k, why)
+                sock.send_multipart(envelope + body)  # always reply: the client waits
+            if first:
+                raise RuntimeError(first)
+            say("OK " + " ".join(envelopes))
+        elif cmd == "client_set":
+            prefix = [unhex(w) for w in words[3:]]
+            for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
+                sock.send_multipart(prefix + msg)
+                got = sock.recv_multipart()
+                why = describe_frames(got, prefix + msg)
+                if why:
+                    raise RuntimeError("reply %d: %s" % (k, why))
+            say("OK")
+        elif cmd == "send_hex":
+            sock.send_multipart([unhex(w) for w in words[1:]])
+            say("OK")
+        elif cmd == "recv_hex":
+            say("OK " + " ".join(tohex(f) for f in sock.recv_multipart()))
+        elif cmd == "expect_nothing":
+            if sock.poll(int(words[1]), zmq.POLLIN):
+                raise RuntimeError("unexpected message %r" % sock.recv_multipart())
+            say("OK")
+        elif cmd == "quit":
+            sock.linger = 5000
+            sock.close()
+            ctx.term()
+            say("OK")
+            return True
+        else:
+            raise RuntimeError("unknown command " + cmd)
+
+    if serve(sys.stdin, handle):
+        return
     # stdin closed: the test is gone
     sock.close(0)
     ctx.term()

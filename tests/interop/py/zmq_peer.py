@@ -120,6 +120,49 @@ def command_lines(sock):
             buf += chunk
 
 
+def open_socket(ctx, sock_type):
+    """A socket of sock_type with linger 0 and TIMEOUT_MS send and receive timeouts."""
+    sock = ctx.socket(sock_type)
+    sock.linger = 0
+    sock.rcvtimeo = TIMEOUT_MS
+    sock.sndtimeo = TIMEOUT_MS
+    return sock
+
+
+def bind_or_connect(sock, role, endpoint):
+    """Binds (endpoint: the resolved ZMQ_LAST_ENDPOINT) or connects, then prints
+    "READY <endpoint>"; on failure prints "FAIL ..." and exits 1."""
+    try:
+        if role == "bind":
+            sock.bind(endpoint)
+            endpoint = sock.last_endpoint.decode()
+        else:
+            sock.connect(endpoint)
+    except zmq.ZMQError as e:
+        say("FAIL %s %s: %s" % (role, endpoint, e))
+        sys.exit(1)
+    say("READY " + endpoint)
+
+
+def serve(lines, handle):
+    """Runs handle(cmd, words) for each non-empty line; an exception is answered with a
+    "FAIL" line and serving goes on (the test decides). True once handle returns True
+    (quit); False when the lines end (stdin closed: the test is gone)."""
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        cmd = words[0]
+        try:
+            if handle(cmd, words):
+                return True
+        except zmq.Again:
+            say("FAIL %s: timed out" % cmd)
+        except Exception as e:  # report, keep serving: the test decides
+            say("FAIL %s: %s" % (cmd, e))
+    return False
+
+
 def describe_frames(got, expected):
     if len(got) != len(expected):
         return "%d frames, expected %d (sizes %s)" % (len(got), len(expected), [len(g) for g in got])
@@ -155,11 +198,8 @@ def main():
         zap.start()
         ready.wait(10)
 
-    sock = ctx.socket({"PAIR": zmq.PAIR, "PUSH": zmq.PUSH, "PULL": zmq.PULL, "PUB": zmq.PUB,
-                       "SUB": zmq.SUB, "XPUB": zmq.XPUB, "XSUB": zmq.XSUB}[kind])
-    sock.linger = 0
-    sock.rcvtimeo = TIMEOUT_MS
-    sock.sndtimeo = TIMEOUT_MS
+    sock = open_socket(ctx, {"PAIR": zmq.PAIR, "PUSH": zmq.PUSH, "PULL": zmq.PULL, "PUB": zmq.PUB,
+                             "SUB": zmq.SUB, "XPUB": zmq.XPUB, "XSUB": zmq.XSUB}[kind])
     if "--metadata" in opts:
         sock.setsockopt(zmq.METADATA, opts["--metadata"].encode())
     if opts.get("plain_server"):
@@ -167,112 +207,98 @@ def main():
     if "--plain-user" in opts:
         sock.plain_username = opts["--plain-user"].encode()
         sock.plain_password = opts.get("--plain-pass", "").encode()
-    try:
-        if role == "bind":
-            sock.bind(endpoint)
-            endpoint = sock.last_endpoint.decode()
-        else:
-            sock.connect(endpoint)
-    except zmq.ZMQError as e:
-        say("FAIL %s %s: %s" % (role, endpoint, e))
-        sys.exit(1)
-    say("READY " + endpoint)
+    bind_or_connect(sock, role, endpoint)
 
-    for line in command_lines(sock):
-        words = line.split()
-        if not words:
-            continue
-        cmd = words[0]
-        try:
-            if cmd == "send_set":
-                for msg in test_set(int(words[1]), int(words[2])):
-                    sock.send_multipart(msg)
-                say("OK")
-            elif cmd == "recv_set":
-                # Receives the whole set even after a difference, so the sender never blocks.
-                first = None
-                for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
-                    why = describe_frames(sock.recv_multipart(), msg)
-                    if why and first is None:
-                        first = "message %d: %s" % (k, why)
-                if first:
-                    raise RuntimeError(first)
-                say("OK")
-            elif cmd == "send_burst":
-                for k in range(int(words[1])):
-                    sock.send(b"%d" % k)
-                say("OK")
-            elif cmd == "recv_burst":
-                first = None
-                for k in range(int(words[1])):
-                    got = sock.recv()
-                    if got != b"%d" % k and first is None:
-                        first = "burst message %d is %r" % (k, got[:32])
-                if first:
-                    raise RuntimeError(first)
-                say("OK")
-            elif cmd == "send":
-                sock.send(" ".join(words[1:]).encode())
-                say("OK")
-            elif cmd == "try_send":
-                sock.sndtimeo = int(words[1])
+    def handle(cmd, words):
+        """Runs one command; True after quit."""
+        if cmd == "send_set":
+            for msg in test_set(int(words[1]), int(words[2])):
+                sock.send_multipart(msg)
+            say("OK")
+        elif cmd == "recv_set":
+            # Receives the whole set even after a difference, so the sender never blocks.
+            first = None
+            for k, msg in enumerate(test_set(int(words[1]), int(words[2]))):
+                why = describe_frames(sock.recv_multipart(), msg)
+                if why and first is None:
+                    first = "message %d: %s" % (k, why)
+            if first:
+                raise RuntimeError(first)
+            say("OK")
+        elif cmd == "send_burst":
+            for k in range(int(words[1])):
+                sock.send(b"%d" % k)
+            say("OK")
+        elif cmd == "recv_burst":
+            first = None
+            for k in range(int(words[1])):
+                got = sock.recv()
+                if got != b"%d" % k and first is None:
+                    first = "burst message %d is %r" % (k, got[:32])
+            if first:
+                raise RuntimeError(first)
+            say("OK")
+        elif cmd == "send":
+            sock.send(" ".join(words[1:]).encode())
+            say("OK")
+        elif cmd == "try_send":
+            sock.sndtimeo = int(words[1])
+            try:
+                sock.send(" ".join(words[2:]).encode())
+                say("OK sent")
+            except zmq.Again:
+                say("OK eagain")
+            sock.sndtimeo = TIMEOUT_MS
+        elif cmd == "recv":
+            say("OK " + sock.recv().decode(errors="replace"))
+        elif cmd == "recv_props":
+            frame = sock.recv(copy=False)
+            parts = [bytes(frame.buffer).decode(errors="replace")]
+            for name in words[1:]:
                 try:
-                    sock.send(" ".join(words[2:]).encode())
-                    say("OK sent")
-                except zmq.Again:
-                    say("OK eagain")
-                sock.sndtimeo = TIMEOUT_MS
-            elif cmd == "recv":
-                say("OK " + sock.recv().decode(errors="replace"))
-            elif cmd == "recv_props":
-                frame = sock.recv(copy=False)
-                parts = [bytes(frame.buffer).decode(errors="replace")]
-                for name in words[1:]:
-                    try:
-                        value = frame.get(name)
-                    except zmq.ZMQError:
-                        value = "-"
-                    parts.append("%s=%s" % (name, value))
-                say("OK " + " ".join(parts))
-            elif cmd == "expect_nothing":
-                if sock.poll(int(words[1]), zmq.POLLIN):
-                    raise RuntimeError("unexpected message %r" % sock.recv()[:32])
-                say("OK")
-            elif cmd == "subscribe":
-                sock.setsockopt(zmq.SUBSCRIBE, " ".join(words[1:]).encode())
-                say("OK")
-            elif cmd == "unsubscribe":
-                sock.setsockopt(zmq.UNSUBSCRIBE, " ".join(words[1:]).encode())
-                say("OK")
-            elif cmd == "send_hex":
-                sock.send_multipart([b"" if w == "-" else bytes.fromhex(w) for w in words[1:]])
-                say("OK")
-            elif cmd == "recv_hex":
-                say("OK " + " ".join(f.hex() or "-" for f in sock.recv_multipart()))
-            elif cmd == "skip_until":
-                want = " ".join(words[1:]).encode()
-                skipped = 0
-                while True:
-                    msg = sock.recv_multipart()
-                    if msg == [want]:
-                        break
-                    skipped += 1
-                say("OK %d" % skipped)
-            elif cmd == "quit":
-                sock.linger = 5000
-                sock.close()
-                stop.set()
-                if zap is not None:
-                    zap.join(5)
-                ctx.term()
-                say("OK")
-                return
-            else:
-                raise RuntimeError("unknown command " + cmd)
-        except zmq.Again:
-            say("FAIL %s: timed out" % cmd)
-        except Exception as e:  # report, keep serving: the test decides
-            say("FAIL %s: %s" % (cmd, e))
+                    value = frame.get(name)
+                except zmq.ZMQError:
+                    value = "-"
+                parts.append("%s=%s" % (name, value))
+            say("OK " + " ".join(parts))
+        elif cmd == "expect_nothing":
+            if sock.poll(int(words[1]), zmq.POLLIN):
+                raise RuntimeError("unexpected message %r" % sock.recv()[:32])
+            say("OK")
+        elif cmd == "subscribe":
+            sock.setsockopt(zmq.SUBSCRIBE, " ".join(words[1:]).encode())
+            say("OK")
+        elif cmd == "unsubscribe":
+            sock.setsockopt(zmq.UNSUBSCRIBE, " ".join(words[1:]).encode())
+            say("OK")
+        elif cmd == "send_hex":
+            sock.send_multipart([b"" if w == "-" else bytes.fromhex(w) for w in words[1:]])
+            say("OK")
+        elif cmd == "recv_hex":
+            say("OK " + " ".join(f.hex() or "-" for f in sock.recv_multipart()))
+        elif cmd == "skip_until":
+            want = " ".join(words[1:]).encode()
+            skipped = 0
+            while True:
+                msg = sock.recv_multipart()
+                if msg == [want]:
+                    break
+                skipped += 1
+            say("OK %d" % skipped)
+        elif cmd == "quit":
+            sock.linger = 5000
+            sock.close()
+            stop.set()
+            if zap is not None:
+                zap.join(5)
+            ctx.term()
+            say("OK")
+            return True
+        else:
+            raise RuntimeError("unknown command " + cmd)
+
+    if serve(command_lines(sock), handle):
+        return
     # stdin closed: the test is gone
     stop.set()
     sock.close(0)
