@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -222,6 +223,12 @@ protected:
         m_fq.terminated(p);
         std::erase(m_anonymous, &p);
         if (auto it = m_id_of.find(&p); it != m_id_of.end()) {
+            if ((m_options.router_notify & ZMQ_NOTIFY_DISCONNECT) != 0) {
+                try {
+                    m_notices.push_back(it->second);
+                } catch (...) {
+                }
+            }
             m_by_id.erase(it->second);
             m_id_of.erase(it);
         }
@@ -297,6 +304,17 @@ protected:
             m_recv_more = m.more();
             return 0;
         }
+        if (!m_recv_more && !m_notices.empty()) {
+            // ZMQ_ROUTER_NOTIFY: [id, ""] for a peer that came or went.
+            const std::string& id = m_notices.front();
+            if (m.init_buffer(id.data(), id.size()) != 0) return ENOMEM;
+            m.set_more(true);
+            m_notices.pop_front();
+            m_prefetched.init(); // the empty frame follows
+            m_have_prefetched = true;
+            m_recv_more = true;
+            return 0;
+        }
         for (;;) {
             core::pipe* from = nullptr;
             const int rc = m_fq.recv(m, may_sleep(), [this](core::pipe& p) { pipe_ended(p); }, &from);
@@ -337,7 +355,7 @@ protected:
     bool xhas_in() noexcept override
     {
         identify_pending();
-        if (m_have_prefetched || m_recv_more) return true;
+        if (m_have_prefetched || m_recv_more || !m_notices.empty()) return true;
         return m_fq.has_in(may_sleep(), [this](core::pipe& p) { pipe_ended(p); });
     }
 
@@ -387,6 +405,7 @@ private:
                 old->terminate(false);
             }
             m_by_id.emplace(id, &p);
+            if ((m_options.router_notify & ZMQ_NOTIFY_CONNECT) != 0) m_notices.push_back(id);
             m_id_of.emplace(&p, std::move(id));
         } catch (...) {
             p.terminate(false);
@@ -396,6 +415,7 @@ private:
 
     fair_queue m_fq;
     std::vector<core::pipe*> m_anonymous; // attached, peer id not known yet
+    std::deque<std::string> m_notices;    // ZMQ_ROUTER_NOTIFY: ids that came or went
     std::unordered_map<std::string, core::pipe*> m_by_id;
     std::unordered_map<core::pipe*, std::string> m_id_of;
     routing_id_source m_ids{0x0EDE5A57};
