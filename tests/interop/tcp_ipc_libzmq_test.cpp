@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -250,8 +251,8 @@ TEST_F(Interop, MetadataZmxPullFromLibzmqPushTcp) { check_metadata(where::tcp, f
 TEST_F(Interop, MetadataZmxPushToLibzmqPullIpc) { check_metadata(where::ipc, true, ZMQ_PUSH, "PULL"); }
 
 // ---------------------------------------------------------------------------------------
-// PLAIN: zmx is the client, libzmq the server with a ZAP handler (admin/secret only,
-// User-Id "admin-id"). zmx as PLAIN server needs ZAP, which zmx does not have yet.
+// PLAIN: zmx as the client, libzmq the server with a ZAP handler (admin/secret only,
+// User-Id "admin-id"); then the other way round with a zmx ZAP handler.
 
 void set_plain(void* s, const char* user, const char* pass) {
   ASSERT_EQ(0, zmq_setsockopt(s, ZMQ_PLAIN_USERNAME, user, std::strlen(user)));
@@ -279,6 +280,35 @@ TEST_F(Interop, PlainClientToLibzmqZapServer) {
   for (const auto& m : test_set(6, 1u << 20)) ASSERT_TRUE(send_parts(s, m));
   ASSERT_TRUE(peer->finish());
   EXPECT_TRUE(peer->quit());
+}
+
+// zmx as PLAIN server: a zmx ZAP handler (REP at inproc://zeromq.zap.01, on a thread)
+// admits libzmq's client; its User-Id comes with the messages.
+TEST_F(Interop, LibzmqPlainClientToZmxZapServer) {
+  void* zap = zmq_socket(ctx, ZMQ_REP);
+  ASSERT_EQ(0, zmq_bind(zap, "inproc://zeromq.zap.01"));
+  ASSERT_EQ(0, set_int(zap, ZMQ_RCVTIMEO, wait_ms));
+  std::thread handler([zap] {
+    auto req = recv_multipart(zap);
+    if (!req) return;
+    const bool ok = req->size() == 8 && (*req)[5] == "PLAIN" && (*req)[6] == "admin" && (*req)[7] == "secret";
+    const std::vector<std::string> reply = {"1.0", (*req)[1], ok ? "200" : "400", "", ok ? "py-admin" : "", ""};
+    for (size_t i = 0; i < reply.size(); ++i)
+      zmq_send(zap, reply[i].data(), reply[i].size(), i + 1 < reply.size() ? ZMQ_SNDMORE : 0);
+  });
+  sock s(ctx, ZMQ_PAIR);
+  ASSERT_NO_FATAL_FAILURE(configure(s));
+  ASSERT_EQ(0, set_int(s, ZMQ_PLAIN_SERVER, 1));
+  std::unique_ptr<py_peer> peer;
+  std::string ep;
+  ASSERT_NO_FATAL_FAILURE(wire(s, peer, "PAIR", where::tcp, true, ep, {"--plain-user", "admin", "--plain-pass", "secret"}));
+  ASSERT_TRUE(peer->command("send from-libzmq"));
+  message m;
+  ASSERT_EQ(11, zmq_msg_recv(m.get(), s, 0));
+  EXPECT_STREQ("py-admin", zmq_msg_gets(m.get(), "User-Id"));
+  EXPECT_TRUE(peer->quit());
+  handler.join();
+  zmq_close(zap);
 }
 
 TEST_F(Interop, PlainWrongPasswordGetsNothingThrough) {
