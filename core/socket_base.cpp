@@ -444,12 +444,30 @@ int socket_base::recv(msg& m, int flags) noexcept
     if (rc == EAGAIN && will_wait) {
         rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
     }
+    if (rc == 0 && m_options.conflate) conflate(m);
     if (rc == 0) {
         m_rcvmore = m.more();
     } else {
         m.init(); // a valid empty message, as libzmq leaves it
     }
     return rc;
+}
+
+void socket_base::conflate(msg& m) noexcept
+{
+    // ZMQ_CONFLATE (receiving side): only the newest of what has arrived counts. Frames
+    // are taken one by one, as libzmq does (it does not support multipart messages with
+    // CONFLATE): the last one available is delivered, without MORE.
+    msg next;
+    next.init();
+    m_may_sleep = false;
+    while (xrecv(next) == 0) {
+        (void)m.close();
+        (void)m.move(next);
+        next.init();
+    }
+    m_may_sleep = true;
+    m.set_more(false);
 }
 
 // ---- close ----

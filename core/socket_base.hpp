@@ -133,6 +133,8 @@ private:
     int wait_loop(int timeout_ms, Op&& op) noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
+    // ZMQ_CONFLATE: replace m by the newest frame available.
+    void conflate(msg& m) noexcept;
     // Microseconds a blocking call polls before it sleeps (ZMX_SPIN_US or the default).
     [[nodiscard]] int spin_budget_us() const noexcept;
     int add_endpoint(const char* uri, bool bind) noexcept;
