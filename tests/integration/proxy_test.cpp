@@ -130,3 +130,35 @@ TEST_F(Proxy, XsubXpubForwardsSubscriptions) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace zmx_test;
+
+TEST(ProxyBadInput, NullOrClosedSocketsAndUnknownCommands) {
+  ZMX_EXPECT_ERRNO(EFAULT, zmq_proxy(nullptr, nullptr, nullptr));
+  void* ctx = zmq_ctx_new();
+  void* a = zmq_socket(ctx, ZMQ_PAIR);
+  ZMX_EXPECT_ERRNO(EFAULT, zmq_proxy(a, nullptr, nullptr));
+  void* b = zmq_socket(ctx, ZMQ_PAIR);
+  zmq_close(b);
+  ZMX_EXPECT_ERRNO(ENOTSOCK, zmq_proxy(a, b, nullptr)); // a closed backend: an error, no crash
+  // Unknown control commands are ignored; TERMINATE still ends the proxy.
+  void* front = zmq_socket(ctx, ZMQ_PULL);
+  void* back = zmq_socket(ctx, ZMQ_PUSH);
+  void* ctl = zmq_socket(ctx, ZMQ_PAIR);
+  void* cmd = zmq_socket(ctx, ZMQ_PAIR);
+  ASSERT_EQ(0, zmq_bind(ctl, "inproc://bad-ctl"));
+  ASSERT_EQ(0, zmq_connect(cmd, "inproc://bad-ctl"));
+  int rc = 99;
+  std::thread runner([&] { rc = zmq_proxy_steerable(front, back, nullptr, ctl); });
+  ASSERT_EQ(7, send_str(cmd, "BOGUS!!"));
+  ASSERT_EQ(0, zmq_send(cmd, "", 0, 0));
+  ASSERT_EQ(9, send_str(cmd, "TERMINATE"));
+  runner.join();
+  EXPECT_EQ(0, rc);
+  for (void* s : {a, front, back, ctl, cmd}) zmq_close(s);
+  zmq_ctx_term(ctx);
+}
+
+}  // namespace
