@@ -11,9 +11,9 @@ namespace zmx::core::buffer_pool {
 
 namespace {
 
-constexpr std::size_t min_pooled = std::size_t{1} << 10;   // 1 KiB
+constexpr std::size_t min_pooled = std::size_t{64};        // 64 B
 constexpr std::size_t max_pooled = std::size_t{16} << 20;  // 16 MiB
-constexpr int min_shift = 10;                              // 2^10 = 1 KiB
+constexpr int min_shift = 6;                               // 2^6 = 64 B
 constexpr int max_shift = 24;                              // 2^24 = 16 MiB
 constexpr int steps = 4;                                   // classes per power of two
 constexpr int class_count = (max_shift - min_shift + 1) * steps;

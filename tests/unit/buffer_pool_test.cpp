@@ -1,4 +1,4 @@
-// buffer_pool: message bodies from 1 KiB up are recycled per size class; every class
+// buffer_pool: message bodies from 64 bytes up are recycled per size class; every class
 // holds the size asked for (written to the last byte: ASan catches a short block),
 // blocks come back for the next request of the class, blocks freed by another thread
 // (through its per-thread cache, flushed when it exits) reach the allocating thread,
@@ -19,7 +19,7 @@
 namespace bp = zmx::core::buffer_pool;
 
 TEST(BufferPool, EverySizeGetsABlockThatHoldsIt) {
-  for (std::size_t n : {std::size_t{1}, std::size_t{1023}, std::size_t{1024}, std::size_t{1025},
+  for (std::size_t n : {std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{100}, std::size_t{1023}, std::size_t{1024}, std::size_t{1025},
                         std::size_t{4096 + 32}, std::size_t{8191}, std::size_t{8192}, std::size_t{8193},
                         std::size_t{65536 + 40}, std::size_t{100000}, std::size_t{131072},
                         std::size_t{131073}, std::size_t{1} << 20, (std::size_t{16} << 20),
@@ -29,7 +29,7 @@ TEST(BufferPool, EverySizeGetsABlockThatHoldsIt) {
     ASSERT_NE(nullptr, p) << n;
     std::memset(p, 0xA5, n);
     EXPECT_EQ(static_cast<unsigned char*>(p)[n - 1], 0xA5);
-    if (n < 1024 || n > (std::size_t{16} << 20)) EXPECT_EQ(-1, cls) << n;
+    if (n < 64 || n > (std::size_t{16} << 20)) EXPECT_EQ(-1, cls) << n;
     else EXPECT_GE(cls, 0) << n;
     bp::release(p, cls);
   }
