@@ -320,7 +320,9 @@ TEST_P(ClientServer, ClientAtHwmWithoutReader) {
   while (n < 20000 && zmq_send(client, body.data(), body.size(), ZMQ_DONTWAIT) >= 0) ++n;
   EXPECT_EQ(EAGAIN, zmq_errno());
   ASSERT_LT(n, 20000);
-  EXPECT_EQ(0, events(client) & ZMQ_POLLOUT);
+  if (GetParam() == transport::inproc) {  // tcp/ipc: the engine may make room at any time
+    EXPECT_EQ(0, events(client) & ZMQ_POLLOUT);
+  }
   // The server reads them all; the client can send again.
   for (int i = 0; i < n; ++i) ASSERT_TRUE(recv_routed(server)) << i << ": " << zmq_strerror(zmq_errno());
   ASSERT_TRUE(wait_for_event(client, ZMQ_POLLOUT));
