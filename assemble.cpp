@@ -27,6 +27,10 @@ const socket_type_entry socket_types[] = {
     {ZMQ_REP, "REP", &patterns::create_router},
     {ZMQ_ROUTER, "ROUTER", &patterns::create_router},
     {ZMQ_STREAM, "STREAM", &patterns::create_stream},
+    {ZMQ_SERVER, "SERVER", &patterns::create_server},
+    {ZMQ_CLIENT, "CLIENT", &patterns::create_client},
+    {ZMQ_GATHER, "GATHER", &patterns::create_gather},
+    {ZMQ_SCATTER, "SCATTER", &patterns::create_scatter},
 };
 
 } // namespace

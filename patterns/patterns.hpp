@@ -23,5 +23,11 @@ core::socket_base* create_dealer(core::context& ctx, int type, std::uint32_t sid
 core::socket_base* create_router(core::context& ctx, int type, std::uint32_t sid);
 // STREAM (raw TCP peers).
 core::socket_base* create_stream(core::context& ctx, int type, std::uint32_t sid);
+// CLIENT and SERVER (single-frame, thread-safe family).
+core::socket_base* create_client(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_server(core::context& ctx, int type, std::uint32_t sid);
+// SCATTER and GATHER (single-frame, thread-safe family).
+core::socket_base* create_scatter(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_gather(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns
