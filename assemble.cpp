@@ -27,6 +27,8 @@ const socket_type_entry socket_types[] = {
     {ZMQ_REP, "REP", &patterns::create_router},
     {ZMQ_ROUTER, "ROUTER", &patterns::create_router},
     {ZMQ_STREAM, "STREAM", &patterns::create_stream},
+    {ZMX_SURVEYOR, "SURVEYOR", &patterns::create_surveyor},
+    {ZMX_RESPONDENT, "RESPONDENT", &patterns::create_respondent},
 };
 
 } // namespace

@@ -23,5 +23,8 @@ core::socket_base* create_dealer(core::context& ctx, int type, std::uint32_t sid
 core::socket_base* create_router(core::context& ctx, int type, std::uint32_t sid);
 // STREAM (raw TCP peers).
 core::socket_base* create_stream(core::context& ctx, int type, std::uint32_t sid);
+// ZMX_SURVEYOR and ZMX_RESPONDENT (zmx's survey pattern).
+core::socket_base* create_surveyor(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_respondent(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns
