@@ -21,9 +21,10 @@
 //   came from, delivers the application's frames; malformed surveys are dropped. send
 //   is allowed once a whole survey was received (else EFSM); the reply goes to that
 //   surveyor only, prefixed with the id. If that surveyor is gone, or its pipe is at its
-//   HWM, the reply is dropped (send succeeds). A recv before replying abandons the survey
-//   (allowed); a recv in the middle of a multipart reply is EFSM. After the reply's last
-//   frame a new survey is needed before the next send.
+//   HWM, the reply is dropped (send succeeds). A recv that delivers a new survey abandons
+//   the one held (allowed; a recv that finds nothing keeps it); a recv in the middle of a
+//   multipart reply is EFSM. After the reply's last frame a new survey is needed before
+//   the next send.
 #include "patterns.hpp"
 
 #include <sys/random.h>
@@ -417,20 +418,16 @@ protected:
     {
         if (m_in_reply) return EFSM; // finish the reply first
         const bool continuing = m_reader.in_message();
-        if (!continuing) {
-            // A new survey: any survey not replied to is abandoned.
-            m_can_reply = false;
-            m_reply_pipe = nullptr;
-        }
         std::uint32_t id = 0;
         core::pipe* from = nullptr;
         const int rc = m_reader.next(m, may_sleep(), ended_fn(), accept_all, &id, &from);
-        if (rc != 0) return rc;
+        if (rc != 0) return rc; // nothing new: the survey held (if any) stays answerable
         if (!continuing) {
+            // A new survey: one not replied to is abandoned.
             m_id = id;
             m_reply_pipe = from;
         }
-        if (!m.more()) m_can_reply = true;
+        m_can_reply = !m.more();
         return 0;
     }
 
