@@ -9,7 +9,8 @@
 //   any earlier survey ends and its late replies are dropped) and writes it to every
 //   respondent that has room for it (one at its HWM misses this survey; the send never
 //   blocks; all frames of a survey go to the same respondents; bodies are shared as PUB
-//   shares them). recv fair-queues the replies, strips the id frame and drops every reply
+//   shares them). Replies already queued then answer old surveys: they are dropped at
+//   once, so that they hold no room the new survey's replies need. recv fair-queues the replies, strips the id frame and drops every reply
 //   (all its frames) whose id is not the current survey's or that is malformed (first
 //   frame not 4 bytes, or nothing after it). recv before any survey: EFSM. Once
 //   ZMX_SURVEY_TIMEOUT ms have passed since the survey's last frame, recv answers
@@ -25,6 +26,7 @@
 //   the one held (allowed; a recv that finds nothing keeps it); a recv in the middle of a
 //   multipart reply is EFSM. After the reply's last frame a new survey is needed before
 //   the next send.
+// - ZMQ_CONFLATE is refused on both (EINVAL): it would take messages apart.
 #include "patterns.hpp"
 
 #include <sys/random.h>
@@ -66,6 +68,17 @@ std::int64_t steady_ns() noexcept
 {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
+}
+
+// ZMQ_CONFLATE would take messages apart (it keeps single frames) and swallow the
+// SURVEYOR's ETIMEDOUT: refused on both survey types (turning it off is accepted).
+int check_conflate(int option, const void* value, std::size_t len) noexcept
+{
+    if (option != ZMQ_CONFLATE) return core::socket_base::option_not_handled;
+    int on = 0;
+    if (value == nullptr || len != sizeof on) return EINVAL;
+    std::memcpy(&on, value, sizeof on);
+    return on == 0 ? core::socket_base::option_not_handled : EINVAL;
 }
 
 std::uint32_t random_start() noexcept
@@ -313,6 +326,11 @@ protected:
 
     bool xhas_out() noexcept override { return true; }
 
+    int xsetsockopt(int option, const void* value, std::size_t len) noexcept override
+    {
+        return check_conflate(option, value, len);
+    }
+
     int xrecv(core::msg& m) noexcept override
     {
         if (m_sending) return EFSM; // a survey is half sent
@@ -349,8 +367,15 @@ private:
     // A new survey: the old one ends; its id frame goes to every respondent with room.
     int start_survey() noexcept
     {
+        // Replies queued so far answer old surveys: dropped now, so that they do not
+        // hold room the new survey's replies need.
         m_reader.abandon();
         m_active = false;
+        {
+            core::msg m;
+            m.init();
+            if (m_reader.next(m, false, ended_fn(), [](std::uint32_t) { return false; }) == 0) (void)m.close();
+        }
         m_deadline = no_deadline;
         m_id = m_next_id++;
         m_targets.clear();
@@ -474,6 +499,11 @@ protected:
     }
 
     bool xhas_out() noexcept override { return m_can_reply; }
+
+    int xsetsockopt(int option, const void* value, std::size_t len) noexcept override
+    {
+        return check_conflate(option, value, len);
+    }
 
 private:
     survey_reader m_reader;

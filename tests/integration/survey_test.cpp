@@ -18,7 +18,10 @@
 //    (a second recv abandons the first survey).
 //  - Respondent rules with a peer: send in the middle of a survey's frames (EFSM), recv
 //    in the middle of a reply (EFSM), a second reply to one survey (EFSM).
-//  - Multipart surveys and replies (empty frames, 1 MiB frames), RCVMORE on each frame.
+//  - Multipart surveys and replies (empty frames, 1 MiB frames), RCVMORE on each frame; a
+//    new survey sent in the middle of a reply drops the rest of that reply.
+//  - inproc: replies to old surveys are dropped when a new survey is sent, so a small
+//    reply queue still takes the current reply; ZMQ_CONFLATE is refused.
 //  - A reply after the surveyor has gone: send succeeds, nothing crashes, the respondent
 //    serves a new surveyor.
 //  - A respondent at its HWM that never reads: the surveyor's sends never block or fail,
@@ -246,11 +249,45 @@ TEST(SurveyRules, SurveyTimeoutOption) {
   EXPECT_EQ(7, get_int(s, ZMQ_SNDHWM));
   EXPECT_EQ(0, set_int(r, ZMQ_RCVHWM, 9));
   EXPECT_EQ(9, get_int(r, ZMQ_RCVHWM));
+  // CONFLATE would take surveys and replies apart: refused (turning it off is fine).
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(s, ZMQ_CONFLATE, 1));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(r, ZMQ_CONFLATE, 1));
+  EXPECT_EQ(0, set_int(s, ZMQ_CONFLATE, 0));
+  EXPECT_EQ(0, set_int(r, ZMQ_CONFLATE, 0));
+  EXPECT_EQ(0, get_int(s, ZMQ_CONFLATE));
   // A type number next to the survey types is no socket type.
   ZMX_EXPECT_NULL_ERRNO(EINVAL, zmq_socket(ctx, ZMX_SURVEYOR + 2));
   ASSERT_EQ(0, set_int(s, ZMQ_LINGER, 0));
   ASSERT_EQ(0, set_int(r, ZMQ_LINGER, 0));
   ASSERT_EQ(0, set_int(d, ZMQ_LINGER, 0));
+}
+
+TEST(SurveyRules, StaleRepliesDoNotCrowdOutTheCurrentOne) {
+  // inproc: the reply queue holds 2 messages (the respondent's SNDHWM + the surveyor's
+  // RCVHWM). The surveyor never reads the replies to ten surveys; each new survey drops
+  // them, so the reply to the last one still finds room.
+  context ctx;
+  sock s(ctx, ZMX_SURVEYOR);
+  sock r(ctx, ZMX_RESPONDENT);
+  ASSERT_TRUE(s && r);
+  configure_for_test(s);
+  configure_for_test(r);
+  ASSERT_EQ(0, set_int(s, ZMQ_RCVHWM, 1));
+  ASSERT_EQ(0, set_int(r, ZMQ_SNDHWM, 1));
+  const std::string ep = unique_inproc("stale");
+  ASSERT_EQ(0, zmq_bind(s, ep.c_str()));
+  ASSERT_EQ(0, zmq_connect(r, ep.c_str()));
+  for (int i = 0; i < 10; ++i) {
+    const std::string q = "s-" + std::to_string(i);
+    ASSERT_EQ(static_cast<int>(q.size()), send_str(s, q));
+    EXPECT_EQ(std::optional<std::string>(q), recv_str(r));
+    ASSERT_EQ(3, send_str(r, "r-" + std::to_string(i), ZMQ_DONTWAIT)) << i;
+  }
+  ASSERT_EQ(4, send_str(s, "last"));
+  EXPECT_EQ(std::optional<std::string>("last"), recv_str(r));
+  ASSERT_EQ(6, send_str(r, "r-last", ZMQ_DONTWAIT));
+  EXPECT_EQ(std::optional<std::string>("r-last"), recv_str(s));
+  EXPECT_EQ(EAGAIN, recv_errno(s, ZMQ_DONTWAIT));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -473,6 +510,24 @@ TEST_P(Survey, RespondentStateMachineWithMultipart) {
   ZMX_EXPECT_ERRNO(EFSM, zmq_send(r, "x", 1, ZMQ_DONTWAIT));
   EXPECT_EQ(0, events(r) & ZMQ_POLLOUT);
   EXPECT_TRUE(recv_parts_equal(s, {"r1", "r2"}));
+}
+
+TEST_P(Survey, NewSurveyInTheMiddleOfAReply) {
+  sock s = surveyor();
+  ASSERT_TRUE(s);
+  ZMX_OPEN(r, ZMX_RESPONDENT);
+  ZMX_CONNECT(r, bind(s));
+  ASSERT_TRUE(wait_connected(s, {r}));
+  ASSERT_EQ(2, send_str(s, "s1"));
+  EXPECT_EQ(std::optional<std::string>("s1"), recv_str(r));
+  ASSERT_TRUE(send_parts(r, {"old-1", "old-2", "old-3"}));
+  EXPECT_EQ(std::optional<std::string>("old-1"), recv_str(s));
+  EXPECT_EQ(1, get_int(s, ZMQ_RCVMORE));
+  ASSERT_EQ(2, send_str(s, "s2"));  // the rest of the old reply is dropped
+  EXPECT_EQ(std::optional<std::string>("s2"), recv_str(r));
+  ASSERT_TRUE(send_parts(r, {"new-1", "new-2"}));
+  EXPECT_TRUE(recv_parts_equal(s, {"new-1", "new-2"}));
+  EXPECT_EQ(EAGAIN, recv_errno(s, ZMQ_DONTWAIT));
 }
 
 TEST_P(Survey, MultipartSurveysAndReplies) {
