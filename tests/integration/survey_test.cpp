@@ -290,6 +290,46 @@ TEST(SurveyRules, StaleRepliesDoNotCrowdOutTheCurrentOne) {
   EXPECT_EQ(EAGAIN, recv_errno(s, ZMQ_DONTWAIT));
 }
 
+TEST(SurveyRules, DirectModeSurveyorOverTcp) {
+  // ZMX_DIRECT: the surveyor runs its connections inside its own calls; the deadline
+  // still ends a blocking recv, and replies still arrive.
+  context ctx;
+  sock s(ctx, ZMX_SURVEYOR);
+  ASSERT_TRUE(s);
+  configure_for_test(s);
+  ASSERT_EQ(0, set_int(s, ZMX_DIRECT, 1));
+  ASSERT_EQ(0, set_int(s, ZMX_SURVEY_TIMEOUT, 150));
+  ASSERT_EQ(0, zmq_bind(s, "tcp://127.0.0.1:*"));
+  std::vector<sock> rs;
+  for (int i = 0; i < 2; ++i) {
+    rs.emplace_back(ctx, ZMX_RESPONDENT);
+    ASSERT_TRUE(rs.back());
+    configure_for_test(rs.back());
+    ASSERT_EQ(0, zmq_connect(rs.back(), last_endpoint(s).c_str()));
+  }
+  ASSERT_TRUE(wait_connected(s, {rs[0], rs[1]}));
+  ASSERT_EQ(0, set_int(s, ZMX_SURVEY_TIMEOUT, wait_ms));
+  ASSERT_EQ(1, send_str(s, "q"));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(std::optional<std::string>("q"), recv_str(rs[i]));
+    ASSERT_EQ(1, send_str(rs[i], std::to_string(i)));
+  }
+  std::set<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    auto m = recv_str(s);
+    ASSERT_TRUE(m) << zmq_strerror(zmq_errno());
+    got.insert(*m);
+  }
+  EXPECT_EQ((std::set<std::string>{"0", "1"}), got);
+  ASSERT_EQ(0, set_int(s, ZMX_SURVEY_TIMEOUT, 150));
+  stopwatch sw;
+  ASSERT_EQ(2, send_str(s, "q2"));
+  EXPECT_EQ(ETIMEDOUT, recv_errno(s));
+  EXPECT_GE(sw.ms(), 140);
+  EXPECT_LT(sw.ms(), wait_ms / 2);
+  EXPECT_EQ(EFSM, recv_errno(s, ZMQ_DONTWAIT));
+}
+
 // ---------------------------------------------------------------------------------------
 // Per transport.
 
