@@ -1,5 +1,7 @@
 // Integration tests: the survey pattern (ZMX_SURVEYOR / ZMX_RESPONDENT, a zmx extension),
 // zmx to zmx through the public C API, over inproc://, tcp:// and ipc:// unless noted.
+// zmx only: libzmq has no survey types (this file does not compile against its zmq.h), so
+// unlike the other integration suites it was not validated against libzmq.
 //
 // Covered:
 //  - Rules without peers: SURVEYOR recv before any survey (EFSM, at once, blocking or
@@ -34,6 +36,7 @@
 //    frames. Peers of other types (raw DEALER) are refused.
 //  - tcp and ipc: wrong pairings (SURVEYOR with REP, RESPONDENT with REQ) fail the
 //    handshake (monitor event) and no message crosses.
+//  - A direct-mode (ZMX_DIRECT) surveyor over tcp: replies and the deadline.
 //
 // No sleeps: connections are known to be up once a survey made it through (probe
 // rounds); what must not arrive is checked with a bounded wait.
