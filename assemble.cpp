@@ -31,6 +31,8 @@ const socket_type_entry socket_types[] = {
     {ZMQ_CLIENT, "CLIENT", &patterns::create_client},
     {ZMQ_GATHER, "GATHER", &patterns::create_gather},
     {ZMQ_SCATTER, "SCATTER", &patterns::create_scatter},
+    {ZMX_SURVEYOR, "SURVEYOR", &patterns::create_surveyor},
+    {ZMX_RESPONDENT, "RESPONDENT", &patterns::create_respondent},
 };
 
 } // namespace

@@ -5,6 +5,7 @@
 // asking to be notified, so sleeping on the fds cannot miss a message.
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <new>
 #include <poll.h>
@@ -52,6 +53,23 @@ short from_poll(short revents, short wanted) noexcept
     return static_cast<short>(e & (wanted | ZMQ_POLLERR));
 }
 
+// A pattern that turns readable by itself at a deadline (SURVEYOR: the survey's end) has
+// no fd event for it: the wait ends at the earliest such deadline, then polls again.
+int cap_by_pattern_deadlines(const zmq_pollitem_t* items, int n, int wait_ms) noexcept
+{
+    for (int i = 0; i < n; ++i) {
+        if (items[i].socket == nullptr || (items[i].events & ZMQ_POLLIN) == 0) continue;
+        const std::int64_t d = static_cast<socket_base*>(items[i].socket)->recv_deadline();
+        if (d == socket_base::no_deadline) continue;
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+        const std::int64_t left = d <= now ? 0 : std::min<std::int64_t>((d - now + 999'999) / 1'000'000, INT_MAX);
+        if (wait_ms < 0 || left < wait_ms) wait_ms = static_cast<int>(left);
+    }
+    return wait_ms;
+}
+
 // Core of zmq_poll over items; fds scratch reused. Returns ready count or -1.
 int poll_items(zmq_pollitem_t* items, int n, long timeout, std::vector<pollfd>& fds)
 {
@@ -77,6 +95,7 @@ int poll_items(zmq_pollitem_t* items, int n, long timeout, std::vector<pollfd>& 
                 const std::int64_t left = deadline - now_ms();
                 wait_ms = left <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>(left, INT_MAX));
             }
+            wait_ms = cap_by_pattern_deadlines(items, n, wait_ms);
         }
         const int rc = ::poll(fds.data(), static_cast<nfds_t>(n), wait_ms);
         if (rc < 0) {

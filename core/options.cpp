@@ -18,10 +18,24 @@ namespace zmx::core {
 namespace {
 
 constexpr int last_socket_type = ZMQ_CHANNEL;
-static_assert(last_socket_type < 32, "socket type masks are 32 bits");
+// zmx's own socket types have numbers outside libzmq's range; in the type masks they take
+// the bits after libzmq's.
+constexpr int surveyor_slot = last_socket_type + 1;
+constexpr int respondent_slot = last_socket_type + 2;
+static_assert(respondent_slot < 32, "socket type masks are 32 bits");
 
-constexpr std::uint32_t bit(int socket_type) { return std::uint32_t{1} << socket_type; }
-constexpr std::uint32_t all_types = (std::uint32_t{1} << (last_socket_type + 1)) - 1;
+constexpr int slot_of(int socket_type)
+{
+    if (socket_type == ZMX_SURVEYOR) return surveyor_slot;
+    if (socket_type == ZMX_RESPONDENT) return respondent_slot;
+    return socket_type >= 0 && socket_type <= last_socket_type ? socket_type : -1;
+}
+constexpr std::uint32_t bit(int socket_type)
+{
+    const int slot = slot_of(socket_type);
+    return slot < 0 ? 0 : std::uint32_t{1} << slot;
+}
+constexpr std::uint32_t all_types = (std::uint32_t{1} << (respondent_slot + 1)) - 1;
 // PUB is libzmq's xpub_t underneath, REP its router_t, REQ its dealer_t, SUB its xsub_t
 // (but sub_t does not forward unknown options to xsub_t).
 constexpr std::uint32_t xpub_types = bit(ZMQ_XPUB) | bit(ZMQ_PUB);
@@ -433,6 +447,22 @@ int set_subscription(socket_options& o, const desc&, const void* v, std::size_t 
     return option_not_in_table;
 }
 
+// ZMX_SURVEY_TIMEOUT: an int of -1 (no deadline) or more; set and read on a SURVEYOR only
+// (the type mask refuses the set elsewhere; the getter refuses the read).
+int set_survey_timeout(socket_options& o, const desc&, const void* v, std::size_t len, int)
+{
+    int x = 0;
+    if (!read_int(v, len, x) || x < -1) return EINVAL;
+    o.survey_timeout = x;
+    return 0;
+}
+
+int get_survey_timeout(const socket_options& o, const desc&, void* v, std::size_t* len, int socket_type)
+{
+    if (socket_type != ZMX_SURVEYOR) return EINVAL;
+    return put_int(o.survey_timeout, v, len);
+}
+
 // ---- the table --------------------------------------------------------------------------
 
 constexpr desc int_opt(int id, int socket_options::*f, long long lo, long long hi = INT_MAX,
@@ -602,6 +632,7 @@ constexpr desc table[] = {
     int_opt(ZMX_IDLE, &so::idle, ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN),
     int_opt(ZMX_SPIN_US, &so::spin_us, -1),
     bool_opt(ZMX_DIRECT, strict, &so::direct),
+    special_opt(ZMX_SURVEY_TIMEOUT, int_t, set_survey_timeout, get_survey_timeout, bit(ZMX_SURVEYOR)),
 };
 
 constexpr bool table_sorted()
@@ -706,10 +737,7 @@ int get_one(const socket_options& o, const desc& d, void* v, std::size_t* len, i
     return EINVAL;
 }
 
-bool valid_socket_type(int socket_type) noexcept
-{
-    return socket_type >= 0 && socket_type <= last_socket_type;
-}
+bool valid_socket_type(int socket_type) noexcept { return slot_of(socket_type) >= 0; }
 
 } // namespace
 
@@ -751,6 +779,8 @@ bool option_is_socket_base_handled(int option) noexcept
     return option == ZMQ_RCVMORE || option == ZMQ_FD || option == ZMQ_EVENTS || option == ZMQ_LAST_ENDPOINT ||
            option == ZMQ_THREAD_SAFE;
 }
+
+std::uint32_t socket_type_bit(int socket_type) noexcept { return bit(socket_type); }
 
 std::span<const option_info> socket_option_catalog() noexcept
 {

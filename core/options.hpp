@@ -74,6 +74,13 @@
 #ifndef ZMX_DIRECT
 #define ZMX_DIRECT 0x5A12 // int 0 or 1
 #endif
+#ifndef ZMX_SURVEY_TIMEOUT
+#define ZMX_SURVEY_TIMEOUT 0x5A13 // int ms >= -1, SURVEYOR only
+#endif
+#ifndef ZMX_SURVEYOR
+#define ZMX_SURVEYOR 0x5A20
+#define ZMX_RESPONDENT 0x5A21
+#endif
 // libzmq 4.3.5 draft option (not in 4.3.4's zmq.h); same number as libzmq.
 #ifndef ZMQ_BUSY_POLL
 #define ZMQ_BUSY_POLL 113
@@ -208,6 +215,7 @@ struct socket_options {
     bool xpub_send_last_pipe = false; // XPUB, PUB: ZMQ_XPUB_MANUAL_LAST_VALUE
     bool only_first_subscribe = false; // XPUB, PUB, XSUB
     std::string xpub_welcome_msg;      // XPUB, PUB: sent to each new subscriber if non-empty
+    int survey_timeout = 1000;         // SURVEYOR: ZMX_SURVEY_TIMEOUT, ms after each survey (-1: none)
 
     // zmx extensions.
     int idle = ZMX_IDLE_BLOCK; // ZMX_IDLE: how a waiting recv/send/poll waits
@@ -224,8 +232,8 @@ struct socket_options {
 // 0 on success, else an errno value: EINVAL for an unknown option, a wrong length, an
 // out-of-range value or a pattern option the socket type does not take (libzmq's answers);
 // ENOMEM if a string option cannot be stored; option_not_in_table as described above.
-// socket_type is a ZMQ_PAIR..ZMQ_CHANNEL value; anything else gives EINVAL. On failure the
-// options are unchanged.
+// socket_type is a ZMQ_PAIR..ZMQ_CHANNEL value or one of zmx's own types (ZMX_SURVEYOR,
+// ZMX_RESPONDENT); anything else gives EINVAL. On failure the options are unchanged.
 [[nodiscard]] int set_socket_option(socket_options& o, int socket_type, int option, const void* value,
                                     std::size_t len) noexcept;
 [[nodiscard]] int get_socket_option(const socket_options& o, int socket_type, int option, void* value,
@@ -243,8 +251,12 @@ struct option_info {
     option_type type;
     bool readable;             // get_socket_option() answers it
     bool writable;             // set_socket_option() accepts some value for it
-    std::uint32_t socket_types; // bit (1u << type) for each socket type that accepts a set
+    std::uint32_t socket_types; // socket_type_bit(type) for each socket type that accepts a set
 };
+// The bit of a socket type in option_info::socket_types: 1u << type for libzmq's types
+// (ZMQ_PAIR..ZMQ_CHANNEL); zmx's own types, numbered outside that range, take the next
+// bits (ZMX_SURVEYOR 1u << 21, ZMX_RESPONDENT 1u << 22). 0 for an unknown type.
+[[nodiscard]] std::uint32_t socket_type_bit(int socket_type) noexcept;
 [[nodiscard]] std::span<const option_info> socket_option_catalog() noexcept;
 
 } // namespace zmx::core

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <sched.h>
 #include <time.h>
@@ -570,7 +571,22 @@ int socket_base::recv(msg& m, int flags) noexcept
         rc = xrecv(m);
     }
     if (rc == EAGAIN && will_wait) {
-        rc = wait_loop(m_options.rcvtimeo, [&]() noexcept { return xrecv(m); });
+        // A pattern deadline that comes before RCVTIMEO ends the wait; xrecv then answers
+        // for it (SURVEYOR: ETIMEDOUT).
+        int timeout_ms = m_options.rcvtimeo;
+        bool capped = false;
+        if (const std::int64_t d = xrecv_deadline(); d != no_deadline) {
+            const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count();
+            const std::int64_t left_ms = d <= now ? 0 : std::min<std::int64_t>((d - now + 999'999) / 1'000'000, INT_MAX);
+            if (timeout_ms < 0 || left_ms < timeout_ms) {
+                timeout_ms = static_cast<int>(left_ms);
+                capped = true;
+            }
+        }
+        rc = wait_loop(timeout_ms, [&]() noexcept { return xrecv(m); });
+        if (rc == EAGAIN && capped) rc = xrecv(m);
     }
     if (rc == 0 && m_options.conflate) conflate(m);
     if (rc == 0) {

@@ -21,6 +21,9 @@
 //   frames have been delivered or discarded.
 // - xsetsockopt(): pattern options first; return option_not_handled to fall through to
 //   the generic table.
+// - xrecv_deadline(): a deadline of the pattern's own (std::chrono::steady_clock, ns since
+//   its epoch), or no_deadline. A blocking recv waits no longer than it and then calls
+//   xrecv once more; zmq_poll wakes at it too (SURVEYOR: the survey's end).
 #pragma once
 
 #include <atomic>
@@ -50,6 +53,7 @@ public:
     static constexpr std::uint32_t tag_alive = 0xbaddecaf;
     static constexpr std::uint32_t tag_dead = 0xdeadbeef;
     static constexpr int option_not_handled = -1;
+    static constexpr std::int64_t no_deadline = INT64_MAX;
 
     socket_base(context& ctx, int type, std::uint32_t sid);
     virtual ~socket_base();
@@ -78,6 +82,8 @@ public:
 
     // Process pending commands and report ZMQ_POLLIN / ZMQ_POLLOUT readiness.
     [[nodiscard]] unsigned poll_events() noexcept;
+    // When the pattern's readiness may change by itself (see xrecv_deadline()).
+    [[nodiscard]] std::int64_t recv_deadline() noexcept { return xrecv_deadline(); }
     // ZMQ_FD: the mailbox's eventfd; in direct mode the socket's own engine core's epoll
     // fd, which also turns readable when a connection has bytes.
     [[nodiscard]] int fd() const noexcept { return m_direct_io ? m_direct_io->epoll_fd() : m_mailbox->fd(); }
@@ -111,6 +117,7 @@ protected:
     virtual void xwrite_activated(pipe&) noexcept {}
     virtual void xpipe_terminated(pipe& p) noexcept = 0;
     virtual int xsetsockopt(int, const void*, std::size_t) noexcept { return option_not_handled; }
+    virtual std::int64_t xrecv_deadline() noexcept { return no_deadline; }
 
     // Patterns call this when a read reached p's end (p.in_done()).
     void pipe_ended(pipe& p) noexcept;

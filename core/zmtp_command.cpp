@@ -290,6 +290,9 @@ constexpr socket_rule socket_rules[] = {
     {ZMQ_SCATTER, "SCATTER", {"GATHER"}},
     {ZMQ_PEER, "PEER", {"PEER"}},
     {ZMQ_CHANNEL, "CHANNEL", {"CHANNEL"}},
+    // zmx's survey pattern (not in RFC 37): only with each other.
+    {ZMX_SURVEYOR, "SURVEYOR", {"RESPONDENT"}},
+    {ZMX_RESPONDENT, "RESPONDENT", {"SURVEYOR"}},
 };
 
 const socket_rule* find_rule(std::string_view name) noexcept

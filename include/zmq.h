@@ -738,6 +738,10 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
 #define ZMX_IDLE 0x5A10              /* int: how blocking send/recv wait (ZMX_IDLE_*) */
 #define ZMX_SPIN_US 0x5A11           /* int: microseconds to poll before sleeping (-1: built-in default) */
 #define ZMX_DIRECT 0x5A12            /* int 0/1: run the engine on the application thread */
+#define ZMX_SURVEY_TIMEOUT 0x5A13    /* int ms, SURVEYOR only: deadline after each survey (-1: none) */
+/* Socket types (zmq_socket): the survey pattern; outside libzmq's numbers. */
+#define ZMX_SURVEYOR 0x5A20          /* sends a survey to every respondent, collects replies */
+#define ZMX_RESPONDENT 0x5A21        /* receives surveys, replies to the one it received */
 
 #ifdef __cplusplus
 }

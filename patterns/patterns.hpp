@@ -29,5 +29,8 @@ core::socket_base* create_server(core::context& ctx, int type, std::uint32_t sid
 // SCATTER and GATHER (single-frame, thread-safe family).
 core::socket_base* create_scatter(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_gather(core::context& ctx, int type, std::uint32_t sid);
+// ZMX_SURVEYOR and ZMX_RESPONDENT (zmx's survey pattern).
+core::socket_base* create_surveyor(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_respondent(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns

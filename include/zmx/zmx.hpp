@@ -48,6 +48,7 @@ enum class socket_type : int {
     pair = ZMQ_PAIR, pub = ZMQ_PUB, sub = ZMQ_SUB, req = ZMQ_REQ, rep = ZMQ_REP,
     dealer = ZMQ_DEALER, router = ZMQ_ROUTER, pull = ZMQ_PULL, push = ZMQ_PUSH,
     xpub = ZMQ_XPUB, xsub = ZMQ_XSUB, stream = ZMQ_STREAM,
+    surveyor = ZMX_SURVEYOR, respondent = ZMX_RESPONDENT, // zmx's survey pattern
 };
 
 enum class idle : int { block = ZMX_IDLE_BLOCK, backoff = ZMX_IDLE_BACKOFF, spin = ZMX_IDLE_SPIN };
@@ -203,6 +204,11 @@ public:
     void set_spin(std::chrono::microseconds us) { set(ZMX_SPIN_US, static_cast<int>(us.count())); }
     void set_send_timeout(std::chrono::milliseconds ms) { set(ZMQ_SNDTIMEO, static_cast<int>(ms.count())); }
     void set_recv_timeout(std::chrono::milliseconds ms) { set(ZMQ_RCVTIMEO, static_cast<int>(ms.count())); }
+    // SURVEYOR: the deadline after each survey (a negative value: none).
+    void set_survey_timeout(std::chrono::milliseconds ms)
+    {
+        set(ZMX_SURVEY_TIMEOUT, ms.count() < 0 ? -1 : static_cast<int>(ms.count()));
+    }
     void set_hwm(int send, int recv)
     {
         set(ZMQ_SNDHWM, send);

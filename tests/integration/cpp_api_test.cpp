@@ -49,6 +49,27 @@ TEST(cpp_api, hot_path_returns_error_codes)
     EXPECT_EQ(pull.send(zmx::as_bytes("x")), std::errc::not_supported);
 }
 
+TEST(cpp_api, survey_round_trip_and_deadline)
+{
+    zmx::context ctx;
+    zmx::socket surveyor(ctx, zmx::socket_type::surveyor);
+    zmx::socket respondent(ctx, zmx::socket_type::respondent);
+    surveyor.bind("inproc://cpp-survey");
+    respondent.connect("inproc://cpp-survey");
+    surveyor.set_survey_timeout(30ms);
+    zmx::message m;
+    EXPECT_EQ(surveyor.recv(m).value(), EFSM); // no survey yet
+    ASSERT_FALSE(surveyor.send(zmx::as_bytes("q")));
+    ASSERT_FALSE(respondent.recv(m));
+    EXPECT_EQ(m.to_string_view(), "q");
+    ASSERT_FALSE(respondent.send(zmx::as_bytes("a")));
+    ASSERT_FALSE(surveyor.recv(m));
+    EXPECT_EQ(m.to_string_view(), "a");
+    EXPECT_EQ(surveyor.recv(m), std::errc::timed_out); // the deadline
+    EXPECT_EQ(surveyor.recv(m).value(), EFSM);
+    EXPECT_THROW(respondent.set_survey_timeout(10ms), zmx::error); // SURVEYOR only
+}
+
 TEST(cpp_api, setup_errors_throw)
 {
     zmx::context ctx;

@@ -25,7 +25,10 @@ using zmx::core::socket_options;
 constexpr std::uint32_t bit(int t) { return std::uint32_t{1} << t; }
 constexpr int first_type = ZMQ_PAIR;
 constexpr int last_type = ZMQ_CHANNEL;
-constexpr std::uint32_t all = (std::uint32_t{1} << (last_type + 1)) - 1;
+// zmx's own socket types (ZMX_SURVEYOR, ZMX_RESPONDENT) take the two bits after libzmq's
+// in the catalogue's type masks (options.hpp: socket_type_bit).
+constexpr std::uint32_t zmx_types = (std::uint32_t{1} << (last_type + 1)) | (std::uint32_t{1} << (last_type + 2));
+constexpr std::uint32_t all = ((std::uint32_t{1} << (last_type + 1)) - 1) | zmx_types;
 constexpr std::uint32_t routers = bit(ZMQ_ROUTER) | bit(ZMQ_REP);
 constexpr std::uint32_t xpubs = bit(ZMQ_XPUB) | bit(ZMQ_PUB);
 
@@ -190,6 +193,7 @@ const std::vector<int> other_ids = {
     ZMQ_PLAIN_USERNAME, ZMQ_PLAIN_PASSWORD, ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY, ZMQ_CURVE_SERVERKEY,
     ZMQ_IPC_FILTER_PID, ZMQ_IPC_FILTER_UID, ZMQ_IPC_FILTER_GID, ZMQ_GSSAPI_PRINCIPAL, ZMQ_GSSAPI_SERVICE_PRINCIPAL,
     ZMQ_HEARTBEAT_TTL, ZMQ_VMCI_BUFFER_SIZE, ZMQ_VMCI_BUFFER_MIN_SIZE, ZMQ_VMCI_BUFFER_MAX_SIZE, ZMQ_METADATA,
+    ZMX_SURVEY_TIMEOUT,
 };
 
 TEST(Options, CatalogListsExactlyTheExpectedOptions)
@@ -725,6 +729,70 @@ TEST(Options, ZmxExtensions)
     ASSERT_EQ(set_int(o, ZMQ_PAIR, ZMX_DIRECT, 1), 0);
     EXPECT_TRUE(o.direct);
     EXPECT_EQ(set_int(o, ZMQ_PAIR, ZMX_DIRECT, 2), EINVAL);
+}
+
+// The survey pattern's types and its option ZMX_SURVEY_TIMEOUT (int ms >= -1, default
+// 1000; set and read on a SURVEYOR only).
+TEST(Options, SurveyTypesAndSurveyTimeout)
+{
+    using zmx::core::socket_type_bit;
+    EXPECT_EQ(socket_type_bit(ZMQ_PAIR), bit(ZMQ_PAIR));
+    EXPECT_EQ(socket_type_bit(ZMQ_CHANNEL), bit(ZMQ_CHANNEL));
+    EXPECT_EQ(socket_type_bit(ZMX_SURVEYOR), bit(last_type + 1));
+    EXPECT_EQ(socket_type_bit(ZMX_RESPONDENT), bit(last_type + 2));
+    EXPECT_EQ(socket_type_bit(ZMX_RESPONDENT + 1), 0u);
+    EXPECT_EQ(socket_type_bit(last_type + 1), 0u);
+    EXPECT_EQ(socket_type_bit(-1), 0u);
+
+    socket_options o = make_socket_options(ZMX_SURVEYOR);
+    EXPECT_EQ(o.survey_timeout, 1000);
+    int v = 0;
+    ASSERT_EQ(get_int(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, v), 0);
+    EXPECT_EQ(v, 1000);
+    for (int good : {-1, 0, 1, INT_MAX}) {
+        ASSERT_EQ(set_int(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, good), 0) << good;
+        ASSERT_EQ(get_int(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, v), 0);
+        EXPECT_EQ(v, good);
+    }
+    const socket_options before = o;
+    EXPECT_EQ(set_int(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, -2), EINVAL);
+    EXPECT_EQ(set_int(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, INT_MIN), EINVAL);
+    const long long v64 = 5;
+    EXPECT_EQ(set_socket_option(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, &v64, sizeof v64), EINVAL);
+    EXPECT_EQ(set_socket_option(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, nullptr, sizeof(int)), EINVAL);
+    EXPECT_EQ(o, before);
+    std::size_t len = 2;
+    EXPECT_EQ(get_socket_option(o, ZMX_SURVEYOR, ZMX_SURVEY_TIMEOUT, &v, &len), EINVAL);
+    // Every other type refuses it, set and get.
+    std::vector<int> others = {ZMX_RESPONDENT};
+    for (int t = first_type; t <= last_type; ++t) others.push_back(t);
+    for (int t : others) {
+        socket_options x = make_socket_options(t);
+        EXPECT_EQ(set_int(x, t, ZMX_SURVEY_TIMEOUT, 100), EINVAL) << t;
+        EXPECT_EQ(get_int(x, t, ZMX_SURVEY_TIMEOUT, v), EINVAL) << t;
+    }
+    // The generic options apply to both survey types; other patterns' options do not.
+    for (int t : {ZMX_SURVEYOR, ZMX_RESPONDENT}) {
+        socket_options x = make_socket_options(t);
+        EXPECT_EQ(x.linger, -1);
+        EXPECT_EQ(set_int(x, t, ZMQ_SNDHWM, 5), 0);
+        ASSERT_EQ(get_int(x, t, ZMQ_SNDHWM, v), 0);
+        EXPECT_EQ(v, 5);
+        ASSERT_EQ(get_int(x, t, ZMQ_TYPE, v), 0);
+        EXPECT_EQ(v, t);
+        EXPECT_EQ(set_int(x, t, ZMQ_ROUTER_MANDATORY, 1), EINVAL);
+        EXPECT_EQ(set_str(x, t, ZMQ_SUBSCRIBE, "a"), EINVAL);
+    }
+    // Numbers next to them are no socket types.
+    EXPECT_EQ(set_int(o, ZMX_RESPONDENT + 1, ZMQ_SNDHWM, 5), EINVAL);
+    EXPECT_EQ(get_int(o, ZMX_SURVEYOR - 1, ZMQ_SNDHWM, v), EINVAL);
+    // The catalogue entry.
+    auto catalog = zmx::core::socket_option_catalog();
+    auto it = std::find_if(catalog.begin(), catalog.end(), [](const auto& i) { return i.id == ZMX_SURVEY_TIMEOUT; });
+    ASSERT_NE(it, catalog.end());
+    EXPECT_TRUE(it->readable && it->writable);
+    EXPECT_EQ(it->type, zmx::core::option_type::int_value);
+    EXPECT_EQ(it->socket_types, socket_type_bit(ZMX_SURVEYOR));
 }
 
 } // namespace

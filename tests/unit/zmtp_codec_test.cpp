@@ -776,6 +776,27 @@ TEST(zmtp_command, socket_type_table)
     EXPECT_FALSE(z::is_valid_socket_type("STREAM"));
 }
 
+// zmx's survey pattern: its own names, compatible only with each other.
+TEST(zmtp_command, survey_socket_types)
+{
+    ASSERT_NE(z::socket_type_name(ZMX_SURVEYOR), nullptr);
+    ASSERT_NE(z::socket_type_name(ZMX_RESPONDENT), nullptr);
+    EXPECT_STREQ(z::socket_type_name(ZMX_SURVEYOR), "SURVEYOR");
+    EXPECT_STREQ(z::socket_type_name(ZMX_RESPONDENT), "RESPONDENT");
+    EXPECT_TRUE(z::socket_types_compatible("SURVEYOR", "RESPONDENT"));
+    EXPECT_TRUE(z::socket_types_compatible("RESPONDENT", "surveyor"));
+    EXPECT_FALSE(z::socket_types_compatible("SURVEYOR", "SURVEYOR"));
+    EXPECT_FALSE(z::socket_types_compatible("RESPONDENT", "RESPONDENT"));
+    for (int t = ZMQ_PAIR; t <= ZMQ_CHANNEL; ++t) {
+        const char* n = z::socket_type_name(t);
+        if (n == nullptr) continue;
+        EXPECT_FALSE(z::socket_types_compatible("SURVEYOR", n)) << n;
+        EXPECT_FALSE(z::socket_types_compatible("RESPONDENT", n)) << n;
+        EXPECT_FALSE(z::socket_types_compatible(n, "SURVEYOR")) << n;
+        EXPECT_FALSE(z::socket_types_compatible(n, "RESPONDENT")) << n;
+    }
+}
+
 // ---- fuzz ----
 
 // Seeded: mutates valid streams (bit flips, truncation, splices) and throws raw noise at

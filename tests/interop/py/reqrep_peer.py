@@ -23,6 +23,8 @@
 #   client_set SEED MAX [F...] the client side: for each message, sends F... + message,
 #                             receives the reply and checks it is F... + message
 #   send_hex F...             sends one message
+#   try_send_hex F...         sends one message without waiting: "OK sent", or "OK eagain"
+#                             when the socket has no peer to take it
 #   recv_hex                  receives one message: "OK F..."
 #   expect_nothing MS         "OK" if no message arrives within MS milliseconds
 #   quit                      closes the socket and the context, answers "OK", exits 0
@@ -94,6 +96,12 @@ def main():
         elif cmd == "send_hex":
             sock.send_multipart([unhex(w) for w in words[1:]])
             say("OK")
+        elif cmd == "try_send_hex":
+            try:
+                sock.send_multipart([unhex(w) for w in words[1:]], zmq.NOBLOCK)
+                say("OK sent")
+            except zmq.Again:
+                say("OK eagain")
         elif cmd == "recv_hex":
             say("OK " + " ".join(tohex(f) for f in sock.recv_multipart()))
         elif cmd == "expect_nothing":
