@@ -57,6 +57,18 @@ public:
 
     // Publish staged frames. Returns true when the consumer announced it would sleep:
     // the caller must ring the consumer's doorbell.
+    // publish() in two halves, for a writer publishing into many queues at once (PUB
+    // fan-out): commit each, one full_fence() for all (F1), then ask each whether its
+    // consumer sleeps. One fence per message instead of one per subscriber.
+    void commit() noexcept { m_tail->ring.commit(); }
+    [[nodiscard]] bool consumer_sleeping_after_fence() noexcept
+    {
+        if (m_sleeping.load(std::memory_order_relaxed)) {
+            return m_sleeping.exchange(false, std::memory_order_relaxed);
+        }
+        return false;
+    }
+
     [[nodiscard]] bool publish() noexcept
     {
         m_tail->ring.commit(); // the segment's own sleep flag is unused here

@@ -59,6 +59,10 @@ public:
     // Publish every complete message written; wakes the reader if it sleeps. Inside an
     // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
+    // flush() in two halves for writers flushing many pipes per message (fan-out):
+    // flush_commit() on each, one full_fence(), then flush_notify() on each.
+    void flush_commit() noexcept;
+    void flush_notify() noexcept;
 
     // ---- lifecycle (owner thread) ----
 
@@ -238,6 +242,17 @@ inline void pipe::flush() noexcept
     // message; a flush in the middle waits for the message's last frame.
     if (m_in_message) return;
     if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
+}
+
+inline void pipe::flush_commit() noexcept
+{
+    if (!m_in_message) m_shared->m_dir[m_side].queue.commit();
+}
+
+inline void pipe::flush_notify() noexcept
+{
+    if (m_in_message) return;
+    if (m_shared->m_dir[m_side].queue.consumer_sleeping_after_fence()) notify_peer(command::activate_read);
 }
 
 } // namespace zmx::core

@@ -41,6 +41,7 @@
 
 #include "common/fair_queue.hpp"
 #include "common/trie.hpp"
+#include "fence.hpp"
 #include "socket_base.hpp"
 
 namespace zmx::patterns {
@@ -127,8 +128,11 @@ protected:
             }
         }
         const bool more = m.more();
+        const bool had_pipes = !m_matching.empty();
         // All but the last pipe get a copy (a reference to the same body); the last the
-        // message itself.
+        // message itself. On the last frame, the pipes that took it are kept at the front
+        // of m_matching (the others dropped it).
+        std::size_t took = 0;
         for (std::size_t i = 0; i < m_matching.size(); ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -142,9 +146,18 @@ protected:
                 (void)out.close();
                 continue;
             }
-            if (!more) p->flush();
+            if (!more) {
+                p->flush_commit();
+                m_matching[took++] = p;
+            }
         }
-        if (m_matching.empty()) (void)m.close();
+        if (!more && took > 0) {
+            // One fence for every subscriber (see pipe::flush_commit), then wake those
+            // that sleep.
+            core::full_fence();
+            for (std::size_t i = 0; i < took; ++i) m_matching[i]->flush_notify();
+        }
+        if (!had_pipes) (void)m.close();
         m.init();
         m_more = more;
         if (!more) m_matching.clear();
