@@ -18,8 +18,10 @@
 //   frames have been delivered or discarded.
 // - xsetsockopt(): pattern options first; return option_not_handled to fall through to
 //   the generic table.
+// - xjoin(g)/xleave(g): zmq_join / zmq_leave (DISH); the default refuses with ENOTSUP.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -62,6 +64,9 @@ public:
     [[nodiscard]] int disconnect(const char* uri) noexcept;
     [[nodiscard]] int send(msg& m, int flags) noexcept;
     [[nodiscard]] int recv(msg& m, int flags) noexcept;
+    // zmq_join / zmq_leave (DISH groups); ENOTSUP for the other types.
+    [[nodiscard]] int join(const char* group) noexcept;
+    [[nodiscard]] int leave(const char* group) noexcept;
     // Closes the socket: pipes end (queued messages stay readable by inproc peers unless
     // LINGER is 0), endpoints are released, the context is told.
     void close() noexcept;
@@ -101,6 +106,9 @@ protected:
     virtual void xwrite_activated(pipe&) noexcept {}
     virtual void xpipe_terminated(pipe& p) noexcept = 0;
     virtual int xsetsockopt(int, const void*, std::size_t) noexcept { return option_not_handled; }
+    // zmq_join / zmq_leave: 0 or an errno value (group is NUL-terminated, not null).
+    virtual int xjoin(const char*) noexcept { return ENOTSUP; }
+    virtual int xleave(const char*) noexcept { return ENOTSUP; }
 
     // Patterns call this when a read reached p's end (p.in_done()).
     void pipe_ended(pipe& p) noexcept;
