@@ -27,6 +27,8 @@ const socket_type_entry socket_types[] = {
     {ZMQ_REP, "REP", &patterns::create_router},
     {ZMQ_ROUTER, "ROUTER", &patterns::create_router},
     {ZMQ_STREAM, "STREAM", &patterns::create_stream},
+    {ZMQ_RADIO, "RADIO", &patterns::create_radio},
+    {ZMQ_DISH, "DISH", &patterns::create_dish},
 };
 
 } // namespace

@@ -23,5 +23,8 @@ core::socket_base* create_dealer(core::context& ctx, int type, std::uint32_t sid
 core::socket_base* create_router(core::context& ctx, int type, std::uint32_t sid);
 // STREAM (raw TCP peers).
 core::socket_base* create_stream(core::context& ctx, int type, std::uint32_t sid);
+// RADIO and DISH (groups, RFC 48).
+core::socket_base* create_radio(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_dish(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns
