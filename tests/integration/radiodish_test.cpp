@@ -10,7 +10,8 @@
 //    zmq_msg_set_group), a DISH's LINGER 0 by default.
 //  - Exact group matching (no prefixes), several groups, the group on every delivered
 //    message, the empty group (a message with no group set), leave, join again.
-//  - Several dishes with different and overlapping groups; large bodies shared by all.
+//  - Several dishes with different and overlapping groups; over inproc one body shared by
+//    every dish (same address, ZMQ_SHARED).
 //  - Joins before and after connect, a RADIO that binds after the DISH connected, joins
 //    re-sent after the RADIO restarts (tcp, ipc: the engine re-sends them) and after the
 //    DISH disconnects and reconnects (the socket sends them to the new pipe).
@@ -18,6 +19,7 @@
 //    eight-byte frame sizes on the wire) and bytes 0x01..0xff in a group.
 //  - A dish that never reads (small HWMs) beside dishes that keep up: the others get
 //    everything, no RADIO send fails or blocks; with ZMQ_XPUB_NODROP the send says EAGAIN.
+//  - Direct mode (ZMX_DIRECT) on both sides (tcp, ipc).
 //  - Raw ZMTP (tcp): a zmx DISH sends JOIN / LEAVE commands (to ZMTP 3.0 peers too), a zmx
 //    RADIO sends a group frame then the body and applies JOIN / LEAVE counts; hostile
 //    peers: a body without group frame, a 256-byte group frame, a multipart body, JOIN /
@@ -201,6 +203,41 @@ TEST_P(RadioDish, SeveralDishesWithDifferentGroups) {
     }
   }
   for (void* d : all) EXPECT_TRUE(next_grouped(d, {probe_group, "done"}));
+}
+
+TEST(RadioDishInproc, FanOutSharesOneBody) {
+  context ctx;
+  sock radio(ctx, ZMQ_RADIO);
+  ASSERT_TRUE(radio);
+  configure_for_test(radio);
+  const std::string ep = unique_inproc("share");
+  ASSERT_EQ(0, zmq_bind(radio, ep.c_str()));
+  std::vector<sock> dishes;
+  std::vector<void*> raw;
+  for (int i = 0; i < 4; ++i) {
+    dishes.emplace_back(ctx, ZMQ_DISH);
+    configure_for_test(dishes.back());
+    ASSERT_EQ(0, zmq_join(dishes.back(), "big"));
+    ASSERT_EQ(0, zmq_join(dishes.back(), probe_group.c_str()));
+    ASSERT_EQ(0, zmq_connect(dishes.back(), ep.c_str()));
+    raw.push_back(dishes.back());
+  }
+  ASSERT_TRUE(sync_joins(radio, raw));
+  const std::string body = pattern(100000, 7);
+  ASSERT_EQ(static_cast<int>(body.size()), send_group(radio, "big", body));
+  std::vector<const void*> addresses;
+  for (void* d : raw) {
+    ASSERT_TRUE(wait_for_event(d, ZMQ_POLLIN));
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    ASSERT_EQ(static_cast<int>(body.size()), zmq_msg_recv(&m, d, 0));
+    EXPECT_STREQ("big", zmq_msg_group(&m));
+    EXPECT_EQ(1, zmq_msg_get(&m, ZMQ_SHARED));
+    EXPECT_EQ(body, std::string(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m)));
+    addresses.push_back(zmq_msg_data(&m));
+    zmq_msg_close(&m);  // the others still hold the body: it must stay valid for them
+  }
+  for (const void* a : addresses) EXPECT_EQ(addresses.front(), a) << "a dish got its own copy";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -444,6 +481,24 @@ TEST_P(RadioDish, NoDropSendSaysEagainWhenADishIsFull) {
   ASSERT_TRUE(wait_for_event(radio, ZMQ_POLLOUT));
   EXPECT_EQ(4, send_group(radio, "g", "more"));
   EXPECT_TRUE(next_grouped(dish, {"g", "more"}));
+}
+
+TEST_P(RadioDish, DirectModeBothSides) {
+  if (GetParam() == transport::inproc) GTEST_SKIP() << "direct mode runs tcp/ipc engines";
+  ZMX_OPEN(radio, ZMQ_RADIO);
+  ZMX_OPEN(dish, ZMQ_DISH);
+  ASSERT_EQ(0, set_int(radio, ZMX_DIRECT, 1));
+  ASSERT_EQ(0, set_int(dish, ZMX_DIRECT, 1));
+  const auto ep = bind(radio);
+  ASSERT_EQ(0, zmq_join(dish, "d"));
+  ZMX_CONNECT(dish, ep);
+  ASSERT_EQ(0, zmq_join(dish, probe_group.c_str()));
+  ASSERT_TRUE(sync_joins(radio, {dish}));
+  for (int i = 0; i < 100; ++i) ASSERT_GE(send_group(radio, i % 2 ? "d" : "x", std::to_string(i)), 0);
+  for (int i = 1; i < 100; i += 2) ASSERT_TRUE(next_grouped(dish, {"d", std::to_string(i)}));
+  ASSERT_EQ(0, zmq_leave(dish, "d"));
+  ASSERT_EQ(0, zmq_join(dish, "~b"));
+  ASSERT_TRUE(sync_joins(radio, {dish}, "~b"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, RadioDish, ::testing::Values(transport::inproc, transport::tcp, transport::ipc),
