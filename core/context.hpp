@@ -78,6 +78,8 @@ public:
     [[nodiscard]] int max_msgsz() const noexcept { return m_max_msgsz; }
     [[nodiscard]] bool ipv6() const noexcept { return m_ipv6; }
     [[nodiscard]] bool blocky() const noexcept { return m_blocky; }
+    // ZMQ_ZERO_COPY_RECV: received frames may refer into the engine's read buffers.
+    [[nodiscard]] bool zero_copy_recv() const noexcept { return m_zero_copy_recv; }
 
 private:
     int start_io_locked() noexcept;

@@ -76,6 +76,36 @@ int msg::init_size_slow(std::size_t size) noexcept
     return 0;
 }
 
+msg_buffer* msg::new_chunk(std::size_t size) noexcept
+{
+    int cls = -1;
+    auto* b = static_cast<msg_buffer*>(buffer_pool::acquire(sizeof(msg_buffer) + size, cls));
+    if (b == nullptr) return nullptr;
+    new (&b->refs) std::atomic<std::uint32_t>(1);
+    b->kind = cls >= 0 ? (bk_pool | (static_cast<std::uint32_t>(cls) << 8)) : bk_heap;
+    b->ffn = nullptr;
+    b->hint = nullptr;
+    return b;
+}
+
+void msg::release_chunk(msg_buffer* chunk) noexcept
+{
+    if (chunk != nullptr) release_buffer(chunk, nullptr, true);
+}
+
+int msg::init_slice(msg_buffer* chunk, const void* data, std::size_t size) noexcept
+{
+    init();
+    chunk->refs.fetch_add(1, std::memory_order_relaxed);
+    m_kind = k_buffer;
+    m_flags |= f_shared; // the chunk's count is shared with the reader and other frames
+    m_body.ext.data = const_cast<void*>(data);
+    m_body.ext.size = size;
+    m_body.ext.buf = chunk;
+    m_body.ext.reserved = nullptr;
+    return 0;
+}
+
 int msg::init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) noexcept
 {
     init();

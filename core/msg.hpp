@@ -78,6 +78,23 @@ public:
         return init_size_slow(size);
     }
     [[nodiscard]] int init_data(void* data, std::size_t size, zmq_free_fn* ffn, void* hint) noexcept;
+    // A frame whose body lies inside `chunk` (a read buffer of the tcp/ipc engine): it
+    // takes a reference on the chunk instead of copying. `data` must be chunk memory.
+    [[nodiscard]] int init_slice(msg_buffer* chunk, const void* data, std::size_t size) noexcept;
+    // Read chunks: refcounted memory that several frames may refer into. The creator
+    // holds one reference (release_chunk gives it up; the last reference frees it).
+    [[nodiscard]] static msg_buffer* new_chunk(std::size_t size) noexcept;
+    static void release_chunk(msg_buffer* chunk) noexcept;
+    [[nodiscard]] static std::uint8_t* chunk_data(msg_buffer* chunk) noexcept
+    {
+        return reinterpret_cast<std::uint8_t*>(chunk + 1);
+    }
+    // True when no frame refers into the chunk any more (only its creator holds it), so
+    // its memory may be read into again.
+    [[nodiscard]] static bool chunk_unshared(const msg_buffer* chunk) noexcept
+    {
+        return chunk->refs.load(std::memory_order_acquire) == 1;
+    }
     [[nodiscard]] int init_buffer(const void* data, std::size_t size) noexcept // copies
     {
         const int rc = init_size(size);

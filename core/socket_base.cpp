@@ -52,6 +52,59 @@ socket_base::socket_base(context& ctx, int type, std::uint32_t sid)
       m_mailbox(std::make_shared<mailbox>()), m_monitor(std::make_shared<socket_monitor>())
 {
     if (!ctx.blocky()) m_options.linger = 0;
+    if (type_is_thread_safe(type)) m_sync = std::make_unique<sync_state>();
+}
+
+bool socket_base::type_is_thread_safe(int type) noexcept
+{
+    switch (type) {
+    case ZMQ_CLIENT:
+    case ZMQ_SERVER:
+    case ZMQ_RADIO:
+    case ZMQ_DISH:
+    case ZMQ_SCATTER:
+    case ZMQ_GATHER: return true;
+    default: return false;
+    }
+}
+
+// ---- thread-safe types ----
+
+socket_base::api_guard::api_guard(socket_base& s) noexcept
+{
+    sync_state* st = s.m_sync.get();
+    if (st == nullptr || st->owner.load(std::memory_order_relaxed) == std::this_thread::get_id()) return;
+    st->mutex.lock();
+    st->owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    m_sync = st;
+    m_socket = &s;
+    m_changes = st->changes;
+}
+
+socket_base::api_guard::~api_guard()
+{
+    if (m_sync == nullptr) return;
+    // What this call changed (commands processed: pipes readable or writable, pipes
+    // attached or gone) may be what a waiting call waits for. Sends and receives that
+    // only moved messages change nothing another call waits on.
+    if (m_sync->waiters > 0 && m_sync->changes != m_changes) m_socket->sync_notify();
+    m_sync->owner.store(std::thread::id{}, std::memory_order_relaxed);
+    m_sync->mutex.unlock();
+}
+
+void socket_base::sync_notify() noexcept
+{
+    m_sync->cv.notify_all();
+    if (m_sync->leader_sleeping) wake();
+}
+
+void socket_base::sync_pause() noexcept
+{
+    m_sync->owner.store(std::thread::id{}, std::memory_order_relaxed);
+    m_sync->mutex.unlock();
+    cpu_relax();
+    m_sync->mutex.lock();
+    m_sync->owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
 }
 
 socket_base::~socket_base() { m_tag = tag_dead; }
@@ -63,8 +116,13 @@ int socket_base::xrecv(msg&) noexcept { return ENOTSUP; }
 
 int socket_base::setsockopt(int option, const void* value, std::size_t len) noexcept
 {
+    api_guard guard(*this);
     if (m_ctx.terminating()) return ETERM;
     if (value == nullptr && len != 0) return EFAULT;
+    // Direct mode runs engines on the calling thread: one thread per socket only.
+    if (option == ZMX_DIRECT && m_sync && len == sizeof(int) && *static_cast<const int*>(value) != 0) {
+        return EINVAL;
+    }
     const int rc = xsetsockopt(option, value, len);
     if (rc != option_not_handled) return rc;
     if (option_is_socket_base_handled(option)) return EINVAL;
@@ -74,6 +132,7 @@ int socket_base::setsockopt(int option, const void* value, std::size_t len) noex
 
 int socket_base::getsockopt(int option, void* value, std::size_t* len) noexcept
 {
+    api_guard guard(*this);
     if (m_ctx.terminating()) return ETERM;
     if (value == nullptr || len == nullptr) return EFAULT;
     auto put_int = [&](int v) {
@@ -86,7 +145,7 @@ int socket_base::getsockopt(int option, void* value, std::size_t* len) noexcept
     case ZMQ_RCVMORE: return put_int(m_rcvmore ? 1 : 0);
     case ZMQ_FD: return put_int(fd());
     case ZMQ_EVENTS: return put_int(static_cast<int>(poll_events()));
-    case ZMQ_THREAD_SAFE: return put_int(0);
+    case ZMQ_THREAD_SAFE: return put_int(m_sync ? 1 : 0);
     case ZMQ_LAST_ENDPOINT: {
         const std::size_t need = m_last_endpoint.size() + 1;
         if (*len < need) return EINVAL;
@@ -104,6 +163,7 @@ int socket_base::getsockopt(int option, void* value, std::size_t* len) noexcept
 
 int socket_base::add_endpoint(const char* uri, bool bind) noexcept
 {
+    api_guard guard(*this);
     if (m_ctx.terminating()) return ETERM;
     if (uri == nullptr) return EINVAL;
     process_commands_if_pending();
@@ -138,6 +198,7 @@ int socket_base::connect(const char* uri) noexcept { return add_endpoint(uri, fa
 
 int socket_base::remove_endpoint(const char* uri, bool bind) noexcept
 {
+    api_guard guard(*this);
     if (m_ctx.terminating()) return ETERM;
     if (uri == nullptr) return EINVAL;
     process_commands_if_pending();
@@ -182,12 +243,14 @@ void socket_base::attach_pipe(pipe& p, const std::string& uri) noexcept
     if (p.peer_engine) ++m_engine_pipes;
     m_pipes.push_back(&p);
     if (!uri.empty()) m_endpoint_pipes.push_back(endpoint_pipe{uri, &p});
+    note_change();
     xattach_pipe(p);
 }
 
 void socket_base::detach(pipe& p) noexcept
 {
     if (!p.attached || p.owner != this) return;
+    note_change();
     xpipe_terminated(p);
     if (p.peer_engine) --m_engine_pipes;
     p.attached = false;
@@ -200,10 +263,11 @@ void socket_base::detach(pipe& p) noexcept
 
 void socket_base::pipe_ended(pipe& p) noexcept { detach(p); }
 
-void socket_base::process_commands() noexcept
+std::size_t socket_base::process_commands() noexcept
 {
     m_commands.clear();
-    m_mailbox->drain(m_commands);
+    const std::size_t n = m_mailbox->drain(m_commands);
+    if (n > 0) note_change();
     for (const command& c : m_commands) {
         if (c.pipe == nullptr) continue;
         pipe& p = c.pipe->end(c.side);
@@ -237,6 +301,7 @@ void socket_base::process_commands() noexcept
         }
         c.pipe->release();
     }
+    return n;
 }
 
 io_core* socket_base::direct_io() noexcept
@@ -274,6 +339,7 @@ void socket_base::close_direct() noexcept
 
 int socket_base::monitor(const char* addr, int events) noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     return m_monitor->start(m_ctx, addr, events);
@@ -288,6 +354,7 @@ void socket_base::wake() noexcept
 
 unsigned socket_base::poll_events() noexcept
 {
+    api_guard guard(*this);
     if (m_direct_io) (void)m_direct_io->poll(0);
     process_commands_if_pending();
     unsigned ev = 0;
@@ -340,6 +407,9 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
             spin_us = 0;
         }
     }
+    if (m_sync && m_options.idle == ZMX_IDLE_BLOCK && m_options.spin_us < 0) {
+        spin_us = 0; // several threads may share the socket: they sleep, they do not poll
+    }
     int rc = EAGAIN;
     // Polling phase: pipes are checked without announcing sleep, so writers never pay
     // for a doorbell.
@@ -349,12 +419,21 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
         m_may_sleep = false;
         for (unsigned i = 1;; ++i) {
             if (m_direct_io) (void)m_direct_io->poll(0);
-            process_commands_if_pending();
+            if (process_commands_if_pending() > 0 && m_sync && m_sync->waiters > 0) sync_notify();
             rc = op();
             if (rc != EAGAIN) break;
             if (m_ctx.terminating()) {
                 rc = ETERM;
                 break;
+            }
+            if (m_closed) {
+                rc = ENOTSOCK;
+                break;
+            }
+            if (m_sync) {
+                // Other threads' calls run in the gaps (and may change m_may_sleep).
+                sync_pause();
+                m_may_sleep = false;
             }
             if ((i & 63) == 0) {
                 const std::int64_t t = now_ns();
@@ -377,6 +456,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
     }
     // Blocking phase: op() with may_sleep() announces sleep on every pipe it finds empty,
     // so the next writer rings the mailbox.
+    if (m_sync) return sync_wait(deadline, timeout_ms, op);
     for (;;) {
         process_commands_if_pending();
         rc = op();
@@ -396,8 +476,55 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
     }
 }
 
+template <typename Op>
+int socket_base::sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexcept
+{
+    // Thread-safe types (the mutex is held on entry and on return; see sync_state).
+    sync_state& st = *m_sync;
+    std::unique_lock lk(st.mutex, std::adopt_lock);
+    ++st.waiters;
+    int rc;
+    for (;;) {
+        if (process_commands_if_pending() > 0 && st.waiters > 1) sync_notify();
+        rc = op();
+        if (rc != EAGAIN) break;
+        if (m_ctx.terminating()) {
+            rc = ETERM;
+            break;
+        }
+        if (m_closed) {
+            rc = ENOTSOCK;
+            break;
+        }
+        const std::int64_t t = now_ns();
+        if (t >= deadline) break;
+        const std::int64_t left_ms = timeout_ms < 0 ? -1 : (deadline - t + 999'999) / 1'000'000;
+        st.owner.store(std::thread::id{}, std::memory_order_relaxed);
+        if (!st.leader_sleeping) {
+            // Leader: sleep on the doorbell without the mutex.
+            st.leader_sleeping = true;
+            lk.unlock();
+            const bool rung = m_mailbox->wait(static_cast<int>(left_ms));
+            lk.lock();
+            st.leader_sleeping = false;
+            if (rung) (void)process_commands();
+            st.cv.notify_all(); // the others look again (and one of them may lead)
+        } else if (left_ms < 0) {
+            st.cv.wait(lk);
+        } else {
+            st.cv.wait_for(lk, std::chrono::milliseconds(left_ms));
+        }
+        st.owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    }
+    --st.waiters;
+    st.cv.notify_all(); // a closing thread may wait for waiters to leave; a new leader may be needed
+    lk.release();
+    return rc;
+}
+
 int socket_base::send(msg& m, int flags) noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (!m.valid()) return EFAULT;
@@ -424,6 +551,7 @@ int socket_base::send(msg& m, int flags) noexcept
 
 int socket_base::recv(msg& m, int flags) noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (!m.valid()) return EFAULT;
@@ -455,6 +583,7 @@ int socket_base::recv(msg& m, int flags) noexcept
 
 int socket_base::join(const char* group) noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (group == nullptr) return EINVAL;
@@ -466,6 +595,7 @@ int socket_base::join(const char* group) noexcept
 
 int socket_base::leave(const char* group) noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (group == nullptr) return EINVAL;
@@ -496,8 +626,20 @@ void socket_base::conflate(msg& m) noexcept
 
 void socket_base::close() noexcept
 {
+    api_guard guard(*this);
     if (m_closed) return;
     m_closed = true;
+    if (m_sync) {
+        // Calls blocked in other threads return ENOTSOCK; wait until they have left.
+        std::unique_lock lk(m_sync->mutex, std::adopt_lock);
+        while (m_sync->waiters > 0) {
+            sync_notify();
+            m_sync->owner.store(std::thread::id{}, std::memory_order_relaxed);
+            m_sync->cv.wait(lk);
+            m_sync->owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        }
+        lk.release();
+    }
     for (transport* t : m_transports_used) t->socket_closing(*this);
     process_commands_if_pending(); // take ownership of pipes attached meanwhile
     const bool discard = m_options.linger == 0;

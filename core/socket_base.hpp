@@ -2,8 +2,11 @@
 // blocking with an idle strategy, ZMQ_FD/ZMQ_EVENTS. Pattern logic lives in patterns/,
 // in subclasses that implement the x* hooks below.
 //
-// Threads: a socket is used by one thread at a time (as in libzmq). Its mailbox is the
-// only thing other threads touch (context shutdown, peers' pipe notifications).
+// Threads: a socket is used by one thread at a time (as in libzmq), except the thread-safe
+// types (CLIENT, SERVER, RADIO, DISH, SCATTER, GATHER): their API calls take the socket's
+// mutex (sync_state below), and a blocking call lets go of it while it sleeps. Hooks run
+// with the mutex held, so patterns never see two threads at once. The mailbox is the
+// only thing other threads touch without it (context shutdown, peers' pipe notifications).
 //
 // Hook contract for patterns (all called on the socket's thread, never re-entered):
 // - xattach_pipe(p): a new pipe is ready; it may be read and written at once.
@@ -21,11 +24,15 @@
 // - xjoin(g)/xleave(g): zmq_join / zmq_leave (DISH); the default refuses with ENOTSUP.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io_core.hpp"
@@ -54,6 +61,9 @@ public:
     [[nodiscard]] bool check_tag() const noexcept { return m_tag == tag_alive; }
     [[nodiscard]] int type() const noexcept { return m_type; }
     [[nodiscard]] bool closed() const noexcept { return m_closed; }
+    // CLIENT, SERVER, RADIO, DISH, SCATTER, GATHER: several threads may call at once.
+    [[nodiscard]] static bool type_is_thread_safe(int type) noexcept;
+    [[nodiscard]] bool thread_safe() const noexcept { return m_sync != nullptr; }
 
     // ---- API: each returns 0 or an errno value ----
     [[nodiscard]] int setsockopt(int option, const void* value, std::size_t len) noexcept;
@@ -118,6 +128,42 @@ protected:
     socket_options m_options;
 
 private:
+    // Thread-safe types: the mutex every API call holds, and how blocked calls share the
+    // mailbox. One waiter at a time (the leader) sleeps on the mailbox's doorbell without
+    // the mutex; the others wait on `cv`. Whoever changes the socket's state while calls
+    // wait (an API call ending, a waiter that processed commands) wakes them all and, if
+    // the leader sleeps, rings the mailbox so it looks again.
+    struct sync_state {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::atomic<std::thread::id> owner{}; // the thread holding `mutex` (re-entry check)
+        int waiters = 0;            // calls inside wait_loop's blocking phase
+        bool leader_sleeping = false;
+        std::uint64_t changes = 0;  // commands handled, pipes attached or detached
+    };
+    // Holds the socket's mutex for one API call (no-op for other types and on re-entry,
+    // e.g. getsockopt(ZMQ_EVENTS) calling poll_events()).
+    class api_guard {
+    public:
+        explicit api_guard(socket_base& s) noexcept;
+        ~api_guard();
+        api_guard(const api_guard&) = delete;
+        api_guard& operator=(const api_guard&) = delete;
+
+    private:
+        sync_state* m_sync = nullptr;
+        socket_base* m_socket = nullptr;
+        std::uint64_t m_changes = 0; // sync_state::changes when the call began
+    };
+    // Let go of the mutex for a moment (polling phase of a thread-safe socket).
+    void sync_pause() noexcept;
+    // A waiter changed state: wake the others (see sync_state).
+    void sync_notify() noexcept;
+    void note_change() noexcept
+    {
+        if (m_sync) ++m_sync->changes;
+    }
+
     struct endpoint_pipe {
         std::string uri;
         pipe* p;
@@ -129,16 +175,20 @@ private:
         bool bound;
     };
 
-    void process_commands() noexcept;
-    void process_commands_if_pending() noexcept
+    // Returns the number of commands handled.
+    std::size_t process_commands() noexcept;
+    std::size_t process_commands_if_pending() noexcept
     {
-        if (m_mailbox->pending()) process_commands();
+        return m_mailbox->pending() ? process_commands() : 0;
     }
     void detach(pipe& p) noexcept;
     // Wait for `events` (ZMQ_POLLIN/OUT) using the idle strategy; calls op() until it
     // stops answering EAGAIN, the timeout passes (EAGAIN) or the context ends (ETERM).
     template <typename Op>
     int wait_loop(int timeout_ms, Op&& op) noexcept;
+    // wait_loop's blocking phase for thread-safe types.
+    template <typename Op>
+    int sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
     // ZMQ_CONFLATE: replace m by the newest frame available.
@@ -167,6 +217,7 @@ private:
     mailbox_ptr m_mailbox;
     monitor_ptr m_monitor;
     std::unique_ptr<io_core> m_direct_io;
+    std::unique_ptr<sync_state> m_sync; // thread-safe types only
     wake_handler m_wake;
     std::vector<pipe*> m_pipes;
     std::vector<endpoint_pipe> m_endpoint_pipes;

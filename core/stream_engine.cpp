@@ -36,6 +36,8 @@ constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr std::size_t zero_copy_min = 8 * 1024;
 // Read size while large frames are arriving.
 constexpr std::size_t small_read = 4 * 1024;
+// A read chunk with less room than this left is replaced (or reused from its start).
+constexpr std::size_t min_read_room = 16 * 1024;
 // Reads per in_event before other connections get their turn.
 constexpr int read_rounds = 16;
 
@@ -187,6 +189,16 @@ static bool valid_group(const void* data, std::size_t size) noexcept
 
 // ---- stream_session -----------------------------------------------------------------------
 
+// The chunk a session reads into (see state::rbuf), with the reference it holds.
+struct read_chunk {
+    msg_buffer* buf = nullptr;
+    std::size_t off = 0; // bytes of it used by earlier reads
+    read_chunk() = default;
+    read_chunk(const read_chunk&) = delete;
+    read_chunk& operator=(const read_chunk&) = delete;
+    ~read_chunk() { msg::release_chunk(buf); }
+};
+
 struct stream_session::state {
     int fd = -1;
     phase ph = phase::waiting;
@@ -202,7 +214,13 @@ struct stream_session::state {
     std::unique_ptr<zmtp::handshake> hs;
     std::optional<zmtp::frame_decoder> decoder;
     std::optional<zmtp::batch_encoder> encoder;
-    std::vector<std::uint8_t> rbuf;
+    // Received bytes go into a refcounted chunk (msg::new_chunk): frames decoded from it
+    // refer into it instead of being copied, and the chunk is read into again (or
+    // replaced) once the bytes of a read are all used. rbuf is where the current read
+    // began; rpos and rlen count from there.
+    read_chunk chunk;
+    std::uint8_t* rbuf = nullptr;
+    bool zero_copy = true; // ZMQ_ZERO_COPY_RECV of the context
     std::size_t rpos = 0;
     std::size_t rlen = 0;
     bool large_frames = false;   // the last frame was received in place (see read_input)
@@ -240,6 +258,7 @@ stream_session::stream_session(const stream_config& cfg) : m_cfg(cfg), m_st(std:
     m_st->stalled_in.init();
     m_st->held_out.init();
     m_st->dish_group.init();
+    m_st->zero_copy = cfg.ctx == nullptr || cfg.ctx->zero_copy_recv();
     m_st->reconnect_ivl = cfg.options.reconnect_ivl;
     m_cfg.ctx->linger_add();
     m_cfg.io->adjust_owned(1);
@@ -470,7 +489,6 @@ void stream_session::begin_handshake() noexcept
     s.hs = std::make_unique<zmtp::handshake>(std::move(ho));
     s.decoder.emplace(o.maxmsgsize);
     s.encoder.emplace(zmtp::batch_encoder::limits{64 * 1024, 1024, 64});
-    if (s.rbuf.empty()) s.rbuf.resize(read_buffer_size);
     s.rpos = s.rlen = 0;
     s.ph = phase::handshaking;
     if (o.handshake_ivl > 0) arm(t_handshake, o.handshake_ivl, s.t_handshake);
@@ -609,7 +627,8 @@ void stream_session::read_input() noexcept
         if (s.ph != phase::handshaking && s.ph != phase::active) return;
         if (s.ph == phase::active && raw()) {
             // STREAM: the bytes as they come, one message per read.
-            const ssize_t n = ::recv(s.fd, s.rbuf.data(), s.rbuf.size(), 0);
+            if (!next_read_area()) return;
+            const ssize_t n = ::recv(s.fd, s.rbuf, read_buffer_size - s.chunk.off, 0);
             if (n <= 0) {
                 if (n < 0 && errno == EINTR) continue;
                 if (n < 0 && errno == EAGAIN) break;
@@ -617,7 +636,7 @@ void stream_session::read_input() noexcept
                 return;
             }
             msg data;
-            if (data.init_buffer(s.rbuf.data(), static_cast<std::size_t>(n)) != 0) {
+            if (data.init_buffer(s.rbuf, static_cast<std::size_t>(n)) != 0) {
                 connection_lost();
                 return;
             }
@@ -649,11 +668,12 @@ void stream_session::read_input() noexcept
             }
         }
         if (s.rpos == s.rlen) {
-            s.rpos = s.rlen = 0;
+            if (!next_read_area()) return;
             // After a large frame the next is likely large too: read a little, so most
             // of its body is received in place instead of copied out of rbuf.
-            const std::size_t want = s.large_frames ? small_read : s.rbuf.size();
-            const ssize_t n = ::recv(s.fd, s.rbuf.data(), want, 0);
+            const std::size_t room = read_buffer_size - s.chunk.off;
+            const std::size_t want = s.large_frames ? std::min(small_read, room) : room;
+            const ssize_t n = ::recv(s.fd, s.rbuf, want, 0);
             if (n <= 0) {
                 if (n < 0 && errno == EINTR) continue;
                 if (n < 0 && errno == EAGAIN) break;
@@ -663,13 +683,42 @@ void stream_session::read_input() noexcept
             s.rlen = static_cast<std::size_t>(n);
             disarm(s.t_recv_deadline);
         }
-        const bool small = s.large_frames && s.rlen == small_read;
+        const bool small = s.large_frames && s.rlen == std::min(small_read, read_buffer_size - s.chunk.off);
         if (!process_buffer()) break;
         // A full small read that did not end inside a large body: small frames are
         // streaming in again.
         if (small && s.ph == phase::active && s.decoder->body_buffer().size() < zero_copy_min) s.large_frames = false;
     }
     if (!s.dead && s.p != nullptr && s.ph == phase::active) s.p->flush();
+}
+
+// Before a read: the bytes of the last one are all used; point rbuf at free chunk
+// memory. A chunk is filled from front to back (frames of consecutive reads share it);
+// when too little room is left it starts over if no frame refers into it any more, and
+// is replaced by a new one otherwise (the frames keep the old one alive). False when no
+// memory can be had (the connection is dropped).
+bool stream_session::next_read_area() noexcept
+{
+    state& s = *m_st;
+    read_chunk& c = s.chunk;
+    c.off += s.rlen;
+    s.rpos = s.rlen = 0;
+    if (c.buf != nullptr && msg::chunk_unshared(c.buf)) {
+        c.off = 0; // nobody refers into it: start over (the front is warm in the cache)
+    } else if (c.buf != nullptr && read_buffer_size - c.off < min_read_room) {
+        msg::release_chunk(c.buf);
+        c.buf = nullptr;
+    }
+    if (c.buf == nullptr) {
+        c.buf = msg::new_chunk(read_buffer_size);
+        c.off = 0;
+        if (c.buf == nullptr) {
+            connection_lost();
+            return false;
+        }
+    }
+    s.rbuf = msg::chunk_data(c.buf) + c.off;
+    return true;
 }
 
 // Feeds buffered bytes to the handshake or the decoder. False when it must stop (stalled
@@ -679,7 +728,7 @@ bool stream_session::process_buffer() noexcept
     state& s = *m_st;
     while (s.rpos < s.rlen) {
         if (s.dead || s.fd < 0) return false;
-        const std::uint8_t* data = s.rbuf.data() + s.rpos;
+        const std::uint8_t* data = s.rbuf + s.rpos;
         const std::size_t n = s.rlen - s.rpos;
         std::size_t used = 0;
         if (s.ph == phase::handshaking) {
@@ -705,7 +754,7 @@ bool stream_session::process_buffer() noexcept
         if (s.ph != phase::active) return false;
         msg frame;
         frame.init();
-        const auto st = s.decoder->decode(data, n, used, frame);
+        const auto st = s.decoder->decode(data, n, used, frame, s.zero_copy ? s.chunk.buf : nullptr);
         s.rpos += used;
         if (st == zmtp::frame_decoder::status::error) {
             connection_lost();
@@ -1043,7 +1092,6 @@ void stream_session::raw_ready() noexcept
 {
     state& s = *m_st;
     disarm(s.t_handshake);
-    if (s.rbuf.empty()) s.rbuf.resize(read_buffer_size);
     s.rpos = s.rlen = 0;
     metadata::entries props;
     if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);

@@ -115,6 +115,7 @@ private:
     void schedule_reconnect() noexcept;
     void read_input() noexcept;
     bool process_buffer() noexcept;
+    bool next_read_area() noexcept;
     bool deliver(msg& frame) noexcept;
     bool deliver_message(msg& frame) noexcept;
     bool deliver_grouped(msg& frame) noexcept; // DISH: group frame + body

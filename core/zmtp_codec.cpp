@@ -298,7 +298,7 @@ frame_decoder::status frame_decoder::fail(error e) noexcept
     return status::error;
 }
 
-frame_decoder::status frame_decoder::start_body() noexcept
+frame_decoder::status frame_decoder::start_body(const std::uint8_t* rest, std::size_t rest_n, msg_buffer* chunk) noexcept
 {
     std::uint64_t size;
     if (m_size_need == 1) {
@@ -316,8 +316,16 @@ frame_decoder::status frame_decoder::start_body() noexcept
     // Without a limit, a frame still cannot be larger than the machine's memory: a
     // hostile header claiming 2^62 bytes is refused before any allocation is tried.
     if (size > physical_memory_bytes()) return fail(error::message_too_large);
-    if (m_msg.init_size(static_cast<std::size_t>(size)) != 0) return fail(error::out_of_memory);
     m_body_size = static_cast<std::size_t>(size);
+    m_sliced = chunk != nullptr && size > msg::inline_capacity && size <= rest_n;
+    if (m_sliced) {
+        // The whole body has arrived in the read chunk: refer to it, copy nothing.
+        (void)m_msg.init_slice(chunk, rest, m_body_size);
+        m_body_have = m_body_size;
+        m_state = state::body;
+        return status::need_more;
+    }
+    if (m_msg.init_size(static_cast<std::size_t>(size)) != 0) return fail(error::out_of_memory);
     m_body_have = 0;
     m_state = state::body;
     return status::need_more;
@@ -335,7 +343,7 @@ frame_decoder::status frame_decoder::finish(msg& out) noexcept
 }
 
 frame_decoder::status frame_decoder::decode(const std::uint8_t* data, std::size_t n, std::size_t& consumed,
-                                            msg& out) noexcept
+                                            msg& out, msg_buffer* chunk) noexcept
 {
     consumed = 0;
     for (;;) {
@@ -358,7 +366,8 @@ frame_decoder::status frame_decoder::decode(const std::uint8_t* data, std::size_
             m_size_have = static_cast<std::uint8_t>(m_size_have + take);
             consumed += take;
             if (m_size_have < m_size_need) return status::need_more;
-            if (start_body() == status::error) return status::error;
+            if (start_body(data + consumed, n - consumed, chunk) == status::error) return status::error;
+            if (m_sliced) consumed += m_body_size; // the body is a slice of the chunk
             break;
         }
         case state::body: {

@@ -220,7 +220,11 @@ public:
     // Consumes bytes from [data, data+n) up to the end of the next complete frame.
     // status::frame: `out` (released first if valid) holds the frame; call again with
     // the rest of the chunk. need_more: all n bytes consumed. error: see error_code().
-    [[nodiscard]] status decode(const std::uint8_t* data, std::size_t n, std::size_t& consumed, msg& out) noexcept;
+    // `chunk`, if given, is the read chunk holding [data, data+n) (msg::new_chunk): a
+    // frame whose whole body is in it, and too large to be inline, refers into it
+    // instead of being copied (msg::init_slice).
+    [[nodiscard]] status decode(const std::uint8_t* data, std::size_t n, std::size_t& consumed, msg& out,
+                                msg_buffer* chunk = nullptr) noexcept;
 
     // Where the rest of the current frame's body goes; empty unless a header has been
     // decoded and its body is incomplete. Valid until the next call on this decoder.
@@ -238,7 +242,8 @@ public:
 private:
     enum class state : std::uint8_t { flags, size, body, failed };
     status fail(error e) noexcept;
-    status start_body() noexcept;
+    // `rest` / `rest_n`: the input after the size field; `chunk`: see decode().
+    status start_body(const std::uint8_t* rest, std::size_t rest_n, msg_buffer* chunk) noexcept;
     status finish(msg& out) noexcept;
 
     std::int64_t m_max;
@@ -246,6 +251,7 @@ private:
     error m_error = error::none;
     std::uint8_t m_flags = 0;
     bool m_last_command = false;
+    bool m_sliced = false; // the current body refers into the caller's chunk
     std::uint8_t m_size_have = 0;
     std::uint8_t m_size_need = 0;
     std::array<std::uint8_t, 8> m_size_bytes{};

@@ -17,6 +17,13 @@
 //   with ZMQ_XPUB_VERBOSER; a subscriber that goes away cancels what only it had.
 //   Upstream messages that are not subscriptions are passed on as they are.
 // - ZMQ_XPUB_WELCOME_MSG is sent to each new subscriber when it attaches.
+// - ZMQ_XPUB_MANUAL: subscriptions are not applied; every one (and every cancel) goes to
+//   the application, which decides: ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE on the XPUB apply to
+//   the subscriber whose subscription message it received last. With
+//   ZMQ_XPUB_MANUAL_LAST_VALUE the first message sent after receiving a subscription
+//   goes to that subscriber only (last-value caching: the new subscriber gets the
+//   current value, the others do not get it again). When a subscriber goes away, the
+//   application hears a cancel for each prefix it had subscribed that nobody else had.
 //
 // XSUB (and SUB): fair-queues messages in, keeps its own subscriptions (prefix_trie) and
 // delivers only messages that match them (filtering here too keeps inproc and 3.0 peers
@@ -79,10 +86,21 @@ protected:
         m_fq.terminated(p);
         std::erase(m_pipes, &p);
         std::erase(m_matching, &p);
+        if (m_last_pipe == &p) m_last_pipe = nullptr;
+        for (upstream_msg& u : m_upstream) {
+            if (u.from == &p) u.from = nullptr;
+        }
         try {
+            if (manual()) {
+                // What the application applied for p goes quietly; what p asked for is
+                // reported as cancelled where nobody else asked for it.
+                m_subs.rm_pipe(&p, [](std::string_view) {});
+                m_requested.rm_pipe(&p, [this](std::string_view prefix) { queue_upstream(0, prefix, nullptr); });
+                return;
+            }
             m_subs.rm_pipe(&p, [this](std::string_view prefix) {
                 // Nobody has the prefix any more: an XPUB's application hears it.
-                if (type() == ZMQ_XPUB) queue_upstream(0, prefix);
+                if (type() == ZMQ_XPUB) queue_upstream(0, prefix, nullptr);
             });
         } catch (...) {
             // out of memory while collecting: the trie keeps stale entries for a gone
@@ -101,6 +119,12 @@ protected:
         if (!m_more) {
             read_upstream(); // subscriptions that arrived first count for this message
             if (const int rc = choose(m); rc != 0) return rc;
+            if (manual() && m_options.xpub_send_last_pipe && m_last_pipe != nullptr) {
+                // LAST_VALUE: this message is for the subscriber just heard from only.
+                core::pipe* only = m_last_pipe;
+                std::erase_if(m_matching, [only](core::pipe* x) { return x != only; });
+                m_last_pipe = nullptr;
+            }
         }
         const bool more = m.more();
         // All but the last pipe get a copy (a reference to the same body); the last the
@@ -134,8 +158,10 @@ protected:
         if (type() != ZMQ_XPUB) return ENOTSUP;
         read_upstream();
         if (m_upstream.empty()) return EAGAIN;
-        const std::string& s = m_upstream.front();
-        if (m.init_buffer(s.data(), s.size()) != 0) return ENOMEM;
+        const upstream_msg& u = m_upstream.front();
+        if (m.init_buffer(u.data.data(), u.data.size()) != 0) return ENOMEM;
+        // Manual mode: ZMQ_SUBSCRIBE now applies to the subscriber this came from.
+        if (manual() && u.from != nullptr) m_last_pipe = u.from;
         m_upstream.pop_front();
         return 0;
     }
@@ -149,12 +175,24 @@ protected:
 
     int xsetsockopt(int option, const void* value, std::size_t len) noexcept override
     {
-        // ZMQ_XPUB_MANUAL is accepted by the option table; manual subscription control is
-        // not implemented yet, so SUBSCRIBE on (X)PUB stays refused as outside manual mode.
-        (void)value;
-        (void)len;
-        (void)option;
-        return option_not_handled;
+        if (option != ZMQ_SUBSCRIBE && option != ZMQ_UNSUBSCRIBE) return option_not_handled;
+        // Manual mode only (EINVAL otherwise). Before any subscription message told whom
+        // it is for (or after that subscriber left) it does nothing, as in libzmq.
+        if (!manual()) return EINVAL;
+        if (m_last_pipe == nullptr) return 0;
+        const std::string_view prefix(static_cast<const char*>(value), value == nullptr ? 0 : len);
+        if (prefix.size() > max_subscription) return EINVAL;
+        try {
+            if (option == ZMQ_SUBSCRIBE) {
+                (void)m_subs.add(prefix, m_last_pipe);
+            } else {
+                bool removed = false;
+                (void)m_subs.rm(prefix, m_last_pipe, removed);
+            }
+        } catch (...) {
+            return ENOMEM;
+        }
+        return 0;
     }
 
 private:
@@ -216,7 +254,7 @@ private:
                 } else if (type() == ZMQ_XPUB) {
                     // Not a subscription: the application gets it as it came (first frame
                     // only here; libzmq passes single frames up too).
-                    m_upstream.emplace_back(v);
+                    m_upstream.push_back(upstream_msg{std::string(v), nullptr});
                 }
             } catch (...) {
                 // out of memory: this upstream message is lost
@@ -229,29 +267,53 @@ private:
     void on_subscription(bool subscribe, std::string_view prefix, core::pipe* from)
     {
         if (prefix.size() > max_subscription) return; // see trie.hpp: ignored
+        if (manual()) {
+            // Everything goes to the application, which applies what it wants.
+            bool removed = false;
+            if (subscribe) {
+                (void)m_requested.add(prefix, from);
+            } else {
+                (void)m_requested.rm(prefix, from, removed);
+            }
+            queue_upstream(subscribe ? 1 : 0, prefix, from);
+            return;
+        }
         if (subscribe) {
             const bool unique = m_subs.add(prefix, from);
-            if (type() == ZMQ_XPUB && (unique || m_options.xpub_verbose_subs)) queue_upstream(1, prefix);
+            if (type() == ZMQ_XPUB && (unique || m_options.xpub_verbose_subs)) queue_upstream(1, prefix, from);
         } else {
             bool removed = false;
             const bool last = m_subs.rm(prefix, from, removed);
-            if (type() == ZMQ_XPUB && removed && (last || m_options.xpub_verbose_unsubs)) queue_upstream(0, prefix);
+            if (type() == ZMQ_XPUB && removed && (last || m_options.xpub_verbose_unsubs)) {
+                queue_upstream(0, prefix, from);
+            }
         }
     }
 
-    void queue_upstream(char kind, std::string_view prefix)
+    void queue_upstream(char kind, std::string_view prefix, core::pipe* from)
     {
         std::string s(1, kind);
         s.append(prefix);
-        m_upstream.push_back(std::move(s));
+        m_upstream.push_back(upstream_msg{std::move(s), from});
     }
+
+    [[nodiscard]] bool manual() const noexcept { return type() == ZMQ_XPUB && m_options.xpub_manual; }
+
+    // A message for the XPUB application and the subscriber it came from (nullptr: none
+    // or gone).
+    struct upstream_msg {
+        std::string data;
+        core::pipe* from;
+    };
 
     std::vector<core::pipe*> m_pipes;
     std::vector<core::pipe*> m_matching; // pipes of the message being sent
     std::uint64_t m_epoch = 0;
     pipe_trie m_subs;
     fair_queue m_fq;
-    std::deque<std::string> m_upstream; // for the XPUB application
+    std::deque<upstream_msg> m_upstream; // for the XPUB application
+    pipe_trie m_requested;                // manual mode: what each subscriber asked for
+    core::pipe* m_last_pipe = nullptr;    // manual mode: whom ZMQ_SUBSCRIBE applies to
     bool m_more = false;                // inside a multipart message
     bool m_skip_rest = false;           // rest of a multipart upstream message
 };

@@ -19,7 +19,8 @@
 //    eight-byte frame sizes on the wire) and bytes 0x01..0xff in a group.
 //  - A dish that never reads (small HWMs) beside dishes that keep up: the others get
 //    everything, no RADIO send fails or blocks; with ZMQ_XPUB_NODROP the send says EAGAIN.
-//  - Direct mode (ZMX_DIRECT) on both sides (tcp, ipc).
+//  - Thread-safe types (ZMQ_THREAD_SAFE, ZMX_DIRECT refused); one DISH used by three
+//    threads at once (two receive, one joins and leaves).
 //  - Raw ZMTP (tcp): a zmx DISH sends JOIN / LEAVE commands (to ZMTP 3.0 peers too), a zmx
 //    RADIO sends a group frame then the body and applies JOIN / LEAVE counts; hostile
 //    peers: a body without group frame, a 256-byte group frame, a multipart body, JOIN /
@@ -28,7 +29,9 @@
 #include "radiodish_util.hpp"
 #include "transport_fixture.hpp"
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -483,22 +486,71 @@ TEST_P(RadioDish, NoDropSendSaysEagainWhenADishIsFull) {
   EXPECT_TRUE(next_grouped(dish, {"g", "more"}));
 }
 
-TEST_P(RadioDish, DirectModeBothSides) {
-  if (GetParam() == transport::inproc) GTEST_SKIP() << "direct mode runs tcp/ipc engines";
+TEST(RadioDishRules, ThreadSafeTypes) {
+  context ctx;
+  sock radio(ctx, ZMQ_RADIO), dish(ctx, ZMQ_DISH);
+  ASSERT_TRUE(radio);
+  ASSERT_TRUE(dish);
+  EXPECT_EQ(1, get_int(radio, ZMQ_THREAD_SAFE));
+  EXPECT_EQ(1, get_int(dish, ZMQ_THREAD_SAFE));
+  // Direct mode runs engines on the calling thread: not for sockets several threads use.
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(radio, ZMX_DIRECT, 1));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(dish, ZMX_DIRECT, 1));
+}
+
+TEST_P(RadioDish, JoinAndRecvFromSeveralThreads) {
+  // One DISH shared by threads: two receive while a third joins and leaves groups; the
+  // RADIO's messages all arrive once, none in a group that was never joined.
   ZMX_OPEN(radio, ZMQ_RADIO);
   ZMX_OPEN(dish, ZMQ_DISH);
-  ASSERT_EQ(0, set_int(radio, ZMX_DIRECT, 1));
-  ASSERT_EQ(0, set_int(dish, ZMX_DIRECT, 1));
+  ASSERT_EQ(0, set_int(radio, ZMQ_SNDHWM, 100000));
+  ASSERT_EQ(0, set_int(dish, ZMQ_RCVHWM, 100000));
+  ASSERT_EQ(0, set_int(dish, ZMQ_RCVTIMEO, 100));
   const auto ep = bind(radio);
-  ASSERT_EQ(0, zmq_join(dish, "d"));
   ZMX_CONNECT(dish, ep);
+  ASSERT_EQ(0, zmq_join(dish, "g"));
   ASSERT_EQ(0, zmq_join(dish, probe_group.c_str()));
   ASSERT_TRUE(sync_joins(radio, {dish}));
-  for (int i = 0; i < 100; ++i) ASSERT_GE(send_group(radio, i % 2 ? "d" : "x", std::to_string(i)), 0);
-  for (int i = 1; i < 100; i += 2) ASSERT_TRUE(next_grouped(dish, {"d", std::to_string(i)}));
-  ASSERT_EQ(0, zmq_leave(dish, "d"));
-  ASSERT_EQ(0, zmq_join(dish, "~b"));
-  ASSERT_TRUE(sync_joins(radio, {dish}, "~b"));
+  constexpr int n = 2000;
+  std::atomic<int> got{0};
+  std::atomic<bool> bad{false};
+  std::atomic<bool> done{false};
+  auto reader = [&] {
+    while (got.load() < n && !done.load()) {
+      zmq_msg_t m;
+      zmq_msg_init(&m);
+      if (zmq_msg_recv(&m, dish, 0) >= 0) {
+        if (std::string(zmq_msg_group(&m)) != "g") bad = true;
+        ++got;
+      }
+      zmq_msg_close(&m);
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  std::thread joiner([&] {
+    for (int i = 0; i < 200 && !done.load(); ++i) {
+      const std::string g = "other" + std::to_string(i % 7);
+      if (zmq_join(dish, g.c_str()) != 0 || zmq_leave(dish, g.c_str()) != 0) bad = true;
+    }
+  });
+  // (No ASSERT while the threads run: they must be joined.)
+  int sent_g = 0;
+  for (int i = 0; i < 3 * n && sent_g < n; ++i) {
+    const bool in_g = i % 3 != 0;
+    if (send_group(radio, in_g ? "g" : "never", std::to_string(i)) < 0) {
+      ADD_FAILURE() << "send " << i << ": " << zmq_strerror(zmq_errno());
+      break;
+    }
+    sent_g += in_g ? 1 : 0;
+  }
+  const auto deadline = clock_type::now() + std::chrono::milliseconds(wait_ms);
+  while (got.load() < n && clock_type::now() < deadline) std::this_thread::yield();
+  done = true;
+  r1.join();
+  r2.join();
+  joiner.join();
+  EXPECT_GE(got.load(), n);
+  EXPECT_FALSE(bad.load());
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, RadioDish, ::testing::Values(transport::inproc, transport::tcp, transport::ipc),

@@ -412,6 +412,96 @@ TEST(zmtp_decoder, big_frames_through_the_zero_copy_path)
     }
 }
 
+// Frames decoded out of a read chunk refer into it (no copy) when their whole body is in
+// the input and too large to be inline; the chunk lives until the last such frame is
+// closed. Fed at random split points, every frame still comes out whole and right.
+TEST(zmtp_decoder, frames_refer_into_the_read_chunk)
+{
+    std::mt19937 rng(5);
+    const std::vector<frame> frames = sample_frames(rng, 400, 3000);
+    const bytes wire = encode(frames, rng);
+    for (int round = 0; round < 10; ++round) {
+        z::frame_decoder dec;
+        std::vector<frame> got;
+        std::vector<std::pair<std::size_t, msg>> kept; // frames that outlive their chunk's reads
+        std::size_t slices = 0;
+        std::size_t pos = 0;
+        while (pos < wire.size()) {
+            const std::size_t n = std::min(wire.size() - pos, round == 0 ? wire.size() : 1 + rng() % 5000);
+            zmx::core::msg_buffer* chunk = msg::new_chunk(n);
+            ASSERT_NE(chunk, nullptr);
+            std::uint8_t* base = msg::chunk_data(chunk);
+            std::memcpy(base, wire.data() + pos, n); // stands in for recv()
+            std::size_t off = 0;
+            for (;;) {
+                msg m{};
+                std::size_t used = 0;
+                const auto st = dec.decode(base + off, n - off, used, m, chunk);
+                ASSERT_NE(st, z::frame_decoder::status::error);
+                const std::size_t start = off;
+                off += used;
+                if (st == z::frame_decoder::status::need_more) break;
+                const auto* p = static_cast<const std::uint8_t*>(m.data());
+                if (p >= base + start && p < base + n) {
+                    ++slices;
+                    EXPECT_GT(m.size(), msg::inline_capacity);
+                    EXPECT_TRUE(m.shared());
+                    EXPECT_FALSE(msg::chunk_unshared(chunk)); // the frame holds it
+                }
+                got.push_back({bytes(p, p + m.size()), m.more(), dec.last_was_command()});
+                if (rng() % 4 == 0) {
+                    kept.emplace_back(got.size() - 1, msg{});
+                    kept.back().second.init();
+                    ASSERT_EQ(0, kept.back().second.move(m));
+                } else {
+                    (void)m.close();
+                }
+            }
+            msg::release_chunk(chunk); // the reader lets go; kept frames still refer into it
+            pos += n;
+        }
+        ASSERT_EQ(got, frames) << "round " << round;
+        EXPECT_GT(slices, 0u);
+        // Kept frames are intact after their chunks were given up (ASan checks the reads).
+        for (auto& [i, m] : kept) {
+            const auto* p = static_cast<const std::uint8_t*>(m.data());
+            EXPECT_EQ(bytes(p, p + m.size()), frames[i].body) << "frame " << i;
+            (void)m.close();
+        }
+    }
+}
+
+TEST(zmtp_decoder, chunk_is_unshared_once_its_frames_are_closed)
+{
+    zmx::core::msg_buffer* chunk = msg::new_chunk(1024);
+    ASSERT_NE(chunk, nullptr);
+    std::uint8_t* base = msg::chunk_data(chunk);
+    const std::size_t hl = z::encode_header(base, 100, 0);
+    std::memset(base + hl, 'x', 100);
+    z::frame_decoder dec;
+    msg m{};
+    std::size_t used = 0;
+    ASSERT_EQ(dec.decode(base, hl + 100, used, m, chunk), z::frame_decoder::status::frame);
+    EXPECT_EQ(used, hl + 100);
+    EXPECT_EQ(m.data(), base + hl);
+    EXPECT_FALSE(msg::chunk_unshared(chunk));
+    msg copy{};
+    copy.init();
+    ASSERT_EQ(0, copy.copy(m));
+    (void)m.close();
+    EXPECT_FALSE(msg::chunk_unshared(chunk));
+    (void)copy.close();
+    EXPECT_TRUE(msg::chunk_unshared(chunk));
+    // Without a chunk the same bytes are copied.
+    z::frame_decoder dec2;
+    msg m2{};
+    ASSERT_EQ(dec2.decode(base, hl + 100, used, m2), z::frame_decoder::status::frame);
+    EXPECT_NE(m2.data(), base + hl);
+    EXPECT_TRUE(msg::chunk_unshared(chunk));
+    (void)m2.close();
+    msg::release_chunk(chunk);
+}
+
 TEST(zmtp_decoder, max_size_is_enforced_before_allocating)
 {
     std::uint8_t hdr[9];

@@ -1,0 +1,166 @@
+// Integration tests: ZMQ_XPUB_MANUAL and ZMQ_XPUB_MANUAL_LAST_VALUE, zmx to zmx over
+// inproc://, tcp:// and ipc://.
+//
+// Manual mode: an XPUB applies no subscription itself. Each subscription and cancel goes
+// to the application as a message; ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE on the XPUB apply to
+// the subscriber whose subscription message the application received last. LAST_VALUE
+// adds: the first message sent after receiving a subscription goes only to that
+// subscriber.
+//
+// How the tests know a message was NOT delivered without waiting for silence: they send
+// it, then a marker that must arrive; messages on one connection keep their order, so if
+// the marker comes first the earlier message was not sent to that subscriber.
+//
+// Validated against libzmq 4.3.4 (Debian): every test passes there too
+// (g++ -DZMQ_BUILD_DRAFT_API -I tests/support this_file -lzmq -lgtest -lgtest_main).
+#include "pubsub_util.hpp"
+
+#include <string>
+
+namespace {
+
+using namespace zmx_test;
+
+class XpubManual : public pubsub_fixture {};
+
+TEST(XpubManualRules, SubscribeOnXpubNeedsManualMode) {
+  context ctx;
+  sock xpub(ctx, ZMQ_XPUB);
+  ASSERT_TRUE(xpub);
+  ZMX_EXPECT_ERRNO(EINVAL, subscribe(xpub, "A"));  // not manual
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  EXPECT_EQ(0, subscribe(xpub, "A"));  // manual, no subscription received yet: a no-op (libzmq too)
+  EXPECT_EQ(0, unsubscribe(xpub, "A"));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(xpub, ZMQ_XPUB_MANUAL, -1));
+  sock sub(ctx, ZMQ_SUB);
+  ASSERT_TRUE(sub);
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(sub, ZMQ_XPUB_MANUAL, 1));  // publishers only
+}
+
+TEST_P(XpubManual, SubscriptionsApplyOnlyWhenTheApplicationSaysSo) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  ZMX_OPEN(sub, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ZMX_CONNECT(sub, ep);
+  ASSERT_EQ(0, subscribe(sub, "A"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("A")));
+  // Not applied yet: this one is not for the subscriber.
+  ASSERT_GE(send_str(xpub, "A-unapplied"), 0);
+  ASSERT_EQ(0, subscribe(xpub, "A"));
+  ASSERT_GE(send_str(xpub, "A-applied"), 0);
+  EXPECT_TRUE(next_is(sub, "A-applied"));
+}
+
+TEST_P(XpubManual, TheApplicationMayRewriteASubscription) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  ZMX_OPEN(sub, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ZMX_CONNECT(sub, ep);
+  ASSERT_EQ(0, subscribe(sub, ""));  // the SUB takes everything the XPUB sends it
+  ASSERT_TRUE(next_is(xpub, sub_msg("")));
+  ASSERT_EQ(0, subscribe(xpub, "B"));  // ... but the XPUB sends it only B
+  ASSERT_GE(send_str(xpub, "A1"), 0);
+  ASSERT_GE(send_str(xpub, "B1"), 0);
+  EXPECT_TRUE(next_is(sub, "B1"));
+}
+
+TEST_P(XpubManual, EverySubscriptionAndCancelReachesTheApplication) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ZMX_CONNECT(sub1, ep);
+  ZMX_CONNECT(sub2, ep);
+  ASSERT_EQ(0, subscribe(sub1, "A"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("A")));
+  ASSERT_EQ(0, subscribe(xpub, "A"));  // for sub1
+  // A second subscriber with the same topic is reported too (not only new prefixes).
+  ASSERT_EQ(0, subscribe(sub2, "A"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("A")));
+  ASSERT_EQ(0, subscribe(xpub, "A"));  // for sub2
+  ASSERT_GE(send_str(xpub, "A1"), 0);
+  EXPECT_TRUE(next_is(sub1, "A1"));
+  EXPECT_TRUE(next_is(sub2, "A1"));
+  // sub1 cancels: the application hears it and removes sub1's subscription.
+  ASSERT_EQ(0, unsubscribe(sub1, "A"));
+  ASSERT_TRUE(next_is(xpub, cancel_msg("A")));
+  ASSERT_EQ(0, unsubscribe(xpub, "A"));
+  ASSERT_EQ(0, subscribe(sub1, "Z"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("Z")));
+  ASSERT_EQ(0, subscribe(xpub, "Z"));  // sub1 again, so a marker can reach it
+  ASSERT_GE(send_str(xpub, "A2"), 0);
+  ASSERT_GE(send_str(xpub, "Z-marker"), 0);
+  EXPECT_TRUE(next_is(sub2, "A2"));
+  EXPECT_TRUE(next_is(sub1, "Z-marker"));  // A2 did not go to sub1
+}
+
+TEST_P(XpubManual, ASubscriberThatLeavesIsReportedAsCancels) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  const auto ep = bind(xpub);
+  {
+    ZMX_OPEN(sub, ZMQ_SUB);
+    ZMX_CONNECT(sub, ep);
+    ASSERT_EQ(0, subscribe(sub, "gone"));
+    ASSERT_TRUE(next_is(xpub, sub_msg("gone")));
+    ASSERT_EQ(0, subscribe(xpub, "gone"));
+  }
+  EXPECT_TRUE(next_is(xpub, cancel_msg("gone")));
+  // The subscriber is forgotten: SUBSCRIBE now applies to nobody (a no-op), and
+  // publishing to nobody is fine.
+  EXPECT_EQ(0, subscribe(xpub, "gone"));
+  ASSERT_GE(send_str(xpub, "gone1"), 0);
+}
+
+TEST_P(XpubManual, LastValueGoesOnlyToTheNewSubscriber) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ZMX_CONNECT(sub1, ep);
+  ZMX_CONNECT(sub2, ep);
+  ASSERT_EQ(0, subscribe(sub1, "T"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+  ASSERT_EQ(0, subscribe(xpub, "T"));
+  ASSERT_GE(send_str(xpub, "T=1 for sub1"), 0);  // the last value, to the new subscriber
+  EXPECT_TRUE(next_is(sub1, "T=1 for sub1"));
+  ASSERT_GE(send_str(xpub, "T=2"), 0);  // later messages go to every matching subscriber
+  EXPECT_TRUE(next_is(sub1, "T=2"));
+  // sub2 arrives: the application sends it the current value; sub1 must not get it again.
+  ASSERT_EQ(0, subscribe(sub2, "T"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+  ASSERT_EQ(0, subscribe(xpub, "T"));
+  ASSERT_GE(send_str(xpub, "T=2 again"), 0);
+  ASSERT_GE(send_str(xpub, "T=3"), 0);
+  EXPECT_TRUE(next_is(sub2, "T=2 again"));
+  EXPECT_TRUE(next_is(sub2, "T=3"));
+  EXPECT_TRUE(next_is(sub1, "T=3"));  // not "T=2 again"
+}
+
+TEST_P(XpubManual, LastValueThatDoesNotMatchTheNewSubscriberGoesNowhere) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ZMX_CONNECT(sub1, ep);
+  ASSERT_EQ(0, subscribe(sub1, "X"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("X")));
+  ASSERT_EQ(0, subscribe(xpub, "X"));
+  ZMX_CONNECT(sub2, ep);
+  ASSERT_EQ(0, subscribe(sub2, "Y"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("Y")));
+  ASSERT_EQ(0, subscribe(xpub, "Y"));
+  ASSERT_GE(send_str(xpub, "X-lost"), 0);  // for sub2 only, which does not match
+  ASSERT_GE(send_str(xpub, "X-kept"), 0);
+  EXPECT_TRUE(next_is(sub1, "X-kept"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, XpubManual,
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+
+}  // namespace
