@@ -33,6 +33,8 @@ const socket_type_entry socket_types[] = {
     {ZMQ_SCATTER, "SCATTER", &patterns::create_scatter},
     {ZMX_SURVEYOR, "SURVEYOR", &patterns::create_surveyor},
     {ZMX_RESPONDENT, "RESPONDENT", &patterns::create_respondent},
+    {ZMQ_RADIO, "RADIO", &patterns::create_radio},
+    {ZMQ_DISH, "DISH", &patterns::create_dish},
 };
 
 } // namespace

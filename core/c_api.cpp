@@ -447,6 +447,22 @@ const char* zmq_msg_group(zmq_msg_t* m)
     return as_msg(m)->group();
 }
 
+// ---- groups (RADIO / DISH) ----
+
+int zmq_join(void* s, const char* group)
+{
+    socket_base* sock = as_socket(s);
+    if (sock == nullptr) return fail(ENOTSOCK);
+    return result(sock->join(group));
+}
+
+int zmq_leave(void* s, const char* group)
+{
+    socket_base* sock = as_socket(s);
+    if (sock == nullptr) return fail(ENOTSOCK);
+    return result(sock->leave(group));
+}
+
 // ---- monitor ----
 
 int zmq_socket_monitor(void* s, const char* addr, int events)
@@ -462,8 +478,6 @@ int zmq_socket_monitor_versioned(void* s, const char*, uint64_t, int, int)
     return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP);
 }
 int zmq_socket_monitor_pipes_stats(void* s) { return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP); }
-int zmq_join(void* s, const char*) { return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP); }
-int zmq_leave(void* s, const char*) { return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP); }
 uint32_t zmq_connect_peer(void* s, const char*)
 {
     errno = as_socket(s) == nullptr ? ENOTSOCK : ENOTSUP;

@@ -103,6 +103,12 @@ public:
         return 0;
     }
     void init_delimiter() noexcept;
+    // DISH -> RADIO control messages (no body): join or leave the group set on them
+    // afterwards (set_group). They travel through pipes only, never to the application.
+    void init_join() noexcept { init_control(k_join); }
+    void init_leave() noexcept { init_control(k_leave); }
+    [[nodiscard]] bool is_join() const noexcept { return m_kind == k_join; }
+    [[nodiscard]] bool is_leave() const noexcept { return m_kind == k_leave; }
 
     // Releases the body. Returns EFAULT when the message is not initialised.
     [[nodiscard]] int close() noexcept
@@ -157,6 +163,14 @@ public:
     [[nodiscard]] const char* property(const char* name) const noexcept;
 
 private:
+    void init_control(kind k) noexcept
+    {
+        init();
+        m_kind = k;
+        m_body.ext.data = nullptr;
+        m_body.ext.size = 0;
+        m_body.ext.buf = nullptr;
+    }
     int init_size_slow(std::size_t size) noexcept;
     int close_slow() noexcept;
     void release_body() noexcept;

@@ -597,6 +597,30 @@ int socket_base::recv(msg& m, int flags) noexcept
     return rc;
 }
 
+int socket_base::join(const char* group) noexcept
+{
+    api_guard guard(*this);
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    if (group == nullptr) return EINVAL;
+    process_commands_if_pending(); // new pipes first: they are sent every group anyway
+    const int rc = xjoin(group);
+    direct_flush();
+    return rc;
+}
+
+int socket_base::leave(const char* group) noexcept
+{
+    api_guard guard(*this);
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    if (group == nullptr) return EINVAL;
+    process_commands_if_pending();
+    const int rc = xleave(group);
+    direct_flush();
+    return rc;
+}
+
 void socket_base::conflate(msg& m) noexcept
 {
     // ZMQ_CONFLATE (receiving side): only the newest of what has arrived counts. Frames

@@ -24,9 +24,11 @@
 // - xrecv_deadline(): a deadline of the pattern's own (std::chrono::steady_clock, ns since
 //   its epoch), or no_deadline. A blocking recv waits no longer than it and then calls
 //   xrecv once more; zmq_poll wakes at it too (SURVEYOR: the survey's end).
+// - xjoin(g)/xleave(g): zmq_join / zmq_leave (DISH); the default refuses with ENOTSUP.
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +78,9 @@ public:
     [[nodiscard]] int disconnect(const char* uri) noexcept;
     [[nodiscard]] int send(msg& m, int flags) noexcept;
     [[nodiscard]] int recv(msg& m, int flags) noexcept;
+    // zmq_join / zmq_leave (DISH groups); ENOTSUP for the other types.
+    [[nodiscard]] int join(const char* group) noexcept;
+    [[nodiscard]] int leave(const char* group) noexcept;
     // Closes the socket: pipes end (queued messages stay readable by inproc peers unless
     // LINGER is 0), endpoints are released, the context is told.
     void close() noexcept;
@@ -118,6 +123,9 @@ protected:
     virtual void xpipe_terminated(pipe& p) noexcept = 0;
     virtual int xsetsockopt(int, const void*, std::size_t) noexcept { return option_not_handled; }
     virtual std::int64_t xrecv_deadline() noexcept { return no_deadline; }
+    // zmq_join / zmq_leave: 0 or an errno value (group is NUL-terminated, not null).
+    virtual int xjoin(const char*) noexcept { return ENOTSUP; }
+    virtual int xleave(const char*) noexcept { return ENOTSUP; }
 
     // Patterns call this when a read reached p's end (p.in_done()).
     void pipe_ended(pipe& p) noexcept;

@@ -172,6 +172,21 @@ static int subscription_command(msg& out, bool subscribe, std::string_view topic
 }
 static bool takes_subscriptions(int type) noexcept { return type == ZMQ_PUB || type == ZMQ_XPUB; }
 
+// RADIO / DISH (RFC 48 over ZMTP, as libzmq 4.3 does it): a DISH's joins and leaves go as
+// JOIN / LEAVE commands whose data is the group (to ZMTP 3.0 peers too: 3.0 has command
+// frames); a RADIO's message goes as a group frame (MORE) followed by the body frame.
+static int group_command(msg& out, bool join, std::string_view group) noexcept
+{
+    out.init();
+    const zmtp::bytes_view g{reinterpret_cast<const std::uint8_t*>(group.data()), group.size()};
+    return zmtp::make_command(out, join ? "JOIN" : "LEAVE", g);
+}
+// A group as RFC 48 allows it: at most 255 bytes, none of them zero.
+static bool valid_group(const void* data, std::size_t size) noexcept
+{
+    return size <= msg::group_max && (size == 0 || std::memchr(data, 0, size) == nullptr);
+}
+
 // ---- stream_session -----------------------------------------------------------------------
 
 // The chunk a session reads into (see state::rbuf), with the reference it holds.
@@ -227,6 +242,10 @@ struct stream_session::state {
     int peer_minor = 1;          // the peer's ZMTP minor version (0: subscriptions as messages)
     bool connected_before = false;
     std::map<std::string, int> sent_subs; // SUB/XSUB: subscriptions sent, for reconnects
+                                          // (DISH: groups joined)
+    msg dish_group{};            // DISH inbound: group frame of the message being read
+    bool have_dish_group = false;
+    bool radio_group_sent = false; // RADIO outbound: held_out's group frame is encoded
     pipe* zap = nullptr;         // to the ZAP handler while a check is pending
     metadata::entries zap_props; // properties the ZAP handler attached
     int reconnect_ivl = 0;
@@ -238,6 +257,7 @@ stream_session::stream_session(const stream_config& cfg) : m_cfg(cfg), m_st(std:
 {
     m_st->stalled_in.init();
     m_st->held_out.init();
+    m_st->dish_group.init();
     m_st->zero_copy = cfg.ctx == nullptr || cfg.ctx->zero_copy_recv();
     m_st->reconnect_ivl = cfg.options.reconnect_ivl;
     m_cfg.ctx->linger_add();
@@ -249,6 +269,7 @@ stream_session::~stream_session()
     state& s = *m_st;
     if (s.have_stalled_in) (void)s.stalled_in.close();
     if (s.have_held_out) (void)s.held_out.close();
+    (void)s.dish_group.close();
     if (s.md != nullptr) s.md->release();
     close_quietly(s.fd);
     if (s.handle) {
@@ -537,9 +558,11 @@ void stream_session::handshake_ready() noexcept
         for (const auto& [topic, count] : s.sent_subs) {
             (void)count;
             msg sub;
-            const int rc = s.peer_minor >= 1 ? subscription_command(sub, true, topic)
-                                             : subscription_message(sub, true, topic);
-            if (rc == 0 && !s.encoder->add(sub, s.peer_minor >= 1)) (void)sub.close();
+            const bool dish = m_cfg.socket_type == ZMQ_DISH;
+            const int rc = dish                ? group_command(sub, true, topic)
+                           : s.peer_minor >= 1 ? subscription_command(sub, true, topic)
+                                               : subscription_message(sub, true, topic);
+            if (rc == 0 && !s.encoder->add(sub, dish || s.peer_minor >= 1)) (void)sub.close();
         }
     }
     s.connected_before = true;
@@ -747,6 +770,45 @@ bool stream_session::process_buffer() noexcept
 bool stream_session::deliver(msg& frame) noexcept
 {
     if (m_st->decoder->last_was_command()) return handle_command(frame);
+    if (m_cfg.socket_type == ZMQ_DISH) return deliver_grouped(frame);
+    if (m_cfg.socket_type == ZMQ_RADIO) {
+        (void)frame.close(); // RFC 48: a RADIO discards what dishes send it
+        return true;
+    }
+    return deliver_message(frame);
+}
+
+// DISH: a group frame (MORE, at most 255 bytes), then one body frame without MORE, which
+// the socket gets with its group set. Other shapes are protocol errors that close the
+// connection (libzmq too); a group with a zero byte (RFC 48 forbids it) drops the message.
+bool stream_session::deliver_grouped(msg& frame) noexcept
+{
+    state& s = *m_st;
+    if (!s.have_dish_group) {
+        if (!frame.more() || frame.size() > msg::group_max) {
+            (void)frame.close();
+            connection_lost();
+            return false;
+        }
+        (void)s.dish_group.move(frame);
+        s.have_dish_group = true;
+        return true;
+    }
+    s.have_dish_group = false;
+    if (frame.more()) {
+        (void)frame.close();
+        connection_lost();
+        return false;
+    }
+    const auto* g = static_cast<const char*>(s.dish_group.data());
+    const std::size_t n = s.dish_group.size();
+    const bool ok = valid_group(g, n) && frame.set_group(g, n) == 0; // else bad, or no memory
+    (void)s.dish_group.close();
+    s.dish_group.init();
+    if (!ok) {
+        (void)frame.close();
+        return true;
+    }
     return deliver_message(frame);
 }
 
@@ -804,9 +866,30 @@ bool stream_session::handle_command(msg& frame) noexcept
         (void)frame.close();
         if (subscription_message(sub, is_sub, topic) != 0) return true; // out of memory: lost
         return deliver_message(sub);
+    } else if ((cmd.kind == zmtp::command_kind::join || cmd.kind == zmtp::command_kind::leave) &&
+               m_cfg.socket_type == ZMQ_RADIO) {
+        // A DISH joins or leaves: the socket gets a join / leave message. A group RFC 48
+        // does not allow (over 255 bytes, a zero byte) is a protocol error.
+        if (!valid_group(cmd.data.data(), cmd.data.size())) {
+            keep = false;
+        } else {
+            msg jl;
+            if (cmd.kind == zmtp::command_kind::join) {
+                jl.init_join();
+            } else {
+                jl.init_leave();
+            }
+            const int rc = jl.set_group(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
+            (void)frame.close();
+            if (rc != 0) {
+                (void)jl.close();
+                return true; // out of memory: lost
+            }
+            return deliver_message(jl);
+        }
     }
-    // PONG: any traffic already cleared the deadline. SUBSCRIBE / CANCEL and unknown
-    // commands have no meaning for the socket types that exist so far: ignored.
+    // PONG: any traffic already cleared the deadline. SUBSCRIBE / CANCEL / JOIN / LEAVE
+    // for socket types that do not take them, and unknown commands: ignored.
     (void)frame.close();
     if (!keep && !s.dead) connection_lost();
     return keep && !s.dead;
@@ -910,6 +993,37 @@ void stream_session::pump_out() noexcept
                 continue;
             }
             const bool more = s.held_out.more();
+            if (s.held_out.is_join() || s.held_out.is_leave()) {
+                // DISH: a JOIN / LEAVE command, tracked for reconnects.
+                const bool join = s.held_out.is_join();
+                const std::string group(s.held_out.group());
+                msg cmd;
+                if (group_command(cmd, join, group) != 0) break;
+                if (!s.encoder->add(cmd, true)) {
+                    (void)cmd.close();
+                    break;
+                }
+                (void)s.held_out.close();
+                s.held_out.init();
+                track_subscription(join, group);
+                s.have_held_out = false;
+                added = true;
+                continue;
+            }
+            if (m_cfg.socket_type == ZMQ_RADIO && !s.radio_group_sent) {
+                // RADIO: the group frame first, then the body (below; if the batch is
+                // full, on the next round).
+                const char* g = s.held_out.group();
+                msg gf;
+                if (gf.init_buffer(g, std::strlen(g)) != 0) break;
+                gf.set_more(true);
+                if (!s.encoder->add(gf, false)) {
+                    (void)gf.close();
+                    break;
+                }
+                s.radio_group_sent = true;
+                added = true;
+            }
             if (!s.out_mid_message && !more && sends_subscriptions(m_cfg.socket_type) && s.held_out.size() >= 1) {
                 const auto* d = static_cast<const std::uint8_t*>(s.held_out.data());
                 if (d[0] == 0 || d[0] == 1) {
@@ -936,6 +1050,7 @@ void stream_session::pump_out() noexcept
                 }
             }
             if (!s.encoder->add(s.held_out, false)) break;
+            s.radio_group_sent = false;
             s.out_mid_message = more;
             s.have_held_out = false;
             added = true;
@@ -1259,6 +1374,9 @@ void stream_session::connection_lost() noexcept
         s.have_stalled_in = false;
     }
     s.in_stalled = false;
+    (void)s.dish_group.close(); // half a DISH message (its group frame) is dropped
+    s.dish_group.init();
+    s.have_dish_group = false;
     if (s.p != nullptr) {
         if (s.in_message) s.p->rollback(); // half a message never reaches the socket
         s.in_message = false;
@@ -1278,6 +1396,7 @@ void stream_session::connection_lost() noexcept
             s.skip_out_rest = s.out_mid_message;
         }
         s.out_mid_message = false;
+        s.radio_group_sent = false; // its frame went with the encoder
     }
     if (!s.connecting_side) {
         finish();

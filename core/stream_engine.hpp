@@ -118,6 +118,7 @@ private:
     bool next_read_area() noexcept;
     bool deliver(msg& frame) noexcept;
     bool deliver_message(msg& frame) noexcept;
+    bool deliver_grouped(msg& frame) noexcept; // DISH: group frame + body
     void track_subscription(bool subscribe, const std::string& topic) noexcept;
     bool handle_command(msg& frame) noexcept;
     void resume_input() noexcept;

@@ -32,5 +32,8 @@ core::socket_base* create_gather(core::context& ctx, int type, std::uint32_t sid
 // ZMX_SURVEYOR and ZMX_RESPONDENT (zmx's survey pattern).
 core::socket_base* create_surveyor(core::context& ctx, int type, std::uint32_t sid);
 core::socket_base* create_respondent(core::context& ctx, int type, std::uint32_t sid);
+// RADIO and DISH (groups, RFC 48).
+core::socket_base* create_radio(core::context& ctx, int type, std::uint32_t sid);
+core::socket_base* create_dish(core::context& ctx, int type, std::uint32_t sid);
 
 } // namespace zmx::patterns
