@@ -860,11 +860,17 @@ bool stream_session::handle_command(msg& frame) noexcept
     } else if ((cmd.kind == zmtp::command_kind::subscribe || cmd.kind == zmtp::command_kind::cancel) &&
                takes_subscriptions(m_cfg.socket_type)) {
         // ZMTP 3.1 subscription: the socket gets it as a "\x01topic" / "\x00topic" message.
+        // Between the frames of a data message it would become that message's last
+        // frame: dropped (a SUB never sends one there; libzmq 4.3.4 applies it).
+        if (s.in_message) {
+            (void)frame.close();
+            return true;
+        }
         msg sub;
-        const std::string topic(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
-        const bool is_sub = cmd.kind == zmtp::command_kind::subscribe;
-        (void)frame.close();
-        if (subscription_message(sub, is_sub, topic) != 0) return true; // out of memory: lost
+        const std::string_view topic(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
+        const int rc = subscription_message(sub, cmd.kind == zmtp::command_kind::subscribe, topic);
+        (void)frame.close(); // topic pointed into it
+        if (rc != 0) return true; // out of memory: lost
         return deliver_message(sub);
     } else if ((cmd.kind == zmtp::command_kind::join || cmd.kind == zmtp::command_kind::leave) &&
                m_cfg.socket_type == ZMQ_RADIO) {

@@ -15,7 +15,8 @@
 // - XPUB hands subscriptions to the application: new prefixes only (a second pipe with a
 //   known prefix is not reported), all of them with ZMQ_XPUB_VERBOSE, cancellations too
 //   with ZMQ_XPUB_VERBOSER; a subscriber that goes away cancels what only it had.
-//   Upstream messages that are not subscriptions are passed on as they are.
+//   Upstream messages that are not subscriptions (a subscription is one frame) are
+//   passed on as they are, every frame.
 // - ZMQ_XPUB_WELCOME_MSG is sent to each new subscriber when it attaches.
 // - ZMQ_XPUB_MANUAL: subscriptions are not applied; every one (and every cancel) goes to
 //   the application, which decides: ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE on the XPUB apply to
@@ -88,6 +89,7 @@ protected:
         std::erase(m_pipes, &p);
         std::erase(m_matching, &p);
         if (m_last_pipe == &p) m_last_pipe = nullptr;
+        if (m_data_from == &p) m_data_from = nullptr;
         for (upstream_msg& u : m_upstream) {
             if (u.from == &p) u.from = nullptr;
         }
@@ -173,6 +175,7 @@ protected:
         if (m_upstream.empty()) return EAGAIN;
         const upstream_msg& u = m_upstream.front();
         if (m.init_buffer(u.data.data(), u.data.size()) != 0) return ENOMEM;
+        m.set_more(u.more);
         // Manual mode: ZMQ_SUBSCRIBE now applies to the subscriber this came from.
         if (manual() && u.from != nullptr) m_last_pipe = u.from;
         m_upstream.pop_front();
@@ -254,26 +257,40 @@ private:
             m.init();
             core::pipe* from = nullptr;
             if (m_fq.recv(m, may_sleep(), [this](core::pipe& p) { pipe_ended(p); }, &from) != 0) return;
-            if (m_skip_rest) {
-                m_skip_rest = m.more();
+            if (m_data_from != nullptr) {
+                // The rest of a data message: passed on with it (a PUB drops it).
+                m_data_from = m.more() ? from : nullptr;
+                if (type() == ZMQ_XPUB) queue_data(m);
                 (void)m.close();
                 continue;
             }
             const std::string_view v = view(m);
-            const bool single = !m.more();
-            try {
-                if (single && !v.empty() && (v[0] == 1 || v[0] == 0) && from != nullptr) {
+            // RFC 29: a subscription is a single-frame message. A multipart message is
+            // data even when its first frame looks like one (libzmq 4.3.4 would apply it).
+            if (!m.more() && !v.empty() && (v[0] == 1 || v[0] == 0) && from != nullptr) {
+                try {
                     on_subscription(v[0] == 1, v.substr(1), from);
-                } else if (type() == ZMQ_XPUB) {
-                    // Not a subscription: the application gets it as it came (first frame
-                    // only here; libzmq passes single frames up too).
-                    m_upstream.push_back(upstream_msg{std::string(v), nullptr});
+                } catch (...) {
+                    // out of memory: this subscription is lost
                 }
-            } catch (...) {
-                // out of memory: this upstream message is lost
+            } else if (type() == ZMQ_XPUB) {
+                // Not a subscription: the application gets it as it came, every frame.
+                queue_data(m);
             }
-            m_skip_rest = m.more();
+            m_data_from = m.more() ? from : nullptr;
             (void)m.close();
+        }
+    }
+
+    // A frame of a data message from a subscriber, for the XPUB application (with its
+    // MORE flag). Out of memory: the frame is lost and the message ends with the frame
+    // before it, so the application still sees whole messages.
+    void queue_data(const core::msg& m) noexcept
+    {
+        try {
+            m_upstream.push_back(upstream_msg{std::string(view(m)), nullptr, m.more()});
+        } catch (...) {
+            if (!m_upstream.empty()) m_upstream.back().more = false;
         }
     }
 
@@ -307,7 +324,7 @@ private:
     {
         std::string s(1, kind);
         s.append(prefix);
-        m_upstream.push_back(upstream_msg{std::move(s), from});
+        m_upstream.push_back(upstream_msg{std::move(s), from, false});
     }
 
     [[nodiscard]] bool manual() const noexcept { return type() == ZMQ_XPUB && m_options.xpub_manual; }
@@ -317,6 +334,7 @@ private:
     struct upstream_msg {
         std::string data;
         core::pipe* from;
+        bool more; // a frame of a multipart data message, more to come
     };
 
     std::vector<core::pipe*> m_pipes;
@@ -328,7 +346,7 @@ private:
     pipe_trie m_requested;                // manual mode: what each subscriber asked for
     core::pipe* m_last_pipe = nullptr;    // manual mode: whom ZMQ_SUBSCRIBE applies to
     bool m_more = false;                // inside a multipart message
-    bool m_skip_rest = false;           // rest of a multipart upstream message
+    core::pipe* m_data_from = nullptr;  // inside a multipart data message from this subscriber
 };
 
 // ---- XSUB / SUB -------------------------------------------------------------------------

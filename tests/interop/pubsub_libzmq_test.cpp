@@ -12,7 +12,7 @@
 //  - zmx XPUB sees libzmq SUB's subscriptions and cancellations as "\x01"/"\x00" + topic,
 //    and publishes by them; libzmq XPUB sees zmx SUB's.
 //  - libzmq XSUB -> zmx XPUB and zmx XSUB -> libzmq XPUB: subscriptions sent as messages,
-//    other upstream messages passed on as they are, filtering downstream.
+//    other upstream messages (multipart too) passed on as they are, filtering downstream.
 //
 // A subscription takes an unknown time to reach the publisher: the tests publish probes
 // ("~sync") until the subscriber has one, then a marker ("~end") up to which it reads.
@@ -257,6 +257,9 @@ TEST_P(PubSubInterop, LibzmqXsubToZmxXpub) {
   EXPECT_TRUE(next_is(xpub, "hello"));
   ASSERT_TRUE(peer->command("send_hex " + hex("\x02up")));
   EXPECT_TRUE(next_is(xpub, "\x02up"));
+  // A multipart one: passed on whole, as libzmq's XPUB does.
+  ASSERT_TRUE(peer->command("send_hex " + hex("up") + " - " + hex("tail")));
+  EXPECT_TRUE(recv_parts_equal(xpub, {"up", "", "tail"}));
   for (const char* m : {"B1", "A1"}) ASSERT_GE(send_str(xpub, m), 0);
   std::string reply;
   ASSERT_TRUE(peer->command("recv", &reply));

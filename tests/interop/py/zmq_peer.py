@@ -1,6 +1,6 @@
 # A real libzmq peer (Debian's pyzmq on the system libzmq 4.3.4, never zmx) for
-# tcp_ipc_libzmq_test.cpp and pubsub_libzmq_test.cpp, which talk to it through zmx
-# sockets over tcp:// and ipc://.
+# tcp_ipc_libzmq_test.cpp, pubsub_libzmq_test.cpp and pubsub_proxy_libzmq_test.cpp,
+# which talk to it through zmx sockets over tcp:// and ipc://.
 #
 # usage: zmq_peer.py TYPE bind|connect ENDPOINT [options]
 #   TYPE           PAIR, PUSH, PULL, PUB, SUB, XPUB or XSUB
