@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #include "common/fair_queue.hpp"
+#include "fence.hpp"
 #include "socket_base.hpp"
 
 namespace zmx::patterns {
@@ -95,6 +96,7 @@ protected:
             }
         }
         const std::size_t n = m_matching.size();
+        std::size_t took = 0; // pipes that took the message, kept at the front
         for (std::size_t i = 0; i < n; ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -108,7 +110,13 @@ protected:
                 (void)out.close();
                 continue;
             }
-            p->flush();
+            p->flush_commit();
+            m_matching[took++] = p;
+        }
+        if (took > 0) {
+            // One fence for every dish (as PUB does), then wake those that sleep.
+            core::full_fence();
+            for (std::size_t i = 0; i < took; ++i) m_matching[i]->flush_notify();
         }
         if (n == 0) (void)m.close();
         m.init();
