@@ -314,12 +314,15 @@ std::string format_comparison(const std::vector<comparison_row>& rows, const std
                               const std::string& libzmq_label)
 {
     std::string s = "\n" + zmx_label + " vs " + libzmq_label + " (medians over the runs of each)\n";
-    s += pad_left("size", 9) + "  " + pad_right("metric", 12) + pad_left("zmx", 16) + pad_left("libzmq", 16) +
+    s += pad_left("size", 9) + "  " + pad_right("metric", 16) + pad_left("zmx", 16) + pad_left("libzmq", 16) +
          pad_left("zmx/libzmq", 13) + "  better\n";
     for (const comparison_row& r : rows) {
-        const int dec = r.metric == "msgs_per_s" ? 0 : r.metric == "mb_per_s" || r.metric == "cpu_ns_process" ? 1 : -1;
+        const int dec = r.metric == "msgs_per_s" || r.metric == "sent_msgs_per_s" ? 0
+                        : r.metric == "delivered_pct"                              ? 2
+                        : r.metric == "mb_per_s" || r.metric == "cpu_ns_process"   ? 1
+                                                                                   : -1;
         auto cell = [&](double v) { return dec >= 0 ? format_number(v, dec) : format_us(v); };
-        s += pad_left(std::to_string(r.size), 9) + "  " + pad_right(r.label, 12) + pad_left(cell(r.zmx), 16) +
+        s += pad_left(std::to_string(r.size), 9) + "  " + pad_right(r.label, 16) + pad_left(cell(r.zmx), 16) +
              pad_left(cell(r.libzmq), 16) + pad_left(format_number(r.ratio, 2), 13) + "  " +
              (r.higher_is_better ? "higher" : "lower") + "\n";
     }

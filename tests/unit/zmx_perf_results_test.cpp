@@ -217,6 +217,14 @@ TEST(ZmxPerfResults, ComparisonLabelsSayWhatIsCounted)
     }
     EXPECT_TRUE(saw_sent);
     EXPECT_TRUE(saw_pct);
+    // The table's columns, runs of spaces squeezed to one.
+    std::string table;
+    for (const char c : format_comparison(rows, "zmx", "libzmq"))
+        if (c != ' ' || table.empty() || table.back() != ' ')
+            table.push_back(c);
+    EXPECT_TRUE(contains(table, "64 delivered msgs/s 4,000 2,000 2.00 higher")) << table;
+    EXPECT_TRUE(contains(table, "64 sent msgs/s 4,000 4,000 1.00 higher")) << table;
+    EXPECT_TRUE(contains(table, "64 delivered % 100.00 50.00 2.00 higher")) << table;
     run_result a;
     a.lib = "zmx";
     a.scenario = "lat";
