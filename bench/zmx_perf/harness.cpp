@@ -47,14 +47,104 @@ void wait_until(std::int64_t t) noexcept
     }
 }
 
+namespace {
+
+// The run fatal() reports: set by run_in_progress, samples added by run_monitor.
+struct progress_board {
+    std::mutex mu;
+    bool active = false;
+    run_result base;
+    std::vector<const live_counters*> workers;
+    std::int64_t start_ns = 0;
+    std::vector<interval_sample> intervals;
+};
+
+progress_board& board()
+{
+    static progress_board b;
+    return b;
+}
+
+std::atomic<failure_handler> g_failure_handler{nullptr};
+
+live_totals sum_counters(const std::vector<const live_counters*>& workers)
+{
+    live_totals t;
+    for (const live_counters* c : workers) {
+        t.tx += c->tx.load(std::memory_order_relaxed);
+        t.rx += c->rx.load(std::memory_order_relaxed);
+        t.drops += c->drops.load(std::memory_order_relaxed);
+        t.stalls += c->stalls.load(std::memory_order_relaxed);
+        t.lat_sum_ns += c->lat_sum_ns.load(std::memory_order_relaxed);
+        t.lat_n += c->lat_n.load(std::memory_order_relaxed);
+    }
+    return t;
+}
+
+} // namespace
+
+void set_failure_handler(failure_handler h) noexcept
+{
+    g_failure_handler.store(h);
+}
+
+run_in_progress::run_in_progress(const run_result& base, const monitor_config& cfg)
+{
+    progress_board& b = board();
+    const std::lock_guard lock(b.mu);
+    b.active = true;
+    b.base = base;
+    b.workers = cfg.workers;
+    b.start_ns = now_ns();
+    b.intervals.clear();
+}
+
+run_in_progress::~run_in_progress()
+{
+    progress_board& b = board();
+    const std::lock_guard lock(b.mu);
+    b.active = false;
+    b.workers.clear();
+    b.intervals.clear();
+}
+
 void fatal(const zmq_api& api, const std::string& what, bool with_errno)
 {
+    // The first failing thread reports; any other waits here until the process exits.
+    static std::mutex once;
+    once.lock();
     const std::string why = with_errno ? ": " + api.last_error() : "";
     std::fprintf(stderr, "zmx-perf: %s: %s%s\n", api.name.c_str(), what.c_str(), why.c_str());
+    if (const failure_handler h = g_failure_handler.load(); h != nullptr) {
+        progress_board& b = board();
+        std::unique_lock lock(b.mu);
+        if (b.active) {
+            run_result r = partial_result(b.base, sum_counters(b.workers),
+                                          static_cast<double>(now_ns() - b.start_ns) / 1e9, what + why);
+            r.intervals = b.intervals;
+            lock.unlock();
+            h(&r, what + why);
+        } else {
+            lock.unlock();
+            h(nullptr, what + why);
+        }
+    }
     std::fflush(stdout);
     std::fflush(stderr);
     // _Exit: other threads are still blocked inside the library; do not run destructors.
     std::_Exit(1);
+}
+
+void inject_failure(const zmq_api& api, const scenario_options& o, std::uint64_t i)
+{
+    if (o.fail_after != 0 && i >= o.fail_after)
+        fatal(api, "injected failure after " + std::to_string(o.fail_after) + " messages (--fail-after)", false);
+    if (o.stall_after != 0 && i >= o.stall_after) {
+        for (;;) {
+            const timespec ts{1, 0};
+            nanosleep(&ts, nullptr);
+        }
+    }
 }
 
 bool send_control(const zmq_api& api, void* s, std::size_t data_size, char code, int flags) noexcept
@@ -243,30 +333,13 @@ bool completion::wait_until_ns(std::int64_t deadline_ns)
 
 namespace {
 
-struct totals {
-    std::uint64_t tx = 0;
-    std::uint64_t rx = 0;
-    std::uint64_t drops = 0;
-    std::uint64_t stalls = 0;
-    std::uint64_t lat_sum = 0;
-    std::uint64_t lat_n = 0;
-};
-
-totals snapshot(const monitor_config& cfg)
+// Activity for the watchdog: anything that moved, warm-up included.
+std::uint64_t activity(const std::vector<const live_counters*>& workers, const live_totals& t)
 {
-    totals t;
-    auto add = [&t](const live_counters* c) {
-        t.drops += c->drops.load(std::memory_order_relaxed);
-        t.stalls += c->stalls.load(std::memory_order_relaxed);
-        t.lat_sum += c->lat_sum_ns.load(std::memory_order_relaxed);
-        t.lat_n += c->lat_n.load(std::memory_order_relaxed);
-    };
-    for (const live_counters* c : cfg.workers) {
-        t.tx += c->tx.load(std::memory_order_relaxed);
-        t.rx += c->rx.load(std::memory_order_relaxed);
-        add(c);
-    }
-    return t;
+    std::uint64_t warm = 0;
+    for (const live_counters* c : workers)
+        warm += c->warm.load(std::memory_order_relaxed);
+    return t.tx + t.rx + warm;
 }
 
 } // namespace
@@ -283,9 +356,9 @@ std::vector<interval_sample> run_monitor(const monitor_config& cfg, completion& 
         timeout_s = std::max(timeout_s, 3.0 / o.rate);
     const auto timeout_ns = static_cast<std::int64_t>(timeout_s * 1e9);
     std::int64_t next_line = interval_ns > 0 ? start + interval_ns : INT64_MAX;
-    totals last = snapshot(cfg);
+    live_totals last = sum_counters(cfg.workers);
     std::int64_t last_t = start;
-    std::uint64_t last_activity = last.tx + last.rx;
+    std::uint64_t last_activity = activity(cfg.workers, last);
     std::int64_t last_activity_t = start;
     bool header = false;
     for (;;) {
@@ -293,9 +366,9 @@ std::vector<interval_sample> run_monitor(const monitor_config& cfg, completion& 
         if (done.wait_until_ns(wake))
             break;
         const std::int64_t t = now_ns();
-        const totals cur = snapshot(cfg);
-        if (cur.tx + cur.rx != last_activity) {
-            last_activity = cur.tx + cur.rx;
+        const live_totals cur = sum_counters(cfg.workers);
+        if (const std::uint64_t a = activity(cfg.workers, cur); a != last_activity) {
+            last_activity = a;
             last_activity_t = t;
         } else if (t - last_activity_t > timeout_ns) {
             fatal(*cfg.api,
@@ -315,8 +388,14 @@ std::vector<interval_sample> run_monitor(const monitor_config& cfg, completion& 
         s.hwm_stalls = cur.stalls - last.stalls;
         if (cur.lat_n > last.lat_n)
             s.avg_latency_us =
-                static_cast<double>(cur.lat_sum - last.lat_sum) / static_cast<double>(cur.lat_n - last.lat_n) / 1000.0;
+                static_cast<double>(cur.lat_sum_ns - last.lat_sum_ns) / static_cast<double>(cur.lat_n - last.lat_n) / 1000.0;
         samples.push_back(s);
+        {
+            progress_board& b = board();
+            const std::lock_guard lock(b.mu);
+            if (b.active)
+                b.intervals.push_back(s);
+        }
         if (!header) {
             std::fputs(format_interval_header().c_str(), cfg.out);
             header = true;

@@ -48,8 +48,15 @@ struct setup_failure {
 };
 
 // A failure after the workers started: printed, and the process exits 1. (The other side
-// of a broken conversation would block forever; the run cannot be salvaged.)
+// of a broken conversation would block forever; the run cannot be salvaged.) Before it
+// exits, the failure handler (if one is set) gets the run in progress as measured so far
+// (partial_result of the live counters; nullptr when no run is in progress) and the
+// reason, so that --json still writes a report. Several threads may fail at once: the
+// first one reports, the others wait for the exit.
 [[noreturn]] void fatal(const zmq_api& api, const std::string& what, bool with_errno = true);
+
+using failure_handler = void (*)(const run_result* partial, const std::string& why);
+void set_failure_handler(failure_handler h) noexcept;
 
 // Control messages travel in-band: a message whose size differs from the data size.
 // Its first byte says what it is.
@@ -79,6 +86,7 @@ struct alignas(64) live_counters {
     std::atomic<std::uint64_t> stalls{0};
     std::atomic<std::uint64_t> lat_sum_ns{0};
     std::atomic<std::uint64_t> lat_n{0};
+    std::atomic<std::uint64_t> warm{0}; // warm-up messages moved: progress, not counted
 };
 
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept
@@ -116,6 +124,11 @@ struct worker_state {
     bump(live.stalls);
     return api.msg_send(m, s, 0) >= 0;
 }
+
+// --fail-after / --stall-after: called by the sending side before data message (round
+// trip) i, warm-up included. Fails the run, or stops this thread until the watchdog ends
+// the process.
+void inject_failure(const zmq_api& api, const scenario_options& o, std::uint64_t i);
 
 // Sends a control message (ctl_end, ctl_probe) with flags (0 or ZMQ_DONTWAIT).
 [[nodiscard]] bool send_control(const zmq_api& api, void* s, std::size_t data_size, char code, int flags) noexcept;
@@ -198,5 +211,16 @@ struct monitor_config {
     FILE* out = stdout;
 };
 [[nodiscard]] std::vector<interval_sample> run_monitor(const monitor_config& cfg, completion& done);
+
+// Registers the run in progress for fatal(): what ran (`base`), the live counters of its
+// workers and its start time; run_monitor adds its progress samples. Constructed before
+// the workers start, destroyed after they are joined.
+class run_in_progress {
+public:
+    run_in_progress(const run_result& base, const monitor_config& cfg);
+    ~run_in_progress();
+    run_in_progress(const run_in_progress&) = delete;
+    run_in_progress& operator=(const run_in_progress&) = delete;
+};
 
 } // namespace zmx::perf

@@ -2,6 +2,7 @@
 // See README.md in this folder and `zmx-perf --help`.
 #include "zmx_perf/api.hpp"
 #include "zmx_perf/compat.hpp"
+#include "zmx_perf/harness.hpp"
 #include "zmx_perf/options.hpp"
 #include "zmx_perf/results.hpp"
 #include "zmx_perf/scenarios.hpp"
@@ -87,6 +88,58 @@ report_info machine_info(const std::vector<std::string>& argv)
     return info;
 }
 
+// Writes the --json report (file or stdout). Returns false when the file cannot be written.
+bool write_report(const scenario_options& o, const report_info& info, const std::vector<run_result>& results,
+                  const std::vector<comparison_row>& rows, FILE* out)
+{
+    const std::string text = report_json(info, o, results, rows);
+    if (o.json_path == "-") {
+        std::fputs(text.c_str(), stdout);
+        std::fflush(stdout);
+        return true;
+    }
+    std::ofstream f(o.json_path, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    if (!f) {
+        std::fprintf(stderr, "zmx-perf: cannot write %s\n", o.json_path.c_str());
+        return false;
+    }
+    std::fprintf(out, "JSON written to %s\n", o.json_path.c_str());
+    return true;
+}
+
+// What fatal() needs to still write the report when a run breaks midway (the process
+// then exits 1). Set by run_scenarios; read on whichever thread failed, while the main
+// thread is inside that run (it does not touch `results` until the run returns).
+struct failure_context {
+    const scenario_options* opts = nullptr;
+    const report_info* info = nullptr;
+    const std::vector<run_result>* results = nullptr;
+    FILE* out = stdout;
+};
+failure_context g_failure;
+
+void on_failure(const run_result* partial, const std::string& why)
+{
+    const failure_context& c = g_failure;
+    if (c.opts == nullptr)
+        return;
+    std::vector<run_result> all = *c.results;
+    if (partial != nullptr) {
+        all.push_back(*partial);
+        std::fputs(format_summary(*partial).c_str(), c.out);
+    } else {
+        run_result r;
+        r.status = "error";
+        r.error = why;
+        all.push_back(r);
+    }
+    std::fflush(c.out);
+    if (!c.opts->json_path.empty())
+        (void)write_report(*c.opts, *c.info, all, {}, c.out);
+}
+
 int run_scenarios(const scenario_options& o, const std::vector<std::string>& argv)
 {
     const report_info info = machine_info(argv);
@@ -110,6 +163,8 @@ int run_scenarios(const scenario_options& o, const std::vector<std::string>& arg
                          a->version.c_str());
 
     std::vector<run_result> results;
+    g_failure = failure_context{&o, &info, &results, out};
+    set_failure_handler(&on_failure);
     int serial = 0;
     for (const std::size_t size : o.sizes) {
         for (int run = 1; run <= o.runs; ++run) {
@@ -137,21 +192,9 @@ int run_scenarios(const scenario_options& o, const std::vector<std::string>& arg
         rows = compare_libs(results);
         std::fputs(format_comparison(rows, libs[0]->version, libs[1]->version).c_str(), out);
     }
-    if (!o.json_path.empty()) {
-        const std::string text = report_json(info, o, results, rows);
-        if (o.json_path == "-") {
-            std::fputs(text.c_str(), stdout);
-        } else {
-            std::ofstream f(o.json_path, std::ios::binary | std::ios::trunc);
-            f << text;
-            f.close();
-            if (!f) {
-                std::fprintf(stderr, "zmx-perf: cannot write %s\n", o.json_path.c_str());
-                return 1;
-            }
-            std::fprintf(out, "JSON written to %s\n", o.json_path.c_str());
-        }
-    }
+    set_failure_handler(nullptr);
+    if (!o.json_path.empty() && !write_report(o, info, results, rows, out))
+        return 1;
     std::fflush(stdout);
     const bool any_error = std::any_of(results.begin(), results.end(), [](const run_result& r) { return r.status == "error"; });
     const bool any_unsupported =

@@ -413,6 +413,10 @@ command parse_scenario(const std::vector<std::string>& args)
             o.rate = positive_real(name, r.value_for(name, iv), 1e9, true);
         } else if (name == "--warmup") {
             o.warmup = in_range<std::uint64_t>(name, r.value_for(name, iv), 0, std::uint64_t{1} << 40, true);
+        } else if (name == "--fail-after") {
+            o.fail_after = in_range<std::uint64_t>(name, r.value_for(name, iv), 1, std::uint64_t{1} << 50, true);
+        } else if (name == "--stall-after") {
+            o.stall_after = in_range<std::uint64_t>(name, r.value_for(name, iv), 1, std::uint64_t{1} << 50, true);
         } else if (name == "--peers") {
             o.peers = in_range<int>(name, r.value_for(name, iv), 1, 64, false);
             peers_given = true;
@@ -456,6 +460,8 @@ command parse_scenario(const std::vector<std::string>& args)
         throw arg_error{"--lib and --vs-libzmq are exclusive (--vs-libzmq runs both)"};
     if (peers_given && o.peers != 1 && (o.scenario == scenario_kind::lat || o.scenario == scenario_kind::thr))
         throw arg_error{std::string("--peers applies to fanout and reqrep, not ") + to_string(o.scenario)};
+    if (o.fail_after != 0 && o.stall_after != 0)
+        throw arg_error{"--fail-after and --stall-after are exclusive"};
     if (!o.endpoint.empty()) {
         const transport_kind t = *scheme_of(o.endpoint);
         if (transport_given && t != o.transport)
@@ -518,7 +524,8 @@ std::string usage_text(std::string_view program)
            "                       measured from each message's intended send time, so a\n"
            "                       stall counts against every message it delays (no\n"
            "                       coordinated omission); thr/fanout latency needs --size >= 16\n"
-           "  --warmup N           lat, reqrep: round trips before measuring (default 1000)\n"
+           "  --warmup N           round trips (lat, reqrep) or messages (thr, fanout) sent\n"
+           "                       before the clock starts, not counted (default 1000)\n"
            "  --peers N            fanout subscribers, reqrep clients\n"
            "  --cpus A,B[,C...]    pin the measuring thread (receiver, client) to A, its peer\n"
            "                       (sender, echo) to B, further SUBs/clients to C...\n"
@@ -526,7 +533,11 @@ std::string usage_text(std::string_view program)
            "  --interval S         seconds between progress lines (default 1; 0: none)\n"
            "  --timeout S          fail a run when nothing moves for S seconds (default 10)\n"
            "  --json FILE          also write the results as JSON ('-': stdout; the human\n"
-           "                       report then goes to stderr)\n"
+           "                       report then goes to stderr); a failed run still writes\n"
+           "                       what it measured, with an \"error\" field\n"
+           "  --fail-after N       testing: the sender fails the run after N messages\n"
+           "  --stall-after N      testing: the sender stops after N messages (the watchdog\n"
+           "                       then ends the run)\n"
            "\n"
            "lib options (scenarios and sub-commands):\n"
            "  --lib zmx|libzmq     the library that runs (default zmx)\n"

@@ -50,13 +50,19 @@ struct scenario_options {
     std::uint64_t count = 0;                // 0 with duration_s == 0: scenario default
     double duration_s = 0;                  // > 0: run for this long instead of a count
     double rate = 0;                        // msgs/s; 0: as fast as possible
-    std::uint64_t warmup = default_warmup;  // lat, reqrep: round trips not measured
+    std::uint64_t warmup = default_warmup;  // round trips (lat, reqrep) or messages (thr, fanout)
+                                            // before the clock starts, not counted
     int peers = 0;                          // fanout SUBs / reqrep REQs; 0: default (2 / 1)
     std::vector<int> cpus;                  // thread k pinned to cpus[k % size]; empty: none
     int runs = 1;
     double interval_s = 1.0;                // progress lines; 0: none
     double timeout_s = 10.0;                // watchdog: no progress for this long fails
     std::string json_path;                  // empty: no JSON; "-": stdout
+    // Testing the failure path (0: off): after this many data messages (round trips for
+    // lat/reqrep; warm-up included) the sender fails the run as a library error would
+    // (fail_after), or stops sending so the watchdog ends the run (stall_after).
+    std::uint64_t fail_after = 0;
+    std::uint64_t stall_after = 0;
     lib_options lib;
 
     // The count a run uses (the scenario default when neither count nor duration is set).

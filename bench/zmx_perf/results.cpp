@@ -27,6 +27,66 @@ latency_summary summarize_latency(const histogram& ns, const std::string& kind)
     return s;
 }
 
+double delivered_percent(std::uint64_t received, std::uint64_t sent, int receivers) noexcept
+{
+    if (sent == 0 || receivers <= 0)
+        return not_measured;
+    return static_cast<double>(received) * 100.0 / (static_cast<double>(sent) * static_cast<double>(receivers));
+}
+
+run_result partial_result(const run_result& base, const live_totals& t, double elapsed_s, const std::string& why)
+{
+    run_result r = base;
+    r.status = "error";
+    r.error = why;
+    r.partial = true;
+    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
+    r.received = t.rx;
+    r.sent = pingpong ? t.rx : t.tx; // lat/reqrep: a measured round trip is one sent, one received
+    r.drops = t.drops;
+    r.hwm_stalls = t.stalls;
+    if (elapsed_s > 0 && std::isfinite(elapsed_s)) {
+        r.elapsed_s = elapsed_s;
+        r.msgs_per_s = static_cast<double>(t.rx) / elapsed_s;
+        r.mb_per_s = r.msgs_per_s * static_cast<double>(r.size) / 1e6;
+        if (pingpong) {
+            r.mb_per_s_both_ways = 2 * r.mb_per_s;
+        } else {
+            r.sent_per_s = static_cast<double>(t.tx) / elapsed_s;
+            r.delivered_pct = delivered_percent(t.rx, t.tx, r.scenario == "fanout" ? r.peers : 1);
+        }
+    }
+    r.latency = latency_summary{};
+    if (t.lat_n != 0) {
+        r.latency.kind = pingpong ? "rtt" : "one_way";
+        r.latency.count = t.lat_n;
+        r.latency.mean_us = static_cast<double>(t.lat_sum_ns) / static_cast<double>(t.lat_n) / 1000.0;
+    }
+    return r;
+}
+
+void check_delivery(run_result& r)
+{
+    if (!r.ok() || r.drops == 0)
+        return;
+    if (r.scenario == "thr") {
+        r.status = "error";
+        r.error = "PUSH/PULL lost " + std::to_string(r.drops) + " messages (it must not drop)";
+    } else if (r.scenario == "fanout" && r.hwm == 0) {
+        r.status = "error";
+        r.error = "PUB/SUB at HWM 0 (no limit) lost " + std::to_string(r.drops) + " messages (it must not drop)";
+    }
+}
+
+std::string first_error(const std::vector<run_result>& runs)
+{
+    for (const run_result& r : runs)
+        if (r.status == "error")
+            return r.lib + " " + r.scenario + " " + std::to_string(r.size) + " B run " + std::to_string(r.run) + ": " +
+                   r.error;
+    return "";
+}
+
 double median(std::vector<double> values)
 {
     values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }),
@@ -50,6 +110,8 @@ struct metric_def {
 const metric_def metrics[] = {
     {"msgs_per_s", "msgs/s", true, [](const run_result& r) { return r.msgs_per_s; }},
     {"mb_per_s", "MB/s", true, [](const run_result& r) { return r.mb_per_s; }},
+    {"sent_msgs_per_s", "sent msgs/s", true, [](const run_result& r) { return r.sent_per_s; }},
+    {"delivered_pct", "delivered %", true, [](const run_result& r) { return r.delivered_pct; }},
     {"p50_us", "p50 us", false, [](const run_result& r) { return r.latency.p50_us; }},
     {"p90_us", "p90 us", false, [](const run_result& r) { return r.latency.p90_us; }},
     {"p99_us", "p99 us", false, [](const run_result& r) { return r.latency.p99_us; }},
@@ -58,6 +120,18 @@ const metric_def metrics[] = {
     {"max_us", "max us", false, [](const run_result& r) { return r.latency.max_us; }},
     {"cpu_ns_process", "cpu ns/msg", false, [](const run_result& r) { return r.cpu_ns_process; }},
 };
+
+// "msgs/s" says what it counts: delivered messages for a stream, round trips for ping-pong.
+std::string metric_label(const metric_def& m, const std::vector<run_result>& runs)
+{
+    const std::string scenario = runs.empty() ? "" : runs.front().scenario;
+    const std::string name = m.name;
+    if (name == "msgs_per_s")
+        return scenario == "lat" || scenario == "reqrep" ? "round trips/s" : "delivered msgs/s";
+    if (name == "mb_per_s")
+        return scenario == "lat" || scenario == "reqrep" ? "MB/s each way" : "delivered MB/s";
+    return m.label;
+}
 
 } // namespace
 
@@ -80,7 +154,7 @@ std::vector<comparison_row> compare_libs(const std::vector<run_result>& runs)
             comparison_row row;
             row.size = size;
             row.metric = m.name;
-            row.label = m.label;
+            row.label = metric_label(m, runs);
             row.higher_is_better = m.higher_is_better;
             row.zmx = median(z);
             row.libzmq = median(l);
@@ -147,6 +221,10 @@ std::string format_run_header(const run_result& r, const scenario_options& o)
         s += " x " + format_number(static_cast<double>(o.effective_count()), 0);
     if (r.rate > 0)
         s += ", paced at " + format_number(r.rate, 0) + " msgs/s";
+    if (r.warmup > 0)
+        s += ", warm-up " + format_number(static_cast<double>(r.warmup), 0) + " (not counted)";
+    if (r.hwm >= 0)
+        s += ", hwm " + std::to_string(r.hwm) + (r.hwm == 0 ? " (no limit)" : "");
     if (r.scenario == "fanout" || r.scenario == "reqrep")
         s += ", " + std::to_string(r.peers) + (r.scenario == "fanout" ? " SUB" : " REQ") + (r.peers == 1 ? "" : "s");
     s += ", idle " + r.idle;
@@ -182,17 +260,35 @@ std::string format_summary(const run_result& r)
     std::string s = "  " + bar + title + std::string(title.size() < 60 ? 60 - title.size() : 4, '+') + "\n";
     if (!r.ok()) {
         s += "  " + std::string(r.status == "unsupported" ? "NOT SUPPORTED" : "FAILED") + ": " + r.error + "\n";
-        s += "  " + std::string(68, '+') + "\n";
-        return s;
+        if (!r.partial && !std::isfinite(r.elapsed_s) && r.sent == 0 && r.received == 0) {
+            s += "  " + std::string(68, '+') + "\n";
+            return s;
+        }
+        if (r.partial)
+            s += "  measured until it failed (live counters; no percentiles):\n";
     }
     const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
+    const bool fan = r.scenario == "fanout";
     s += "  messages     sent " + format_number(static_cast<double>(r.sent), 0) + "   received " +
-         format_number(static_cast<double>(r.received), 0) + "   drops " +
+         format_number(static_cast<double>(r.received), 0) + (fan ? " (all SUBs)" : "") + "   drops " +
          format_number(static_cast<double>(r.drops), 0) + "   hwm-stalls " +
          format_number(static_cast<double>(r.hwm_stalls), 0) + "\n";
     s += "  elapsed      " + format_number(r.elapsed_s, 3) + " s\n";
-    s += "  throughput   " + format_number(r.msgs_per_s, 0) + (pingpong ? " round trips/s   " : " msgs/s   ") +
-         format_number(r.mb_per_s, 2) + " MB/s\n";
+    if (pingpong) {
+        s += "  throughput   " + format_number(r.msgs_per_s, 0) + " round trips/s   " + format_number(r.mb_per_s, 2) +
+             " MB/s each way, " + format_number(r.mb_per_s_both_ways, 2) + " MB/s both ways\n";
+    } else {
+        s += "  delivered    " + format_number(r.msgs_per_s, 0) + " delivered msgs/s" + (fan ? " (all SUBs)   " : "   ") +
+             format_number(r.mb_per_s, 2) + " delivered MB/s\n";
+        s += "  sent         " + format_number(r.sent_per_s, 0) + " sent msgs/s" +
+             (fan ? " (the PUB, once per message)" : "") + "\n";
+        std::string share = "  delivered %  " + format_number(r.delivered_pct, 2) + " %";
+        if (fan && r.drops == 0 && r.ok())
+            share += r.hwm == 0 ? "   (HWM 0: no limit, nothing dropped)" : "   (nothing dropped)";
+        else if (fan && r.drops != 0 && r.hwm != 0)
+            share += "   (a PUB drops at its HWM: pace with --rate, or --hwm 0)";
+        s += share + "\n";
+    }
     if (!r.latency.kind.empty()) {
         const latency_summary& l = r.latency;
         s += "  latency      " + std::string(l.kind == "rtt" ? "round trip" : "one way") + ", us (" +
@@ -208,7 +304,7 @@ std::string format_summary(const run_result& r)
     s += "  cpu/" + std::string(pingpong ? "rtt " : "msg ") + "     " + r.a_role + " " + format_number(r.cpu_ns_a, 1) +
          " ns   " + r.b_role + " " + format_number(r.cpu_ns_b, 1) + " ns   process " +
          format_number(r.cpu_ns_process, 1) + " ns\n";
-    if (!r.error.empty())
+    if (!r.error.empty() && r.ok())
         s += "  note         " + r.error + "\n";
     s += "  " + std::string(68, '+') + "\n";
     return s;
@@ -218,12 +314,15 @@ std::string format_comparison(const std::vector<comparison_row>& rows, const std
                               const std::string& libzmq_label)
 {
     std::string s = "\n" + zmx_label + " vs " + libzmq_label + " (medians over the runs of each)\n";
-    s += pad_left("size", 9) + "  " + pad_right("metric", 12) + pad_left("zmx", 16) + pad_left("libzmq", 16) +
+    s += pad_left("size", 9) + "  " + pad_right("metric", 16) + pad_left("zmx", 16) + pad_left("libzmq", 16) +
          pad_left("zmx/libzmq", 13) + "  better\n";
     for (const comparison_row& r : rows) {
-        const int dec = r.metric == "msgs_per_s" ? 0 : r.metric == "mb_per_s" || r.metric == "cpu_ns_process" ? 1 : -1;
+        const int dec = r.metric == "msgs_per_s" || r.metric == "sent_msgs_per_s" ? 0
+                        : r.metric == "delivered_pct"                              ? 2
+                        : r.metric == "mb_per_s" || r.metric == "cpu_ns_process"   ? 1
+                                                                                   : -1;
         auto cell = [&](double v) { return dec >= 0 ? format_number(v, dec) : format_us(v); };
-        s += pad_left(std::to_string(r.size), 9) + "  " + pad_right(r.label, 12) + pad_left(cell(r.zmx), 16) +
+        s += pad_left(std::to_string(r.size), 9) + "  " + pad_right(r.label, 16) + pad_left(cell(r.zmx), 16) +
              pad_left(cell(r.libzmq), 16) + pad_left(format_number(r.ratio, 2), 13) + "  " +
              (r.higher_is_better ? "higher" : "lower") + "\n";
     }
@@ -267,7 +366,10 @@ void write_run(json_writer& w, const run_result& r)
         .field("peers", r.peers)
         .field("idle", r.idle)
         .field("rate", r.rate > 0 ? r.rate : not_measured)
-        .field("status", r.status);
+        .field("hwm", r.hwm >= 0 ? static_cast<double>(r.hwm) : not_measured)
+        .field("warmup", r.warmup)
+        .field("status", r.status)
+        .field("partial", r.partial);
     w.key("error");
     if (r.error.empty())
         w.null();
@@ -280,6 +382,15 @@ void write_run(json_writer& w, const run_result& r)
         .field("elapsed_s", r.elapsed_s)
         .field("msgs_per_s", r.msgs_per_s)
         .field("mb_per_s", r.mb_per_s);
+    // Spelled out: what msgs_per_s counts, the sender's own rate, the delivered share,
+    // and for ping-pong both directions' bytes.
+    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
+    w.field("delivered_msgs_per_s", pingpong ? not_measured : r.msgs_per_s)
+        .field("sent_msgs_per_s", r.sent_per_s)
+        .field("delivered_pct", r.delivered_pct)
+        .field("round_trips_per_s", pingpong ? r.msgs_per_s : not_measured)
+        .field("mb_per_s_direction", pingpong ? "each_way" : "delivered")
+        .field("mb_per_s_both_ways", r.mb_per_s_both_ways);
     w.key("latency");
     write_latency(w, r.latency);
     w.key("cpu_ns_per_msg")
@@ -318,6 +429,14 @@ std::string report_json(const report_info& info, const scenario_options& o, cons
         w.value(a);
     w.end_array();
     w.field("started_at", info.started_at);
+    // null when every run went through; otherwise which run failed and why (the runs
+    // carry what they measured, a failed one its "error" too).
+    const std::string err = first_error(runs);
+    w.key("error");
+    if (err.empty())
+        w.null();
+    else
+        w.value(err);
     w.key("machine")
         .begin_object()
         .field("cpu", info.cpu_model)

@@ -57,6 +57,8 @@ struct run_result {
     int peers = 1;
     std::string idle = "default"; // "default", "block", "backoff", "spin"; "n/a" for libzmq
     double rate = 0;              // msgs/s, 0: unpaced
+    int hwm = -1;                 // --hwm (-1: the library's default)
+    std::uint64_t warmup = 0;     // round trips or messages before the clock started
 
     // Outcome: "ok", "unsupported" (socket type or transport missing from the library)
     // or "error"; error says what.
@@ -68,8 +70,14 @@ struct run_result {
     std::uint64_t drops = 0;      // sequence gaps seen by receivers (or sent - received)
     std::uint64_t hwm_stalls = 0; // non-blocking sends that returned EAGAIN
     double elapsed_s = not_measured;
-    double msgs_per_s = not_measured; // lat/reqrep: round trips/s; fanout: delivered, all SUBs
-    double mb_per_s = not_measured;   // msgs_per_s * size / 1e6
+    double msgs_per_s = not_measured; // delivered: lat/reqrep round trips/s; thr/fanout messages
+                                      // received per s (fanout: summed over the SUBs)
+    double mb_per_s = not_measured;   // msgs_per_s * size / 1e6 (lat/reqrep: each way)
+    double mb_per_s_both_ways = not_measured; // lat/reqrep: request and reply bytes together
+    double sent_per_s = not_measured;    // thr/fanout: the sender's rate (messages sent per s,
+                                         // once per message however many SUBs)
+    double delivered_pct = not_measured; // thr/fanout: received / (sent x receivers) x 100
+    bool partial = false; // the run failed midway: the numbers are the live counters then
     latency_summary latency;
 
     // CPU time per message (per round trip for lat/reqrep): the measuring side's threads,
@@ -85,6 +93,35 @@ struct run_result {
 
     [[nodiscard]] bool ok() const noexcept { return status == "ok"; }
 };
+
+// Delivered share in percent: received / (sent x receivers) x 100; NaN when nothing was sent.
+[[nodiscard]] double delivered_percent(std::uint64_t received, std::uint64_t sent, int receivers) noexcept;
+
+// Live counters of a run, summed over its threads (what the progress lines show).
+struct live_totals {
+    std::uint64_t tx = 0;      // sent (lat/reqrep: round trips started, warm-up included)
+    std::uint64_t rx = 0;      // received, measured only
+    std::uint64_t drops = 0;
+    std::uint64_t stalls = 0;
+    std::uint64_t lat_sum_ns = 0;
+    std::uint64_t lat_n = 0;
+};
+
+// What a run that fails midway reports: `base` (what ran) with the live counters at the
+// time of failure over elapsed_s, status "error" and `why`, partial = true. Percentiles
+// are not available (the histograms belong to threads still running): the latency is the
+// mean only.
+[[nodiscard]] run_result partial_result(const run_result& base, const live_totals& t, double elapsed_s,
+                                        const std::string& why);
+
+// thr/fanout: a run that lost messages where it must not is an error (status, error):
+// PUSH/PULL never drops, and neither does a PUB whose HWM is 0 (no limit). Anything else
+// is left as it is.
+void check_delivery(run_result& r);
+
+// The report's top-level "error": the first failed run's error, prefixed with which run
+// it was; empty when no run failed.
+[[nodiscard]] std::string first_error(const std::vector<run_result>& runs);
 
 // One line of the zmx-vs-libzmq table: medians over the ok runs of each library.
 struct comparison_row {

@@ -22,6 +22,7 @@ struct pingpong_params {
     double rate = 0;
     bool rep = false;             // the echo is a REP (answers control messages too)
     int clients = 1;
+    const scenario_options* opts = nullptr;
 };
 
 void client_loop(const pingpong_params& p, void* s, worker_state& w)
@@ -56,6 +57,7 @@ void client_loop(const pingpong_params& p, void* s, worker_state& w)
             if (p.duration_ns > 0)
                 deadline = t_send + p.duration_ns;
         }
+        inject_failure(api, *p.opts, i);
         if (!send_counting_stalls(api, &m, s, w.stalls, w.live))
             fatal(api, "client zmq_msg_send");
         if (api.msg_recv(&m, s, 0) < 0)
@@ -129,6 +131,7 @@ run_result run_pingpong(const run_request& req, run_result r)
     p.rate = o.rate;
     p.rep = rr;
     p.clients = rr ? o.effective_peers() : 1;
+    p.opts = &o;
     r.a_role = "client";
     r.b_role = "echo";
 
@@ -161,6 +164,7 @@ run_result run_pingpong(const run_request& req, run_result r)
         mc.workers.push_back(&w->live);
     mc.workers.push_back(&ew->live);
 
+    const run_in_progress progress(r, mc);
     const std::int64_t proc0 = process_cpu_ns();
     std::vector<std::thread> threads;
     try {
@@ -201,6 +205,7 @@ run_result run_pingpong(const run_request& req, run_result r)
         r.elapsed_s = static_cast<double>(last - first) / 1e9;
         r.msgs_per_s = static_cast<double>(r.received) / r.elapsed_s;
         r.mb_per_s = r.msgs_per_s * static_cast<double>(req.size) / 1e6;
+        r.mb_per_s_both_ways = 2 * r.mb_per_s; // the request and its echo, same size
     }
     r.latency = summarize_latency(merged, "rtt");
     if (handled != 0) {

@@ -9,6 +9,12 @@
 // fanout start: the PUB sends probes until every SUB has received one (subscriptions
 // travel asynchronously; data sent before would be lost to a slow joiner). End: the PUB
 // repeats the end marker until every SUB has seen it (a PUB drops at the HWM, markers too).
+//
+// Warm-up (--warmup N, both scenarios): N data messages, sent as fast as possible (not
+// paced, not time-stamped), then the warm-up marker, repeated like the end marker until
+// every receiver has seen it. Receivers count nothing before it; the sender's clock starts
+// once every receiver has seen it, so the queues are empty when the measured part starts.
+// Sequence numbers restart at 0 after the warm-up.
 #include "zmx_perf/harness.hpp"
 #include "zmx_perf/scenarios.hpp"
 
@@ -23,17 +29,23 @@ namespace {
 struct stream_params {
     const zmq_api* api = nullptr;
     std::size_t size = 0;
+    std::uint64_t warmup = 0;     // messages before the clock starts
     std::uint64_t count = 0;      // 0: until duration_ns
     std::int64_t duration_ns = 0;
     double rate = 0;
+    const scenario_options* opts = nullptr;
 };
 
-// fanout only: written by the SUB threads, read by the PUB thread.
+// Written by the receiver threads, read by the sender thread. ready and finished are
+// used by fanout only, warmed by both.
 struct fanout_sync {
     int subs = 0;
     std::atomic<int> ready{0};    // SUBs that have received a probe
+    std::atomic<int> warmed{0};   // receivers that have received the warm-up marker
     std::atomic<int> finished{0}; // SUBs that have received the end marker
 };
+
+constexpr char ctl_warm = 'W'; // the warm-up is over
 
 constexpr std::int64_t fanout_sync_limit_ns = 5'000'000'000;
 
@@ -43,22 +55,60 @@ void sleep_ms(int ms)
     nanosleep(&ts, nullptr);
 }
 
-void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* sync)
+// Sends data message i (sequence number i; intended send time t_send when stamped).
+void send_data(const stream_params& p, void* s, worker_state& w, std::uint64_t i, std::int64_t t_send, bool stamp)
 {
     const zmq_api& api = *p.api;
-    if (sync != nullptr) {
+    zmq_msg_t m;
+    if (api.msg_init_size(&m, p.size) != 0)
+        fatal(api, "zmq_msg_init_size");
+    if (p.size >= 8) {
+        void* d = api.msg_data(&m);
+        put_u64(d, 0, i);
+        if (stamp)
+            put_u64(d, 8, static_cast<std::uint64_t>(t_send));
+    }
+    if (!send_counting_stalls(api, &m, s, w.stalls, w.live))
+        fatal(api, "sender zmq_msg_send");
+}
+
+// The warm-up: p.warmup messages, then the marker until every receiver has seen it (the
+// watchdog ends a run whose receivers stop making progress).
+void warm_up(const stream_params& p, void* s, worker_state& w, fanout_sync& sync)
+{
+    const zmq_api& api = *p.api;
+    if (p.warmup == 0)
+        return;
+    for (std::uint64_t i = 0; i < p.warmup; ++i) {
+        inject_failure(api, *p.opts, i);
+        send_data(p, s, w, i, 0, false);
+        bump(w.live.warm);
+    }
+    w.stalls = 0; // stalls before the clock are not the measured run's
+    while (sync.warmed.load(std::memory_order_acquire) < sync.subs) {
+        if (!send_control(api, s, p.size, ctl_warm, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
+            fatal(api, "sender: sending the warm-up marker");
+        sleep_ms(1);
+    }
+}
+
+void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync& sync, bool fan)
+{
+    const zmq_api& api = *p.api;
+    if (fan) {
         const std::int64_t give_up = now_ns() + fanout_sync_limit_ns;
-        while (sync->ready.load(std::memory_order_acquire) < sync->subs) {
+        while (sync.ready.load(std::memory_order_acquire) < sync.subs) {
             if (!send_control(api, s, p.size, ctl_probe, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
                 fatal(api, "PUB: sending a probe");
             if (now_ns() > give_up)
                 fatal(api,
-                      std::to_string(sync->subs - sync->ready.load()) + " of " + std::to_string(sync->subs) +
+                      std::to_string(sync.subs - sync.ready.load()) + " of " + std::to_string(sync.subs) +
                           " SUBs received nothing within 5 s",
                       false);
             sleep_ms(1);
         }
     }
+    warm_up(p, s, w, sync);
     const double period_ns = p.rate > 0 ? 1e9 / p.rate : 0;
     const bool stamp = period_ns > 0 && p.size >= 16;
     const std::int64_t cpu0 = thread_cpu_ns();
@@ -77,30 +127,21 @@ void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* 
         } else if ((i & 255) == 0 && deadline != INT64_MAX && now_ns() >= deadline) {
             break;
         }
-        zmq_msg_t m;
-        if (api.msg_init_size(&m, p.size) != 0)
-            fatal(api, "zmq_msg_init_size");
-        if (p.size >= 8) {
-            void* d = api.msg_data(&m);
-            put_u64(d, 0, i);
-            if (stamp)
-                put_u64(d, 8, static_cast<std::uint64_t>(t_send));
-        }
-        if (!send_counting_stalls(api, &m, s, w.stalls, w.live))
-            fatal(api, "sender zmq_msg_send");
+        inject_failure(api, *p.opts, p.warmup + i);
+        send_data(p, s, w, i, t_send, stamp);
         ++w.sent;
         bump(w.live.tx);
     }
     w.last_ns = now_ns();
     w.handled = w.sent;
     w.cpu_ns = thread_cpu_ns() - cpu0;
-    if (sync == nullptr) {
+    if (!fan) {
         if (!send_control(api, s, p.size, ctl_end, 0))
             fatal(api, "sender: sending the end marker");
         return;
     }
     const std::int64_t give_up = now_ns() + fanout_sync_limit_ns;
-    while (sync->finished.load(std::memory_order_acquire) < sync->subs) {
+    while (sync.finished.load(std::memory_order_acquire) < sync.subs) {
         if (!send_control(api, s, p.size, ctl_end, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
             fatal(api, "PUB: sending the end marker");
         if (now_ns() > give_up)
@@ -109,7 +150,7 @@ void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* 
     }
 }
 
-void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync* sync)
+void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync& sync, bool fan)
 {
     const zmq_api& api = *p.api;
     const bool sequenced = p.size >= 8;
@@ -119,6 +160,7 @@ void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync
     const std::int64_t cpu0 = thread_cpu_ns();
     std::uint64_t expected = 0;
     bool ready = false;
+    bool warming = p.warmup > 0;
     for (;;) {
         if (api.msg_recv(&m, s, 0) < 0)
             fatal(api, "receiver zmq_msg_recv");
@@ -129,18 +171,29 @@ void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync
                 // The marker follows the last message on the same pipe: its arrival ends the
                 // measured interval (without a clock read per message).
                 w.last_ns = now_ns();
-                if (sync != nullptr)
-                    sync->finished.fetch_add(1, std::memory_order_release);
+                if (fan)
+                    sync.finished.fetch_add(1, std::memory_order_release);
                 break;
             }
             if (code == ctl_probe) {
-                if (!ready && sync != nullptr) {
+                if (!ready && fan) {
                     ready = true;
-                    sync->ready.fetch_add(1, std::memory_order_release);
+                    sync.ready.fetch_add(1, std::memory_order_release);
                 }
                 continue;
             }
+            if (code == ctl_warm) {
+                if (warming) {
+                    warming = false;
+                    sync.warmed.fetch_add(1, std::memory_order_release);
+                }
+                continue; // the sender repeats it until every receiver has seen one
+            }
             ++w.wrong;
+            continue;
+        }
+        if (warming) {
+            bump(w.live.warm);
             continue;
         }
         if (w.received == 0)
@@ -184,6 +237,8 @@ run_result run_stream(const run_request& req, run_result r)
     p.count = o.effective_count();
     p.duration_ns = o.duration_s > 0 ? static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
     p.rate = o.rate;
+    p.warmup = o.warmup;
+    p.opts = &o;
     const int receivers = fan ? o.effective_peers() : 1;
     r.a_role = "receiver";
     r.b_role = "sender";
@@ -223,7 +278,6 @@ run_result run_stream(const run_request& req, run_result r)
     auto sw = std::make_unique<worker_state>();
     fanout_sync sync;
     sync.subs = receivers;
-    fanout_sync* syncp = fan ? &sync : nullptr;
     completion done(receivers + 1);
     monitor_config mc;
     mc.opts = &o;
@@ -234,6 +288,7 @@ run_result run_stream(const run_request& req, run_result r)
         mc.workers.push_back(&w->live);
     mc.workers.push_back(&sw->live);
 
+    const run_in_progress progress(r, mc);
     const std::int64_t proc0 = process_cpu_ns();
     std::vector<std::thread> threads;
     try {
@@ -242,10 +297,10 @@ run_result run_stream(const run_request& req, run_result r)
             void* s = rx[static_cast<std::size_t>(i)];
             const int k = i == 0 ? 0 : i + 1;
             threads.emplace_back(
-                [&, s, k] { run_worker(api, cpu_for(o, k), done, w, [&] { receiver_loop(p, s, w, syncp); }); });
+                [&, s, k] { run_worker(api, cpu_for(o, k), done, w, [&] { receiver_loop(p, s, w, sync, fan); }); });
         }
         threads.emplace_back(
-            [&] { run_worker(api, cpu_for(o, 1), done, *sw, [&] { sender_loop(p, sender, *sw, syncp); }); });
+            [&] { run_worker(api, cpu_for(o, 1), done, *sw, [&] { sender_loop(p, sender, *sw, sync, fan); }); });
     } catch (const std::exception& e) {
         fatal(api, std::string("cannot start a thread: ") + e.what(), false);
     }
@@ -285,6 +340,11 @@ run_result run_stream(const run_request& req, run_result r)
         r.msgs_per_s = static_cast<double>(spans) / r.elapsed_s;
         r.mb_per_s = r.msgs_per_s * static_cast<double>(req.size) / 1e6;
     }
+    // The sender's own rate: from its clock start to its last data message (it may run
+    // ahead of the receivers: a PUB drops what they cannot take).
+    if (sw->sent != 0 && sw->last_ns > sw->first_ns)
+        r.sent_per_s = static_cast<double>(sw->sent) / (static_cast<double>(sw->last_ns - sw->first_ns) / 1e9);
+    r.delivered_pct = delivered_percent(r.received, r.sent, receivers);
     r.latency = summarize_latency(merged, "one_way");
     if (r.received != 0) {
         r.cpu_ns_a = static_cast<double>(rx_cpu) / static_cast<double>(r.received);
@@ -295,10 +355,8 @@ run_result run_stream(const run_request& req, run_result r)
     if (wrong != 0) {
         r.status = "error";
         r.error = std::to_string(wrong) + " messages arrived out of order or with an unexpected size";
-    } else if (!fan && r.drops != 0) {
-        r.status = "error";
-        r.error = "PUSH/PULL lost " + std::to_string(r.drops) + " messages (it must not drop)";
     }
+    check_delivery(r);
     return r;
 }
 

@@ -18,6 +18,8 @@ run_result run_scenario(const run_request& req)
     r.run = req.run;
     r.peers = o.effective_peers();
     r.rate = o.rate;
+    r.hwm = o.lib.hwm;
+    r.warmup = o.warmup;
     if (o.lib.idle)
         r.idle = api.is_zmx ? to_string(*o.lib.idle) : "n/a";
     const std::string bind_uri = r.endpoint;

@@ -87,6 +87,30 @@ TEST(ZmxPerfOptions, EveryOption)
     EXPECT_EQ(o.warmup, 0u);
 }
 
+TEST(ZmxPerfOptions, WarmupAppliesToEveryScenario)
+{
+    // --warmup is taken for the stream scenarios too (it used to be lat/reqrep only).
+    for (const char* sc : {"thr", "fanout", "lat", "reqrep"}) {
+        EXPECT_EQ(parse_ok({sc, "--warmup", "5k"}).warmup, 5000u) << sc;
+        EXPECT_EQ(parse_ok({sc}).warmup, default_warmup) << sc;
+    }
+    EXPECT_NE(usage_text("zmx-perf").find("messages (thr, fanout)"), std::string::npos);
+}
+
+TEST(ZmxPerfOptions, FailureInjection)
+{
+    const scenario_options o = parse_ok({"thr"});
+    EXPECT_EQ(o.fail_after, 0u);
+    EXPECT_EQ(o.stall_after, 0u);
+    EXPECT_EQ(parse_ok({"thr", "--fail-after", "2k"}).fail_after, 2000u);
+    EXPECT_EQ(parse_ok({"fanout", "--stall-after=300"}).stall_after, 300u);
+    EXPECT_NE(parse_error({"thr", "--fail-after", "0"}).find("--fail-after"), std::string::npos);
+    EXPECT_NE(parse_error({"thr", "--stall-after", "-1"}).find("--stall-after"), std::string::npos);
+    EXPECT_NE(parse_error({"thr", "--fail-after"}).find("--fail-after"), std::string::npos);
+    EXPECT_NE(parse_error({"thr", "--fail-after", "5", "--stall-after", "5"}).find("exclusive"), std::string::npos);
+    EXPECT_NE(usage_text("zmx-perf").find("--fail-after N"), std::string::npos);
+}
+
 TEST(ZmxPerfOptions, EqualsSpellingAndOptionsBeforeTheScenario)
 {
     const scenario_options o = parse_ok({"--size=1024", "--idle=backoff", "reqrep", "--peers=4", "--lib=libzmq"});
