@@ -17,6 +17,7 @@
 
 #include <zmq.h>
 
+#include "accept_filter.hpp"
 #include "context.hpp"
 #include "metadata.hpp"
 #include "pipe.hpp"
@@ -1615,6 +1616,13 @@ void stream_listener::in_event() noexcept
                 if (m_retry_timer == 0) m_retry_timer = m_cfg.io->add_timer(100'000'000, this, 1);
             }
             return;
+        }
+        if (!peer_allowed(fd, m_cfg.options, m_cfg.ipc)) {
+            // ZMQ_TCP_ACCEPT_FILTER / ZMQ_IPC_FILTER_*: refused before the greeting, as
+            // libzmq does (it reports the refusal as a failed accept).
+            ::close(fd);
+            event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(EACCES));
+            continue;
         }
         event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));
         tune_common(fd, m_cfg.options, AF_UNSPEC);
