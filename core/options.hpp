@@ -74,6 +74,9 @@
 #ifndef ZMX_DIRECT
 #define ZMX_DIRECT 0x5A12 // int 0 or 1
 #endif
+#ifndef ZMX_MAX_MESSAGE_SIZE
+#define ZMX_MAX_MESSAGE_SIZE 0x5A14 // int64: inbound message, all frames (-1: no limit)
+#endif
 #ifndef ZMX_SURVEY_TIMEOUT
 #define ZMX_SURVEY_TIMEOUT 0x5A13 // int ms >= -1, SURVEYOR only
 #endif
@@ -114,6 +117,10 @@ struct socket_options {
     int rcvtimeo = -1;
     std::uint64_t affinity = 0;
     std::int64_t maxmsgsize = -1;
+    // ZMX_MAX_MESSAGE_SIZE: an inbound multipart message from a tcp/ipc peer, all frames
+    // together (ZMQ_MAXMSGSIZE bounds one frame; HWM counts whole messages, so without
+    // this a message that never ends would grow without bound). Negative: no limit.
+    std::int64_t max_message_size = std::int64_t{256} << 20;
     int sndbuf = -1;
     int rcvbuf = -1;
     int backlog = 100;

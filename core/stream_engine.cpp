@@ -231,6 +231,7 @@ struct stream_session::state {
     bool have_stalled_in = false;
     bool in_stalled = false;
     bool in_message = false;     // inbound: frames of an unfinished message are in the pipe
+    std::uint64_t in_message_bytes = 0; // inbound: bytes of that message so far
     msg held_out{};              // outbound: read from the pipe, not yet in the encoder
     bool have_held_out = false;
     bool out_mid_message = false; // the last frame given to the encoder had MORE
@@ -826,6 +827,16 @@ bool stream_session::deliver_message(msg& frame) noexcept
         s.in_stalled = true;
         s.p->flush();
         update_events();
+        return false;
+    }
+    // ZMX_MAX_MESSAGE_SIZE: HWM counts whole messages, so the frames of one that never
+    // ends would pile up without bound; past the limit the peer is cut off (the
+    // unfinished message is discarded with the connection).
+    const std::int64_t limit = m_cfg.options.max_message_size;
+    s.in_message_bytes = (s.in_message ? s.in_message_bytes : 0) + frame.size();
+    if (limit >= 0 && s.in_message_bytes > static_cast<std::uint64_t>(limit)) {
+        (void)frame.close();
+        connection_lost(); // reports ZMQ_EVENT_DISCONNECTED
         return false;
     }
     if (s.md != nullptr) frame.set_properties(s.md);
