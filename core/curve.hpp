@@ -18,7 +18,9 @@
 //   READY    (30+) "\x05READY", nonce, Box[metadata](S'->C'), "CurveZMQREADY---"
 //   MESSAGE  (33+) "\x07MESSAGE", nonce, Box[flags + body](C'<->S'), nonce prefix
 //            "CurveZMQMESSAGEC" (client to server) or "CurveZMQMESSAGES"; flags bit 0 is
-//            MORE, bit 1 COMMAND (commands after the handshake travel boxed too).
+//            MORE, bit 1 COMMAND (commands after the handshake travel boxed too). On the
+//            wire a MESSAGE is a plain frame with flags 0, as libzmq 4.3 sends it (not a
+//            ZMTP command frame); either kind is accepted.
 // A received short nonce must be above the last one from that peer (replay, reorder).
 //
 // Secret material (long-term and transient secrets, cookie key, precomputed key) is

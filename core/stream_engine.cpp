@@ -917,7 +917,7 @@ bool stream_session::handle_command(msg& frame) noexcept
     return keep && !s.dead;
 }
 
-// CURVE: a received MESSAGE command opened in place of `frame`. Anything else, a box that
+// CURVE: a received MESSAGE opened in place of `frame`. Anything else, a box that
 // does not open or a nonce not above the last one closes the connection (libzmq reports
 // these as HANDSHAKE_FAILED_PROTOCOL too).
 bool stream_session::unseal(msg& frame, bool& command) noexcept
@@ -926,9 +926,9 @@ bool stream_session::unseal(msg& frame, bool& command) noexcept
     curve::result r = curve::result::malformed;
     msg plain;
     plain.init();
-    if (command) {
-        r = s.channel->open({static_cast<const std::uint8_t*>(frame.data()), frame.size()}, plain, command);
-    }
+    // libzmq 4.3 sends MESSAGE as a plain frame (flags 0): take it with or without the
+    // COMMAND flag.
+    r = s.channel->open({static_cast<const std::uint8_t*>(frame.data()), frame.size()}, plain, command);
     (void)frame.close();
     if (r == curve::result::ok) {
         (void)frame.move(plain);
@@ -953,7 +953,7 @@ bool stream_session::encode(msg& m, bool command) noexcept
     msg sealed;
     sealed.init();
     if (s.channel->seal(m, command, sealed) != 0) return false;
-    if (!s.encoder->add(sealed, true)) {
+    if (!s.encoder->add(sealed, false)) { // a plain frame on the wire, as libzmq sends it
         (void)sealed.close(); // its nonce is skipped: the peer only needs them increasing
         return false;
     }
