@@ -13,7 +13,8 @@
 //    still does afterwards; a plain NULL peer cannot talk to a CURVE server.
 //  - ZAP: the handler gets mechanism "CURVE" and the client's 32-byte public key; allowed
 //    keys connect and their messages carry the handler's User-Id; a denied key is
-//    refused with HANDSHAKE_FAILED_AUTH 400 on the server.
+//    refused with HANDSHAKE_FAILED_AUTH 400 on the server. Without a handler every
+//    client is admitted, unless ZAP_ENFORCE_DOMAIN is set (HANDSHAKE_FAILED_NO_DETAIL).
 #include "net_util.hpp"
 #include "test_util.hpp"
 #include "transport_fixture.hpp"
@@ -333,6 +334,41 @@ TEST(CurveZap, AllowedKeyGetsUserIdDeniedKeyRefused) {
   EXPECT_EQ("127.0.0.1", req[3]);
   EXPECT_EQ("CURVE", req[5]);
   EXPECT_EQ(allowed.bin_pub(), req[6]);
+}
+
+TEST(CurveZap, NoHandlerAdmitsAllUnlessDomainEnforced) {
+  context ctx;
+  keypair server_keys, client_keys;
+  // No handler: every client with the right server key is in.
+  sock open_srv(ctx, ZMQ_PULL);
+  configure_for_test(open_srv);
+  make_server(open_srv, server_keys);
+  ASSERT_EQ(0, zmq_bind(open_srv, "tcp://127.0.0.1:*"));
+  sock c1(ctx, ZMQ_PUSH);
+  configure_for_test(c1);
+  make_client(c1, server_keys, client_keys);
+  ASSERT_EQ(0, zmq_connect(c1, last_endpoint(open_srv).c_str()));
+  ASSERT_EQ(2, send_str(c1, "in"));
+  message m;
+  ASSERT_EQ(2, zmq_msg_recv(m.get(), open_srv, 0));
+  EXPECT_EQ(nullptr, zmq_msg_gets(m.get(), "User-Id"));
+  // ZAP_ENFORCE_DOMAIN without a handler: refused (HANDSHAKE_FAILED_NO_DETAIL, EFAULT).
+  sock strict(ctx, ZMQ_PULL);
+  configure_for_test(strict);
+  make_server(strict, server_keys);
+  ASSERT_EQ(0, set_int(strict, ZMQ_ZAP_ENFORCE_DOMAIN, 1));
+  ASSERT_EQ(0, zmq_bind(strict, "tcp://127.0.0.1:*"));
+  ASSERT_EQ(0, zmq_socket_monitor(strict, "inproc://curve-enforce-mon", ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL));
+  sock mon(ctx, ZMQ_PAIR);
+  configure_for_test(mon);
+  ASSERT_EQ(0, zmq_connect(mon, "inproc://curve-enforce-mon"));
+  sock c2(ctx, ZMQ_PUSH);
+  configure_for_test(c2);
+  make_client(c2, server_keys, client_keys);
+  ASSERT_EQ(0, zmq_connect(c2, last_endpoint(strict).c_str()));
+  EXPECT_EQ(EFAULT, wait_event(mon, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL));
+  ASSERT_EQ(1, zmq_send(c2, "x", 1, ZMQ_DONTWAIT));
+  EXPECT_FALSE(recv_str_within(strict, absent_ms).has_value());
 }
 
 }  // namespace

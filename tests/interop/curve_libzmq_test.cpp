@@ -11,6 +11,8 @@
 //  - ZAP: a libzmq server whose handler denies our key refuses us (HANDSHAKE_FAILED_AUTH
 //    400 on our monitor, nothing delivered), one admitting our key passes our messages
 //    with its User-Id; a zmx server's handler sees libzmq's client key.
+//  - Heartbeats: PING and PONG travel as boxed commands both ways; a libzmq server with
+//    a short HEARTBEAT_TIMEOUT keeps the connection through a quiet stretch.
 //  - Wrong server key: a libzmq client with a wrong key for a zmx server never gets a
 //    message through (our server reports the cryptographic failure), nor do we with a
 //    wrong key for a libzmq server.
@@ -395,6 +397,36 @@ TEST_P(CurveInterop, WrongServerKeysNeverConnect) {
     EXPECT_TRUE(peer->command("expect_nothing 200"));
     EXPECT_TRUE(peer->quit());
   }
+}
+
+TEST_P(CurveInterop, HeartbeatsTravelBoxedBothWays) {
+  // libzmq PINGs us every 20 ms and drops the connection when no traffic comes back
+  // within 80 ms; we PING it too. Both PING and PONG go as boxed commands.
+  std::string ep, key;
+  auto peer = libzmq_server("PAIR", ep, key, {"--heartbeat", "20"});
+  sock c = open(ZMQ_PAIR);
+  ASSERT_EQ(0, set_int(c, ZMQ_HEARTBEAT_IVL, 20));
+  ASSERT_EQ(0, set_int(c, ZMQ_HEARTBEAT_TIMEOUT, 80));
+  ASSERT_EQ(0, zmq_socket_monitor(c, "inproc://curve-interop-hb", ZMQ_EVENT_DISCONNECTED));
+  sock mon = open(ZMQ_PAIR);
+  ASSERT_EQ(0, zmq_connect(mon, "inproc://curve-interop-hb"));
+  ASSERT_EQ(0, zmq_setsockopt(c, ZMQ_CURVE_SERVERKEY, key.data(), key.size()));
+  ASSERT_EQ(0, zmq_setsockopt(c, ZMQ_CURVE_PUBLICKEY, mine.pub, 40));
+  ASSERT_EQ(0, zmq_setsockopt(c, ZMQ_CURVE_SECRETKEY, mine.sec, 40));
+  ASSERT_EQ(0, zmq_connect(c, ep.c_str()));
+  ASSERT_EQ(1, send_str(c, "a"));
+  std::string got;
+  ASSERT_TRUE(peer->command("recv_hex", &got));
+  EXPECT_EQ("61", got);
+  // A quiet stretch of many heartbeat intervals: the connection must survive it.
+  EXPECT_TRUE(peer->command("expect_nothing 400"));
+  EXPECT_FALSE(recv_str_within(mon, 1).has_value()) << "our side saw a disconnect";
+  ASSERT_TRUE(peer->command("send_hex 62"));
+  EXPECT_EQ("b", recv_str(c).value_or("<none>"));
+  ASSERT_EQ(1, send_str(c, "c"));
+  ASSERT_TRUE(peer->command("recv_hex", &got));
+  EXPECT_EQ("63", got);
+  EXPECT_TRUE(peer->quit());
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, CurveInterop, ::testing::Values(where::tcp, where::ipc),

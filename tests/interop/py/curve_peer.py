@@ -12,6 +12,7 @@
 #   --zap-allow KEY|none  a ZAP handler admitting only client key KEY (Z85) with User-Id
 #                         "py-user" ("none": nobody); it prints "ZAP <key> <status>"
 #   --subscribe HEX       SUB: ZMQ_SUBSCRIBE
+#   --heartbeat MS        ZMQ_HEARTBEAT_IVL MS, ZMQ_HEARTBEAT_TIMEOUT 4 * MS
 #
 # Prints "READY <endpoint>" once set up, then answers one command per line with "OK ..."
 # or "FAIL <reason>". Frames on command lines are hex, "-" for an empty frame.
@@ -89,6 +90,10 @@ def main():
             zap = threading.Thread(target=zap_handler, args=(ctx, allowed, ready, stop), daemon=True)
             zap.start()
             ready.wait()
+            i += 2
+        elif args[i] == "--heartbeat":
+            sock.heartbeat_ivl = int(args[i + 1])
+            sock.heartbeat_timeout = 4 * int(args[i + 1])
             i += 2
         elif args[i] == "--subscribe":
             sock.setsockopt(zmq.SUBSCRIBE, unhex(args[i + 1]))
