@@ -431,14 +431,12 @@ TEST(CurveHandshake, TruncatedHelloAndMismatchedPeers) {
   keys sk;
   // A client sending a 199-byte HELLO (a well-framed command, one byte short).
   z::handshake server(curve_opts(true, sk, sk, "PULL"));
-  bytes in;
   const auto g = z::make_greeting(z::mechanism::curve, false);
-  in.insert(in.end(), g.begin(), g.end());
-  bytes body(199, 0);
-  std::memcpy(body.data(), "\x05HELLO\x01\x00", 8);
-  in.push_back(0x04); // command, short size
-  in.push_back(static_cast<std::uint8_t>(body.size()));
-  in.insert(in.end(), body.begin(), body.end());
+  bytes in(g.size() + 2 + 199, 0);
+  std::memcpy(in.data(), g.data(), g.size());
+  in[g.size()] = 0x04;     // command, short size
+  in[g.size() + 1] = 199;  // one byte short of a HELLO
+  std::memcpy(in.data() + g.size() + 2, "\x05HELLO\x01\x00", 8);
   std::size_t used = 0;
   EXPECT_EQ(z::handshake::status::error, server.feed(in.data(), in.size(), used));
   EXPECT_EQ(z::error::bad_hello, server.error_code());
