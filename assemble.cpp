@@ -6,6 +6,7 @@
 
 #include "shm_inproc/inproc.hpp"
 #include "patterns/patterns.hpp"
+#include "curve.hpp"
 #include "kernel_transport.hpp"
 #include "registry.hpp"
 #include "transport.hpp"
@@ -58,7 +59,7 @@ transport* find_transport(std::string_view scheme) noexcept
 bool has_capability(std::string_view name) noexcept
 {
     // zmq_has: transports and mechanisms this build really provides.
-    return name == "inproc" || name == "tcp" || name == "ipc";
+    return name == "inproc" || name == "tcp" || name == "ipc" || (name == "curve" && core::curve::available());
 }
 
 } // namespace zmx::core

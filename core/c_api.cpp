@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "context.hpp"
+#include "curve.hpp"
 #include "msg.hpp"
 #include "registry.hpp"
 #include "socket_base.hpp"
@@ -487,7 +488,30 @@ int zmq_socket_get_peer_state(void* s, const void*, size_t)
 {
     return as_socket(s) == nullptr ? fail(ENOTSOCK) : fail(ENOTSUP);
 }
-int zmq_curve_keypair(char*, char*) { return fail(ENOTSUP); }
-int zmq_curve_public(char*, const char*) { return fail(ENOTSUP); }
+// ---- CURVE keys (libsodium) ----
+
+int zmq_curve_keypair(char* z85_public_key, char* z85_secret_key)
+{
+    if (z85_public_key == nullptr || z85_secret_key == nullptr) return fail(EINVAL);
+    zmx::core::curve::public_key pub{};
+    zmx::core::curve::secret_key sec;
+    if (const int rc = zmx::core::curve::make_keypair(pub, sec); rc != 0) return fail(rc);
+    (void)zmq_z85_encode(z85_public_key, pub.data(), pub.size());
+    (void)zmq_z85_encode(z85_secret_key, sec.data(), sec.bytes.size());
+    return 0;
+}
+
+int zmq_curve_public(char* z85_public_key, const char* z85_secret_key)
+{
+    if (z85_public_key == nullptr || z85_secret_key == nullptr) return fail(EINVAL);
+    zmx::core::curve::secret_key sec;
+    if (::strnlen(z85_secret_key, 41) != 40 || zmq_z85_decode(sec.bytes.data(), z85_secret_key) == nullptr) {
+        return fail(EINVAL);
+    }
+    zmx::core::curve::public_key pub{};
+    if (const int rc = zmx::core::curve::public_of(sec, pub); rc != 0) return fail(rc);
+    (void)zmq_z85_encode(z85_public_key, pub.data(), pub.size());
+    return 0;
+}
 
 } // extern "C"

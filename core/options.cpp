@@ -2,6 +2,8 @@
 // types' xsetsockopt); where libzmq's rule is odd, the comment says that it is on purpose.
 #include "options.hpp"
 
+#include "curve.hpp"
+
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -787,5 +789,7 @@ std::span<const option_info> socket_option_catalog() noexcept
 {
     return catalog;
 }
+
+socket_options::~socket_options() { curve::wipe(curve_secret_key.data(), curve_secret_key.size()); }
 
 } // namespace zmx::core

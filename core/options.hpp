@@ -229,6 +229,14 @@ struct socket_options {
     int spin_us = -1;          // ZMX_SPIN_US: busy-poll budget (µs) before sleeping; -1: built-in
     bool direct = false;       // ZMX_DIRECT: run the engine on the application thread
 
+    // The CURVE secret key is wiped (sodium_memzero) when a copy of the options goes.
+    socket_options() = default;
+    socket_options(const socket_options&) = default;
+    socket_options(socket_options&&) = default;
+    socket_options& operator=(const socket_options&) = default;
+    socket_options& operator=(socket_options&&) = default;
+    ~socket_options();
+
     friend bool operator==(const socket_options&, const socket_options&) = default;
 };
 

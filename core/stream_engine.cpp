@@ -25,6 +25,7 @@
 #include "zmtp_command.hpp"
 #include "registry.hpp"
 #include "transport.hpp"
+#include "curve.hpp"
 #include "zap_client.hpp"
 #include "zmtp_handshake.hpp"
 
@@ -123,6 +124,7 @@ static void classify_handshake_error(const zmtp::handshake& hs, int& ev, std::ui
     case error::unknown_mechanism:
     case error::unsupported_mechanism:
     case error::role_conflict: value = ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH; break;
+    case error::crypto_failed: value = ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC; break;
     case error::unexpected_command: value = ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND; break;
     case error::unexpected_message: value = ZMQ_PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE; break;
     case error::malformed_command: value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED; break;
@@ -215,6 +217,7 @@ struct stream_session::state {
     std::unique_ptr<zmtp::handshake> hs;
     std::optional<zmtp::frame_decoder> decoder;
     std::optional<zmtp::batch_encoder> encoder;
+    std::unique_ptr<curve::channel> channel; // CURVE: every frame boxed as a MESSAGE
     // Received bytes go into a refcounted chunk (msg::new_chunk): frames decoded from it
     // refer into it instead of being copied, and the chunk is read into again (or
     // replaced) once the bytes of a read are all used. rbuf is where the current read
@@ -484,6 +487,14 @@ void stream_session::begin_handshake() noexcept
     ho.plain_async_check = o.mechanism == ZMQ_PLAIN && o.as_server;
     ho.plain_username = o.plain_username;
     ho.plain_password = o.plain_password;
+    if (o.mechanism == ZMQ_CURVE) {
+        // A CURVE server asks the ZAP handler when one is bound (zap_begin).
+        ho.curve_server = o.as_server;
+        ho.curve_async_check = o.as_server;
+        ho.curve_public_key = o.curve_public_key;
+        std::memcpy(ho.curve_secret_key.bytes.data(), o.curve_secret_key.data(), curve::key_size);
+        ho.curve_server_key = o.curve_server_key;
+    }
     const char* type_name = zmtp::socket_type_name(m_cfg.socket_type);
     ho.socket_type = type_name != nullptr ? type_name : "";
     ho.routing_id = o.routing_id;
@@ -553,6 +564,7 @@ void stream_session::handshake_ready() noexcept
         }
     }
     s.peer_minor = s.hs->peer_greeting().minor;
+    s.channel = s.hs->take_channel();
     s.ph = phase::active;
     event(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0);
     if (s.connected_before && !s.sent_subs.empty()) {
@@ -564,7 +576,7 @@ void stream_session::handshake_ready() noexcept
             const int rc = dish                ? group_command(sub, true, topic)
                            : s.peer_minor >= 1 ? subscription_command(sub, true, topic)
                                                : subscription_message(sub, true, topic);
-            if (rc == 0 && !s.encoder->add(sub, dish || s.peer_minor >= 1)) (void)sub.close();
+            if (rc == 0 && !encode(sub, dish || s.peer_minor >= 1)) (void)sub.close();
         }
     }
     s.connected_before = true;
@@ -745,7 +757,9 @@ bool stream_session::process_buffer() noexcept
             }
             if (st == zmtp::handshake::status::auth_pending) {
                 zap_begin(); // the handshake waits for the handler's answer
-                return false;
+                // (CURVE without a handler goes on at once)
+                if (s.dead || s.zap != nullptr || s.ph != phase::active) return false;
+                continue;
             }
             if (st == zmtp::handshake::status::ready) {
                 handshake_ready();
@@ -771,7 +785,9 @@ bool stream_session::process_buffer() noexcept
 // when the pipe is full (the frame is kept) or the connection is gone.
 bool stream_session::deliver(msg& frame) noexcept
 {
-    if (m_st->decoder->last_was_command()) return handle_command(frame);
+    bool command = m_st->decoder->last_was_command();
+    if (m_st->channel && !unseal(frame, command)) return false;
+    if (command) return handle_command(frame);
     if (m_cfg.socket_type == ZMQ_DISH) return deliver_grouped(frame);
     if (m_cfg.socket_type == ZMQ_RADIO) {
         (void)frame.close(); // RFC 48: a RADIO discards what dishes send it
@@ -913,6 +929,51 @@ bool stream_session::handle_command(msg& frame) noexcept
     return keep && !s.dead;
 }
 
+// CURVE: a received MESSAGE opened in place of `frame`. Anything else, a box that
+// does not open or a nonce not above the last one closes the connection (libzmq reports
+// these as HANDSHAKE_FAILED_PROTOCOL too).
+bool stream_session::unseal(msg& frame, bool& command) noexcept
+{
+    state& s = *m_st;
+    curve::result r = curve::result::malformed;
+    msg plain;
+    plain.init();
+    // libzmq 4.3 sends MESSAGE as a plain frame (flags 0): take it with or without the
+    // COMMAND flag.
+    r = s.channel->open({static_cast<const std::uint8_t*>(frame.data()), frame.size()}, plain, command);
+    (void)frame.close();
+    if (r == curve::result::ok) {
+        (void)frame.move(plain);
+        return true;
+    }
+    (void)plain.close();
+    frame.init();
+    std::uint64_t value = ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC;
+    if (r == curve::result::malformed) value = ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_MESSAGE;
+    if (r == curve::result::replay) value = ZMQ_PROTOCOL_ERROR_ZMTP_INVALID_SEQUENCE;
+    if (r != curve::result::no_memory) event(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, value);
+    connection_lost();
+    return false;
+}
+
+// A frame (or command) to the encoder; with CURVE, boxed into a MESSAGE first. On
+// success `m` is consumed (empty); else it is untouched (the batch is full, or no memory).
+bool stream_session::encode(msg& m, bool command) noexcept
+{
+    state& s = *m_st;
+    if (!s.channel) return s.encoder->add(m, command);
+    msg sealed;
+    sealed.init();
+    if (s.channel->seal(m, command, sealed) != 0) return false;
+    if (!s.encoder->add(sealed, false)) { // a plain frame on the wire, as libzmq sends it
+        (void)sealed.close(); // its nonce is skipped: the peer only needs them increasing
+        return false;
+    }
+    (void)m.close();
+    m.init();
+    return true;
+}
+
 void stream_session::track_subscription(bool subscribe, const std::string& topic) noexcept
 {
     auto& subs = m_st->sent_subs;
@@ -931,9 +992,9 @@ bool stream_session::send_command(msg& cmd) noexcept
 {
     state& s = *m_st;
     if (s.ph != phase::active) return false;
-    if (!s.encoder->add(cmd, true)) {
+    if (!encode(cmd, true)) {
         pump_out();
-        if (s.dead || !s.encoder->add(cmd, true)) return false; // heartbeats are best effort
+        if (s.dead || !encode(cmd, true)) return false; // heartbeats are best effort
     }
     pump_out();
     return !s.dead;
@@ -1017,7 +1078,7 @@ void stream_session::pump_out() noexcept
                 const std::string group(s.held_out.group());
                 msg cmd;
                 if (group_command(cmd, join, group) != 0) break;
-                if (!s.encoder->add(cmd, true)) {
+                if (!encode(cmd, true)) {
                     (void)cmd.close();
                     break;
                 }
@@ -1035,7 +1096,7 @@ void stream_session::pump_out() noexcept
                 msg gf;
                 if (gf.init_buffer(g, std::strlen(g)) != 0) break;
                 gf.set_more(true);
-                if (!s.encoder->add(gf, false)) {
+                if (!encode(gf, false)) {
                     (void)gf.close();
                     break;
                 }
@@ -1052,13 +1113,13 @@ void stream_session::pump_out() noexcept
                     if (s.peer_minor >= 1) {
                         msg cmd;
                         if (subscription_command(cmd, is_sub, topic) != 0) break;
-                        if (!s.encoder->add(cmd, true)) {
+                        if (!encode(cmd, true)) {
                             (void)cmd.close();
                             break;
                         }
                         (void)s.held_out.close();
                         s.held_out.init();
-                    } else if (!s.encoder->add(s.held_out, false)) {
+                    } else if (!encode(s.held_out, false)) {
                         break;
                     }
                     track_subscription(is_sub, topic);
@@ -1067,7 +1128,7 @@ void stream_session::pump_out() noexcept
                     continue;
                 }
             }
-            if (!s.encoder->add(s.held_out, false)) break;
+            if (!encode(s.held_out, false)) break;
             s.radio_group_sent = false;
             s.out_mid_message = more;
             s.have_held_out = false;
@@ -1289,6 +1350,19 @@ void stream_session::zap_begin() noexcept
     transport* inproc = find_transport("inproc");
     pipe_shared* ps = inproc != nullptr ? inproc->connect_internal(*m_cfg.ctx, zap::endpoint_name, m_cfg.io->mailbox_ref())
                                         : nullptr;
+    const bool curve = m_cfg.options.mechanism == ZMQ_CURVE;
+    if (ps == nullptr && curve && !m_cfg.options.zap_enforce_domain) {
+        // CURVE without a handler: every client that completed the handshake is in
+        // (libzmq 4.3 with ZAP_ENFORCE_DOMAIN off).
+        const auto st = s.hs->complete_auth(zmtp::plain_verdict{});
+        if (!send_handshake_output()) return;
+        if (st == zmtp::handshake::status::error) {
+            handshake_failed();
+            return;
+        }
+        if (st == zmtp::handshake::status::ready) handshake_ready();
+        return; // process_buffer goes on with the bytes behind INITIATE
+    }
     if (ps == nullptr) {
         // No handler bound: refused, as libzmq 4.3 refuses PLAIN without ZAP.
         event(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, EFAULT);
@@ -1303,8 +1377,14 @@ void stream_session::zap_begin() noexcept
         r.domain = m_cfg.options.zap_domain;
         r.address = s.peer_address;
         r.identity = m_cfg.options.routing_id;
-        r.mechanism = "PLAIN";
-        r.credentials = {s.hs->plain_username(), s.hs->plain_password()};
+        if (curve) {
+            const auto& key = s.hs->curve_client_key();
+            r.mechanism = "CURVE";
+            r.credentials = {std::string(reinterpret_cast<const char*>(key.data()), key.size())};
+        } else {
+            r.mechanism = "PLAIN";
+            r.credentials = {s.hs->plain_username(), s.hs->plain_password()};
+        }
     } catch (...) {
         connection_lost();
         return;
@@ -1382,6 +1462,7 @@ void stream_session::connection_lost() noexcept
     const bool was_active = s.ph == phase::active;
     s.ph = phase::waiting;
     s.hs.reset();
+    s.channel.reset();
     s.decoder.reset();
     s.encoder.reset();
     s.rpos = s.rlen = 0;

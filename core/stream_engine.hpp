@@ -121,6 +121,8 @@ private:
     bool deliver_grouped(msg& frame) noexcept; // DISH: group frame + body
     void track_subscription(bool subscribe, const std::string& topic) noexcept;
     bool handle_command(msg& frame) noexcept;
+    bool unseal(msg& frame, bool& command) noexcept; // CURVE: open a MESSAGE
+    bool encode(msg& m, bool command) noexcept;     // to the encoder (boxed with CURVE)
     void resume_input() noexcept;
     void pump_out() noexcept;
     [[nodiscard]] bool raw() const noexcept; // ZMQ_STREAM: raw bytes, no ZMTP

@@ -51,6 +51,7 @@ const char* describe(error e) noexcept
     case error::missing_socket_type: return "peer did not send Socket-Type";
     case error::incompatible_socket_type: return "incompatible socket type";
     case error::unsupported_mechanism: return "security mechanism not supported";
+    case error::crypto_failed: return "CURVE cryptographic check failed";
     case error::bad_argument: return "invalid argument";
     }
     return "unknown error";

@@ -59,6 +59,8 @@ enum class error : std::uint8_t {
     missing_socket_type,
     incompatible_socket_type,
     unsupported_mechanism, // a mechanism this build cannot run (CURVE, GSSAPI)
+    crypto_failed,         // CURVE: a box that does not open or holds the wrong keys,
+                           // or a replayed short nonce
     bad_argument,          // caller misuse (never peer input)
 };
 

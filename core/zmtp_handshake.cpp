@@ -47,7 +47,20 @@ handshake::handshake(handshake_options opts)
     const bool as_server = m_opts.mech == mechanism::plain && m_opts.plain_server;
     const greeting_bytes g = make_greeting(m_opts.mech, as_server);
     m_out.assign(g.begin(), g.end());
-    if (m_opts.mech != mechanism::null && m_opts.mech != mechanism::plain) {
+    if (m_opts.mech == mechanism::curve) {
+        // Our transient key pair is made now; the long-term secret is copied into the
+        // mechanism object and wiped here.
+        if (m_opts.curve_server) {
+            m_curve_server.reset(new (std::nothrow) curve::server(m_opts.curve_public_key, m_opts.curve_secret_key));
+        } else {
+            m_curve_client.reset(new (std::nothrow) curve::client(m_opts.curve_server_key, m_opts.curve_public_key,
+                                                                  m_opts.curve_secret_key));
+        }
+        m_opts.curve_secret_key.wipe();
+        const bool ok = m_opts.curve_server ? (m_curve_server && m_curve_server->valid())
+                                            : (m_curve_client && m_curve_client->valid());
+        if (!ok) (void)fail(error::unsupported_mechanism, "CURVE (libsodium unusable)");
+    } else if (m_opts.mech != mechanism::null && m_opts.mech != mechanism::plain) {
         (void)fail(error::unsupported_mechanism, mechanism_name(m_opts.mech));
     } else if (m_opts.mech == mechanism::plain && !m_opts.plain_server &&
                (m_opts.plain_username.size() > 255 || m_opts.plain_password.size() > 255)) {
@@ -150,7 +163,7 @@ handshake::status handshake::feed(const std::uint8_t* data, std::size_t n, std::
             (void)m.close();
             return fail(pe);
         }
-        (void)on_command(cmd); // cmd points into m: m is released only after
+        (void)on_command(cmd, {static_cast<const std::uint8_t*>(m.data()), m.size()}); // cmd points into m
         (void)m.close();
     }
     return m_status;
@@ -169,6 +182,15 @@ handshake::status handshake::on_greeting() noexcept
         }
         return m_status;
     }
+    if (m_opts.mech == mechanism::curve) {
+        if (m_opts.curve_server) {
+            m_step = step::curve_server_wait_hello;
+            return m_status;
+        }
+        m_step = step::curve_client_wait_welcome;
+        if (!queue(m_curve_client->make_hello(m), m)) return fail(error::out_of_memory, "cannot build HELLO");
+        return m_status;
+    }
     // PLAIN: libzmq 4.3 sends as-server = 0 whatever its role, so the bit only proves a
     // server/server conflict; client/client shows up as a HELLO instead of WELCOME.
     if (peer.as_server && m_opts.plain_server) return fail(error::role_conflict, "both are servers");
@@ -182,7 +204,7 @@ handshake::status handshake::on_greeting() noexcept
     return m_status;
 }
 
-handshake::status handshake::on_command(const command_view& cmd) noexcept
+handshake::status handshake::on_command(const command_view& cmd, bytes_view body) noexcept
 {
     if (cmd.kind == command_kind::error) {
         std::string_view reason;
@@ -190,9 +212,13 @@ handshake::status handshake::on_command(const command_view& cmd) noexcept
         return fail(error::peer_error, std::string(reason));
     }
     switch (m_step) {
+    case step::curve_client_wait_welcome:
+    case step::curve_client_wait_ready:
+    case step::curve_server_wait_hello:
+    case step::curve_server_wait_initiate: return on_curve_command(cmd, body);
     case step::null_wait_ready:
     case step::client_wait_ready:
-        if (cmd.kind == command_kind::ready) return accept_metadata(cmd);
+        if (cmd.kind == command_kind::ready) return accept_metadata(cmd.data);
         break;
     case step::client_wait_welcome:
         if (cmd.kind == command_kind::hello) return fail(error::role_conflict, "both are clients");
@@ -213,11 +239,81 @@ handshake::status handshake::on_command(const command_view& cmd) noexcept
         if (cmd.kind == command_kind::hello) return on_hello(cmd);
         break;
     case step::server_wait_initiate:
-        if (cmd.kind == command_kind::initiate) return accept_metadata(cmd);
+        if (cmd.kind == command_kind::initiate) return accept_metadata(cmd.data);
         break;
     case step::greeting:
     case step::server_auth_pending:
     case step::done: break;
+    }
+    return fail(error::unexpected_command, command_label(cmd));
+}
+
+handshake::status handshake::curve_fail(curve::result r, const char* what) noexcept
+{
+    switch (r) {
+    case curve::result::malformed:
+        return fail(std::strcmp(what, "HELLO") == 0 ? error::bad_hello : error::malformed_command, what);
+    case curve::result::replay: return fail(error::crypto_failed, std::string(what) + ": nonce not increasing");
+    case curve::result::no_memory: return fail(error::out_of_memory);
+    case curve::result::crypto:
+    case curve::result::ok: break;
+    }
+    return fail(error::crypto_failed, what);
+}
+
+bool handshake::encoded_properties(std::vector<std::uint8_t>& out) noexcept
+{
+    try {
+        const metadata::entries props = our_properties();
+        bool ok = true;
+        const std::size_t n = properties_size(props, ok);
+        if (!ok) return false;
+        out.resize(n);
+        (void)encode_properties(out.data(), props);
+        return true;
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+}
+
+handshake::status handshake::on_curve_command(const command_view& cmd, bytes_view body) noexcept
+{
+    msg m{};
+    switch (m_step) {
+    case step::curve_client_wait_welcome: {
+        if (cmd.kind == command_kind::hello) return fail(error::role_conflict, "both are clients");
+        if (cmd.kind != command_kind::welcome) break;
+        if (const auto r = m_curve_client->on_welcome(body); r != curve::result::ok) return curve_fail(r, "WELCOME");
+        std::vector<std::uint8_t> md;
+        if (!encoded_properties(md)) return fail(error::bad_argument, "invalid metadata");
+        if (!queue(m_curve_client->make_initiate(m, md), m)) return fail(error::out_of_memory, "cannot build INITIATE");
+        m_step = step::curve_client_wait_ready;
+        return m_status;
+    }
+    case step::curve_client_wait_ready: {
+        if (cmd.kind != command_kind::ready) break;
+        std::vector<std::uint8_t> md;
+        if (const auto r = m_curve_client->on_ready(body, md); r != curve::result::ok) return curve_fail(r, "READY");
+        return accept_metadata(md);
+    }
+    case step::curve_server_wait_hello:
+        if (cmd.kind != command_kind::hello) break;
+        if (const auto r = m_curve_server->on_hello(body); r != curve::result::ok) return curve_fail(r, "HELLO");
+        if (!queue(m_curve_server->make_welcome(m), m)) return fail(error::out_of_memory, "cannot build WELCOME");
+        m_step = step::curve_server_wait_initiate;
+        return m_status;
+    case step::curve_server_wait_initiate:
+        if (cmd.kind != command_kind::initiate) break;
+        if (const auto r = m_curve_server->on_initiate(body, m_client_key, m_curve_md); r != curve::result::ok) {
+            return curve_fail(r, "INITIATE");
+        }
+        if (m_opts.curve_async_check) {
+            m_step = step::server_auth_pending;
+            m_status = status::auth_pending;
+            return m_status;
+        }
+        return apply_verdict(plain_verdict{});
+    default: break;
     }
     return fail(error::unexpected_command, command_label(cmd));
 }
@@ -269,16 +365,21 @@ handshake::status handshake::apply_verdict(const plain_verdict& verdict) noexcep
     } catch (const std::bad_alloc&) {
         return fail(error::out_of_memory);
     }
+    if (m_opts.mech == mechanism::curve) {
+        m_step = step::curve_server_wait_initiate;
+        const std::vector<std::uint8_t> md = std::move(m_curve_md);
+        return accept_metadata(md);
+    }
     m_step = step::server_wait_initiate;
     msg m{};
     if (!queue(make_welcome(m), m)) return fail(error::out_of_memory);
     return m_status;
 }
 
-handshake::status handshake::accept_metadata(const command_view& cmd) noexcept
+handshake::status handshake::accept_metadata(bytes_view data) noexcept
 {
     metadata::entries props;
-    const error pe = parse_properties(cmd.data, props);
+    const error pe = parse_properties(data, props);
     if (pe != error::none) return fail(pe);
     const char* peer_type = nullptr;
     for (const auto& [k, v] : props) {
@@ -308,6 +409,16 @@ handshake::status handshake::accept_metadata(const command_view& cmd) noexcept
         } catch (const std::bad_alloc&) {
             return fail(error::out_of_memory);
         }
+    } else if (m_step == step::curve_server_wait_initiate) {
+        msg m{};
+        std::vector<std::uint8_t> md;
+        if (!encoded_properties(md)) return fail(error::bad_argument, "invalid metadata");
+        if (!queue(m_curve_server->make_ready(m, md), m)) return fail(error::out_of_memory, "cannot build READY");
+        m_channel = m_curve_server->make_channel();
+        if (!m_channel) return fail(error::out_of_memory);
+    } else if (m_step == step::curve_client_wait_ready) {
+        m_channel = m_curve_client->make_channel();
+        if (!m_channel) return fail(error::out_of_memory);
     }
     m_step = step::done;
     m_status = status::ready;

@@ -1,6 +1,6 @@
 // zmx::core::zmtp — the ZMTP 3.1 connection handshake as a pure state machine:
-// greeting exchange, then the NULL (RFC 23/37) or PLAIN (RFC 24) mechanism, ending with
-// both peers' metadata exchanged and checked.
+// greeting exchange, then the NULL (RFC 23/37), PLAIN (RFC 24) or CURVE (RFC 25/26)
+// mechanism, ending with both peers' metadata exchanged and checked.
 //
 // Pure: no sockets, no clocks, no threads. The owner (a stream engine) loops:
 //   1. send output() (starts with our greeting) and report it with output_done(n);
@@ -14,6 +14,12 @@
 //   NULL : greeting  -> READY (each side, after the other's greeting)  -> ready
 //   PLAIN: C HELLO(user, password) -> S WELCOME | ERROR -> C INITIATE(metadata)
 //          -> S READY(metadata) | ERROR -> ready
+//   CURVE: C HELLO -> S WELCOME -> C INITIATE(vouch, metadata) -> S READY(metadata) | ERROR
+//          -> ready; the boxes are curve.hpp's. After ready, take_channel() hands the
+//          MESSAGE boxes to the owner: every later frame, commands too, travels in them.
+//          The CURVE server checks the client's long-term key like PLAIN's credentials
+//          (curve_async_check -> auth_pending, curve_client_key()); without a check it
+//          accepts every client that completes the handshake (libzmq without ZAP).
 // Our first command is queued as soon as the peer's greeting is validated. The PLAIN role
 // comes from our options, never from the peer's as-server bit (libzmq 4.3 always sends 0);
 // the bit only detects server/server, and a HELLO received by a client detects
@@ -37,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "curve.hpp"
 #include "metadata.hpp"
 #include "zmtp_codec.hpp"
 #include "zmtp_command.hpp"
@@ -62,6 +69,11 @@ struct handshake_options {
     plain_check_fn plain_check;                // PLAIN server: credential check
     bool plain_async_check = false;            // PLAIN server: check via complete_auth()
     bool plain_allow_any = false;              // PLAIN server without check: accept all
+    bool curve_server = false;                 // CURVE role
+    curve::public_key curve_public_key{};      // our long-term key pair
+    curve::secret_key curve_secret_key;
+    curve::public_key curve_server_key{};      // CURVE client: the server's public key
+    bool curve_async_check = false;            // CURVE server: check via complete_auth()
 };
 
 class handshake {
@@ -106,6 +118,11 @@ public:
     [[nodiscard]] std::string_view peer_socket_type() const noexcept;
     [[nodiscard]] std::string_view peer_routing_id() const noexcept; // Identity or Routing-Id
 
+    // CURVE: the MESSAGE boxes, once ready (nullptr before, and after being taken).
+    [[nodiscard]] std::unique_ptr<curve::channel> take_channel() noexcept { return std::move(m_channel); }
+    // CURVE server: the client's long-term public key (valid from auth_pending on).
+    [[nodiscard]] const curve::public_key& curve_client_key() const noexcept { return m_client_key; }
+
     // PLAIN server: the credentials from HELLO (valid from auth_pending on).
     [[nodiscard]] const std::string& plain_username() const noexcept { return m_user; }
     [[nodiscard]] const std::string& plain_password() const noexcept { return m_password; }
@@ -119,14 +136,21 @@ private:
         server_wait_hello,
         server_auth_pending,
         server_wait_initiate,
+        curve_client_wait_welcome,
+        curve_client_wait_ready,
+        curve_server_wait_hello,
+        curve_server_wait_initiate,
         done,
     };
 
     status on_greeting() noexcept;
-    status on_command(const command_view& cmd) noexcept;
+    status on_command(const command_view& cmd, bytes_view body) noexcept;
+    status on_curve_command(const command_view& cmd, bytes_view body) noexcept;
+    status curve_fail(curve::result r, const char* what) noexcept;
+    bool encoded_properties(std::vector<std::uint8_t>& out) noexcept;
     status on_hello(const command_view& cmd) noexcept;
     status apply_verdict(const plain_verdict& verdict) noexcept;
-    status accept_metadata(const command_view& cmd) noexcept;
+    status accept_metadata(bytes_view data) noexcept;
     status fail(error e, std::string detail = {}, bool send_error = false) noexcept;
     bool queue(int build_rc, msg& m) noexcept; // appends header + body of command m
     metadata::entries our_properties() const;
@@ -144,6 +168,11 @@ private:
     std::string m_password;
     std::string m_user_id;
     metadata* m_peer_md = nullptr;
+    std::unique_ptr<curve::client> m_curve_client;
+    std::unique_ptr<curve::server> m_curve_server;
+    std::unique_ptr<curve::channel> m_channel;
+    curve::public_key m_client_key{};
+    std::vector<std::uint8_t> m_curve_md; // CURVE server: INITIATE's metadata during the check
 };
 
 } // namespace zmx::core::zmtp
