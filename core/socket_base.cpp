@@ -384,6 +384,12 @@ bool socket_base::polls_first() const noexcept
     return spin_budget_us() > 0;
 }
 
+int socket_base::wait_interrupted() const noexcept
+{
+    if (m_ctx.terminating()) return ETERM;
+    return m_closed ? ENOTSOCK : 0;
+}
+
 template <typename Op>
 int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
 {
@@ -423,12 +429,8 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
             if (process_commands_if_pending() > 0 && m_sync && m_sync->waiters > 0) sync_notify();
             rc = op();
             if (rc != EAGAIN) break;
-            if (m_ctx.terminating()) {
-                rc = ETERM;
-                break;
-            }
-            if (m_closed) {
-                rc = ENOTSOCK;
+            if (const int stop = wait_interrupted(); stop != 0) {
+                rc = stop;
                 break;
             }
             if (m_sync) {
@@ -489,12 +491,8 @@ int socket_base::sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexce
         if (process_commands_if_pending() > 0 && st.waiters > 1) sync_notify();
         rc = op();
         if (rc != EAGAIN) break;
-        if (m_ctx.terminating()) {
-            rc = ETERM;
-            break;
-        }
-        if (m_closed) {
-            rc = ENOTSOCK;
+        if (const int stop = wait_interrupted(); stop != 0) {
+            rc = stop;
             break;
         }
         const std::int64_t t = now_ns();

@@ -196,6 +196,9 @@ private:
     // wait_loop's blocking phase for thread-safe types.
     template <typename Op>
     int sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexcept;
+    // Why a waiting call must give up now: ETERM (context ending), ENOTSOCK (closed by
+    // another thread: thread-safe types), or 0.
+    [[nodiscard]] int wait_interrupted() const noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
     // ZMQ_CONFLATE: replace m by the newest frame available.
