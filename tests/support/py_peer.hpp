@@ -117,10 +117,14 @@ class py_peer {
   }
 
   void start(const std::string& cmd) {
+    if (!try_start(cmd)) ADD_FAILURE() << "cannot write to " << _cmdline << ": " << std::strerror(errno);
+  }
+  // start() for a child that may have died (false, errno EPIPE, if it has).
+  bool try_start(const std::string& cmd) {
     const std::string l = cmd + "\n";
-    if (::send(_in, l.data(), l.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(l.size()))
-      ADD_FAILURE() << "cannot write to " << _cmdline << ": " << std::strerror(errno);
+    if (::send(_in, l.data(), l.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(l.size())) return false;
     _pending.push_back(cmd);
+    return true;
   }
 
   // Waits for the reply to the oldest started command; `reply` gets the text after "OK ".
