@@ -636,6 +636,7 @@ constexpr desc table[] = {
     bool_opt(ZMX_DIRECT, strict, &so::direct),
     special_opt(ZMX_SURVEY_TIMEOUT, int_t, set_survey_timeout, get_survey_timeout, bit(ZMX_SURVEYOR)),
     desc{.id = ZMX_MAX_MESSAGE_SIZE, .k = kind::int64_any, .type = option_type::int64_value, .i64 = &so::max_message_size},
+    int_opt(ZMX_MAX_CONNECTIONS, &so::max_connections, -1),
 };
 
 constexpr bool table_sorted()

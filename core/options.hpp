@@ -77,6 +77,9 @@
 #ifndef ZMX_MAX_MESSAGE_SIZE
 #define ZMX_MAX_MESSAGE_SIZE 0x5A14 // int64: inbound message, all frames (-1: no limit)
 #endif
+#ifndef ZMX_MAX_CONNECTIONS
+#define ZMX_MAX_CONNECTIONS 0x5A15 // int >= -1: per listener
+#endif
 #ifndef ZMX_SURVEY_TIMEOUT
 #define ZMX_SURVEY_TIMEOUT 0x5A13 // int ms >= -1, SURVEYOR only
 #endif
@@ -121,6 +124,9 @@ struct socket_options {
     // together (ZMQ_MAXMSGSIZE bounds one frame; HWM counts whole messages, so without
     // this a message that never ends would grow without bound). Negative: no limit.
     std::int64_t max_message_size = std::int64_t{256} << 20;
+    // ZMX_MAX_CONNECTIONS: accepted connections one tcp/ipc listener keeps at once; the
+    // next ones are closed right after accept (ZMQ_EVENT_ACCEPT_FAILED). -1: no cap.
+    int max_connections = -1;
     int sndbuf = -1;
     int rcvbuf = -1;
     int backlog = 100;

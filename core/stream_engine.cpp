@@ -1709,6 +1709,13 @@ void stream_listener::in_event() noexcept
             }
             return;
         }
+        const int cap = m_cfg.options.max_connections;
+        if (cap >= 0 && m_children.size() >= static_cast<std::size_t>(cap)) {
+            // ZMX_MAX_CONNECTIONS: this listener is full; the peer may retry later.
+            ::close(fd);
+            event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(EMFILE));
+            continue;
+        }
         if (!peer_allowed(fd, m_cfg.options, m_cfg.ipc)) {
             // ZMQ_TCP_ACCEPT_FILTER / ZMQ_IPC_FILTER_*: refused before the greeting, as
             // libzmq does (it reports the refusal as a failed accept).

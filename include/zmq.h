@@ -741,6 +741,8 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
 #define ZMX_SURVEY_TIMEOUT 0x5A13    /* int ms, SURVEYOR only: deadline after each survey (-1: none) */
 #define ZMX_MAX_MESSAGE_SIZE 0x5A14  /* int64: largest inbound tcp/ipc message, all frames together
                                         (-1: none; default 256 MiB); a peer past it is disconnected */
+#define ZMX_MAX_CONNECTIONS 0x5A15   /* int: connections a tcp/ipc listener keeps at once (-1: no cap,
+                                        the default); more are refused after accept */
 /* Socket types (zmq_socket): the survey pattern; outside libzmq's numbers. */
 #define ZMX_SURVEYOR 0x5A20          /* sends a survey to every respondent, collects replies */
 #define ZMX_RESPONDENT 0x5A21        /* receives surveys, replies to the one it received */

@@ -13,6 +13,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
+
+
+#ifndef ZMX_MAX_CONNECTIONS  // built against libzmq: the zmx-only test skips
+#define ZMX_MAX_CONNECTIONS 0x5A15
+#endif
 
 namespace {
 
@@ -136,6 +142,40 @@ TEST_F(AcceptFilter, IpcAnyListedCredentialIsEnough) {
                          ASSERT_EQ(0, set_int(s, ZMQ_IPC_FILTER_UID, static_cast<int>(uid)));
                        },
                        false));
+}
+
+// ZMX_MAX_CONNECTIONS: a listener keeps at most N connections; the next peer is refused
+// after accept (ACCEPT_FAILED) and gets in once a place is free (its reconnect).
+TEST_F(AcceptFilter, ConnectionCap) {
+  if (!built_against_zmx) GTEST_SKIP() << "zmx option";
+  sock pull = make(ZMQ_PULL);
+  ASSERT_EQ(0, set_int(pull, ZMX_MAX_CONNECTIONS, 2));
+  EXPECT_EQ(2, get_int(pull, ZMX_MAX_CONNECTIONS));
+  monitor m(ctx, pull, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED);
+  ASSERT_EQ(0, zmq_bind(pull, "tcp://127.0.0.1:*"));
+  const std::string ep = last_endpoint(pull);
+  sock a = make(ZMQ_PUSH), b = make(ZMQ_PUSH), c = make(ZMQ_PUSH);
+  ASSERT_EQ(0, zmq_connect(a, ep.c_str()));
+  ASSERT_NE(0, m.wait_for(ZMQ_EVENT_ACCEPTED).id);
+  ASSERT_EQ(0, zmq_connect(b, ep.c_str()));
+  ASSERT_NE(0, m.wait_for(ZMQ_EVENT_ACCEPTED).id);
+  ASSERT_EQ(0, zmq_connect(c, ep.c_str()));
+  const event refused = m.wait_for(ZMQ_EVENT_ACCEPT_FAILED);
+  ASSERT_NE(0, refused.id) << "the third connection was not refused";
+  ASSERT_GE(send_str(a, "a"), 0);
+  ASSERT_GE(send_str(b, "b"), 0);
+  ASSERT_GE(send_str(c, "c", ZMQ_DONTWAIT), 0);  // queued in c until it gets in
+  std::set<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    auto msg = recv_str_within(pull);
+    ASSERT_TRUE(msg);
+    got.insert(*msg);
+  }
+  EXPECT_EQ((std::set<std::string>{"a", "b"}), got);
+  // a leaves: c's next reconnect is accepted and its message arrives.
+  ASSERT_EQ(0, a.close());
+  EXPECT_EQ(std::optional<std::string>("c"), recv_str_within(pull));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(pull, ZMX_MAX_CONNECTIONS, -2));
 }
 
 TEST_F(AcceptFilter, BadFilterValues) {
