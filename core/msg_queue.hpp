@@ -58,7 +58,7 @@ public:
     // Publish staged frames. Returns true when the consumer announced it would sleep:
     // the caller must ring the consumer's doorbell.
     // publish() in two halves, for a writer publishing into many queues at once (PUB
-    // fan-out): commit each, one full_fence() for all (F1), then ask each whether its
+    // fan-out, pipe::flush_all): commit each, one full_fence() for all (F1), then ask each whether its
     // consumer sleeps. One fence per message instead of one per subscriber.
     void commit() noexcept { m_tail->ring.commit(); }
     [[nodiscard]] bool consumer_sleeping_after_fence() noexcept

@@ -59,10 +59,9 @@ public:
     // Publish every complete message written; wakes the reader if it sleeps. Inside an
     // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
-    // flush() in two halves for writers flushing many pipes per message (fan-out):
-    // flush_commit() on each, one full_fence(), then flush_notify() on each.
-    void flush_commit() noexcept;
-    void flush_notify() noexcept;
+    // flush() of many pipes at once (PUB and RADIO fan-out): each is committed, then one
+    // full_fence() serves them all before each checks for a sleeping reader.
+    static void flush_all(pipe* const* pipes, std::size_t n) noexcept;
 
     // ---- lifecycle (owner thread) ----
 
@@ -244,15 +243,19 @@ inline void pipe::flush() noexcept
     if (m_shared->m_dir[m_side].queue.publish()) notify_peer(command::activate_read);
 }
 
-inline void pipe::flush_commit() noexcept
+inline void pipe::flush_all(pipe* const* pipes, std::size_t n) noexcept
 {
-    if (!m_in_message) m_shared->m_dir[m_side].queue.commit();
-}
-
-inline void pipe::flush_notify() noexcept
-{
-    if (m_in_message) return;
-    if (m_shared->m_dir[m_side].queue.consumer_sleeping_after_fence()) notify_peer(command::activate_read);
+    if (n == 0) return;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!pipes[i]->m_in_message) pipes[i]->m_shared->m_dir[pipes[i]->m_side].queue.commit();
+    }
+    full_fence(); // F1 of msg_queue's handshake, once for all
+    for (std::size_t i = 0; i < n; ++i) {
+        pipe& p = *pipes[i];
+        if (!p.m_in_message && p.m_shared->m_dir[p.m_side].queue.consumer_sleeping_after_fence()) {
+            p.notify_peer(command::activate_read);
+        }
+    }
 }
 
 } // namespace zmx::core

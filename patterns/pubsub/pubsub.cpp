@@ -42,7 +42,6 @@
 
 #include "common/fair_queue.hpp"
 #include "common/trie.hpp"
-#include "fence.hpp"
 #include "socket_base.hpp"
 
 namespace zmx::patterns {
@@ -148,17 +147,9 @@ protected:
                 (void)out.close();
                 continue;
             }
-            if (!more) {
-                p->flush_commit();
-                m_matching[took++] = p;
-            }
+            if (!more) m_matching[took++] = p;
         }
-        if (!more && took > 0) {
-            // One fence for every subscriber (see pipe::flush_commit), then wake those
-            // that sleep.
-            core::full_fence();
-            for (std::size_t i = 0; i < took; ++i) m_matching[i]->flush_notify();
-        }
+        core::pipe::flush_all(m_matching.data(), took); // one fence for every subscriber
         if (!had_pipes) (void)m.close();
         m.init();
         m_more = more;

@@ -34,7 +34,6 @@
 #include <zmq.h>
 
 #include "common/fair_queue.hpp"
-#include "fence.hpp"
 #include "socket_base.hpp"
 
 namespace zmx::patterns {
@@ -110,14 +109,9 @@ protected:
                 (void)out.close();
                 continue;
             }
-            p->flush_commit();
             m_matching[took++] = p;
         }
-        if (took > 0) {
-            // One fence for every dish (as PUB does), then wake those that sleep.
-            core::full_fence();
-            for (std::size_t i = 0; i < took; ++i) m_matching[i]->flush_notify();
-        }
+        core::pipe::flush_all(m_matching.data(), took); // one fence for every dish
         if (n == 0) (void)m.close();
         m.init();
         m_matching.clear();
