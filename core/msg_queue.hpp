@@ -55,11 +55,9 @@ public:
     // Take back the newest staged frame (to roll back an unfinished multipart message).
     [[nodiscard]] bool unwrite(msg& out) noexcept { return m_tail->ring.unwrite(out); }
 
-    // Publish staged frames. Returns true when the consumer announced it would sleep:
-    // the caller must ring the consumer's doorbell.
     // publish() in two halves, for a writer publishing into many queues at once (PUB
-    // fan-out, pipe::flush_all): commit each, one full_fence() for all (F1), then ask each whether its
-    // consumer sleeps. One fence per message instead of one per subscriber.
+    // fan-out, pipe::flush_all): commit each, one full_fence() for all (F1), then ask
+    // each whether its consumer sleeps. One fence per message instead of one per subscriber.
     void commit() noexcept { m_tail->ring.commit(); }
     [[nodiscard]] bool consumer_sleeping_after_fence() noexcept
     {
@@ -69,6 +67,8 @@ public:
         return false;
     }
 
+    // Publish staged frames. Returns true when the consumer announced it would sleep:
+    // the caller must ring the consumer's doorbell.
     [[nodiscard]] bool publish() noexcept
     {
         m_tail->ring.commit(); // the segment's own sleep flag is unused here
