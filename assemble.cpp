@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include "shm_inproc/inproc.hpp"
+#include "shm_inproc/shm.hpp"
 #include "patterns/patterns.hpp"
 #include "curve.hpp"
 #include "kernel_transport.hpp"
@@ -53,13 +54,14 @@ transport* find_transport(std::string_view scheme) noexcept
     if (scheme == "inproc") return shm::inproc_transport_instance();
     if (scheme == "tcp") return tcp_transport_instance();
     if (scheme == "ipc") return ipc_transport_instance();
+    if (scheme == "shm") return shm::shm_transport_instance();
     return nullptr;
 }
 
 bool has_capability(std::string_view name) noexcept
 {
     // zmq_has: transports and mechanisms this build really provides.
-    return name == "inproc" || name == "tcp" || name == "ipc" || (name == "curve" && core::curve::available());
+    return name == "inproc" || name == "tcp" || name == "ipc" || name == "shm" || (name == "curve" && core::curve::available());
 }
 
 } // namespace zmx::core

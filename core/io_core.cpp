@@ -135,6 +135,49 @@ void io_core::set_events(int fd, bool in, bool out) noexcept
     (void)::epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev);
 }
 
+int io_core::add_poller(poller* p) noexcept
+{
+    try {
+        m_pollers.push_back(p);
+    } catch (...) {
+        return ENOMEM;
+    }
+    return 0;
+}
+
+void io_core::rm_poller(poller* p) noexcept
+{
+    for (auto& q : m_pollers) {
+        if (q == p) {
+            q = nullptr; // compacted by run_pollers, so a running loop over it stays valid
+            m_pollers_holes = true;
+        }
+    }
+}
+
+std::size_t io_core::run_pollers() noexcept
+{
+    std::size_t done = 0;
+    // Index loop: a poller may add pollers (push_back) while it runs.
+    for (std::size_t i = 0; i < m_pollers.size(); ++i) {
+        if (poller* p = m_pollers[i]; p != nullptr) done += p->poll();
+    }
+    if (m_pollers_holes) {
+        std::erase(m_pollers, nullptr);
+        m_pollers_holes = false;
+    }
+    return done;
+}
+
+bool io_core::pollers_may_sleep() noexcept
+{
+    bool ok = true;
+    for (std::size_t i = 0; i < m_pollers.size(); ++i) {
+        if (poller* p = m_pollers[i]; p != nullptr && !p->prepare_sleep()) ok = false;
+    }
+    return ok;
+}
+
 io_core::timer_handle io_core::add_timer(std::int64_t after_ns, handler* h, int id) noexcept
 {
     const timer_handle t = m_next_timer++;
@@ -175,11 +218,19 @@ int io_core::next_timeout_ms() const noexcept
 
 std::size_t io_core::do_work(int timeout_ms) noexcept
 {
-    m_iterations.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t iteration = m_iterations.fetch_add(1, std::memory_order_relaxed);
     std::size_t done = 0;
     epoll_event events[64];
     m_retired.clear();
-    const int n = ::epoll_wait(m_epoll, events, 64, timeout_ms);
+    int n = 0;
+    if (!m_pollers.empty() && timeout_ms == 0 && (iteration & 15) != 0) {
+        // A spinning core with shared-memory rings: their data needs no system call, so
+        // the fds (doorbells, peers hanging up) are looked at on every 16th turn only;
+        // commands are seen through the mailbox's pending flag below.
+    } else {
+        if (timeout_ms != 0 && !m_pollers.empty() && !pollers_may_sleep()) timeout_ms = 0;
+        n = ::epoll_wait(m_epoll, events, 64, timeout_ms);
+    }
     bool doorbell = false;
     auto retired = [this](const handler* h) {
         for (const handler* r : m_retired) {
@@ -204,6 +255,7 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     // a late ring left unread would keep epoll answering at once, forever.
     if (doorbell || m_mailbox->pending()) done += drain_commands();
     done += run_timers();
+    if (!m_pollers.empty()) done += run_pollers();
     return done;
 }
 

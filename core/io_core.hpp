@@ -56,6 +56,17 @@ public:
         virtual void pipe_command(command::type kind, pipe& p) noexcept = 0;
     };
 
+    // Work that no fd reports (shared-memory rings): polled on every iteration of the
+    // loop. Before the core sleeps, prepare_sleep() arms whatever doorbell the poller's
+    // peer rings (an fd of the poller's own, registered with add_fd) and re-checks: it
+    // returns false when work turned up meanwhile, and the core does not sleep.
+    class poller {
+    public:
+        virtual ~poller() = default;
+        virtual std::size_t poll() noexcept = 0;
+        [[nodiscard]] virtual bool prepare_sleep() noexcept = 0;
+    };
+
     using timer_handle = std::uint64_t;
 
     explicit io_core(config cfg);
@@ -92,6 +103,10 @@ public:
     [[nodiscard]] int add_fd(int fd, handler* h) noexcept;
     void rm_fd(int fd) noexcept;
     void set_events(int fd, bool in, bool out) noexcept;
+    // A poller is polled from the next iteration on; rm_poller may be called from inside
+    // poll() (the poller's own or another's).
+    [[nodiscard]] int add_poller(poller* p) noexcept;
+    void rm_poller(poller* p) noexcept;
     timer_handle add_timer(std::int64_t after_ns, handler* h, int id) noexcept;
     void cancel_timer(timer_handle t) noexcept;
 
@@ -108,6 +123,8 @@ public:
 private:
     void run() noexcept;
     std::size_t run_timers() noexcept;
+    std::size_t run_pollers() noexcept;
+    [[nodiscard]] bool pollers_may_sleep() noexcept;
     std::size_t drain_commands() noexcept;
     [[nodiscard]] int next_timeout_ms() const noexcept;
 
@@ -123,6 +140,8 @@ private:
     std::vector<command> m_commands;
     std::map<int, handler*> m_fds;                          // core thread
     std::vector<handler*> m_retired; // removed during the current batch of events
+    std::vector<poller*> m_pollers;  // core thread; nullptr: removed, compacted later
+    bool m_pollers_holes = false;
     std::multimap<std::int64_t, timer_entry> m_timers;       // core thread, by deadline
     timer_handle m_next_timer = 1;
     std::thread m_thread;

@@ -637,6 +637,8 @@ constexpr desc table[] = {
     special_opt(ZMX_SURVEY_TIMEOUT, int_t, set_survey_timeout, get_survey_timeout, bit(ZMX_SURVEYOR)),
     desc{.id = ZMX_MAX_MESSAGE_SIZE, .k = kind::int64_any, .type = option_type::int64_value, .i64 = &so::max_message_size},
     int_opt(ZMX_MAX_CONNECTIONS, &so::max_connections, -1),
+    int_opt(ZMX_SHM_SIZE, &so::shm_size, 4096, 1 << 30),
+    int_opt(ZMX_SHM_MODE, &so::shm_mode, 0, 0777),
 };
 
 constexpr bool table_sorted()

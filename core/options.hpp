@@ -127,6 +127,9 @@ struct socket_options {
     // ZMX_MAX_CONNECTIONS: accepted connections one tcp/ipc listener keeps at once; the
     // next ones are closed right after accept (ZMQ_EVENT_ACCEPT_FAILED). -1: no cap.
     int max_connections = -1;
+    // shm:// (ZMX_SHM_SIZE, ZMX_SHM_MODE): bytes per ring direction, rendezvous file mode.
+    int shm_size = 4 << 20;
+    int shm_mode = 0600;
     int sndbuf = -1;
     int rcvbuf = -1;
     int backlog = 100;

@@ -743,6 +743,9 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
                                         (-1: none; default 256 MiB); a peer past it is disconnected */
 #define ZMX_MAX_CONNECTIONS 0x5A15   /* int: connections a tcp/ipc listener keeps at once (-1: no cap,
                                         the default); more are refused after accept */
+#define ZMX_SHM_SIZE 0x5A16          /* int: bytes of each direction's shm:// ring (rounded up to a power
+                                        of two, 4 KiB .. 1 GiB; default 4 MiB); set before bind */
+#define ZMX_SHM_MODE 0x5A17          /* int: file mode of a bound shm:// rendezvous (default 0600) */
 /* Socket types (zmq_socket): the survey pattern; outside libzmq's numbers. */
 #define ZMX_SURVEYOR 0x5A20          /* sends a survey to every respondent, collects replies */
 #define ZMX_RESPONDENT 0x5A21        /* receives surveys, replies to the one it received */

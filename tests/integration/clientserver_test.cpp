@@ -486,6 +486,6 @@ TEST_P(ClientServer, TcpPeerOfAnotherTypeRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientServer,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -229,6 +229,7 @@ TEST_P(PubSub, SubscriptionsReachAPubThatBindsLater) {
     case transport::inproc: ep = unique_inproc("late"); break;
     case transport::tcp: ASSERT_GT(port.port(), 0); ep = port.endpoint(); break;
     case transport::ipc: ep = dir.ipc("late"); break;
+    case transport::shm: ep = unique_shm("late"); break;
   }
   ASSERT_EQ(0, subscribe(sub, "early"));
   ZMX_CONNECT(sub, ep);
@@ -334,7 +335,7 @@ std::string fan_out_name(const ::testing::TestParamInfo<std::tuple<transport, in
 
 INSTANTIATE_TEST_SUITE_P(
     Transports, FanOut,
-    ::testing::Combine(::testing::Values(transport::inproc, transport::tcp, transport::ipc),
+    ::testing::Combine(::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm),
                        ::testing::Values(1, 8, 64)),
     fan_out_name);
 
@@ -406,6 +407,6 @@ TEST_P(PubSub, SlowSubscriberDoesNotBlockThePublisherOrTheOthers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, PubSub,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -270,6 +270,7 @@ TEST_P(RadioDish, JoinsReachARadioThatBindsLater) {
     case transport::inproc: ep = unique_inproc("late"); break;
     case transport::tcp: ASSERT_GT(port.port(), 0); ep = port.endpoint(); break;
     case transport::ipc: ep = dir.ipc("late"); break;
+    case transport::shm: ep = unique_shm("late"); break;
   }
   ASSERT_EQ(0, zmq_join(dish, "early"));
   ZMX_CONNECT(dish, ep);
@@ -553,7 +554,7 @@ TEST_P(RadioDish, JoinAndRecvFromSeveralThreads) {
   EXPECT_FALSE(bad.load());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, RadioDish, ::testing::Values(transport::inproc, transport::tcp, transport::ipc),
+INSTANTIATE_TEST_SUITE_P(Transports, RadioDish, ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm),
                          param_name);
 
 // ---------------------------------------------------------------------------------------

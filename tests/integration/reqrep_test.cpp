@@ -1028,6 +1028,6 @@ TEST_P(ReqRep, BrokerRouterDealerBetweenReqsAndReps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ReqRep,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

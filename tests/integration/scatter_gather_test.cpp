@@ -244,6 +244,6 @@ TEST_P(ScatterGather, TcpPeerOfAnotherTypeRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ScatterGather,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

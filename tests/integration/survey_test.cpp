@@ -714,7 +714,7 @@ TEST_P(Survey, WrongPairingsAreRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Survey,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc),
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm),
                          param_name);
 
 // ---------------------------------------------------------------------------------------

@@ -220,6 +220,6 @@ TEST_P(ThreadSafe, CloseWakesEveryBlockedThread) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ThreadSafe,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -161,6 +161,6 @@ TEST_P(XpubManual, LastValueThatDoesNotMatchTheNewSubscriberGoesNowhere) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, XpubManual,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -84,6 +84,7 @@ TEST_P(XpubXsub, XpubSubscriptionsFromConnectBeforeBind) {
     case transport::inproc: ep = unique_inproc("late"); break;
     case transport::tcp: ASSERT_GT(port.port(), 0); ep = port.endpoint(); break;
     case transport::ipc: ep = dir.ipc("late"); break;
+    case transport::shm: ep = unique_shm("late"); break;
   }
   ASSERT_EQ(0, subscribe(sub, "A"));
   ZMX_CONNECT(sub, ep);
@@ -222,7 +223,7 @@ TEST_P(XpubDuplicates, OneXsubSubscribingTwice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, XpubDuplicates,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 TEST_P(XpubXsub, XpubReportsCancellationsOfAClosedSubscriber) {
   ZMX_OPEN(xpub, ZMQ_XPUB);
@@ -503,6 +504,6 @@ TEST_P(XpubXsub, HandMadeProxyForwardsSubscriptionsAndMessages) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, XpubXsub,
-                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc), param_name);
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -6,6 +6,8 @@
 // hang into a failure (a blocked zmq_ctx_term or recv must not stall the run forever).
 #pragma once
 
+#include <unistd.h>
+
 #include <zmq.h>
 
 #include <gtest/gtest.h>
@@ -348,6 +350,19 @@ inline std::string unique_inproc(std::string_view tag) {
   name += tag;
   name += "#" + std::to_string(++counter);
   return name;
+}
+
+// A shm:// endpoint no other test (or test process) uses: only [A-Za-z0-9._-], with the
+// process id, so parallel ctest runs never meet.
+inline std::string unique_shm(std::string_view tag) {
+  static std::atomic<int> counter{0};
+  std::string name = std::string(tag) + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
+  for (char& c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  return "shm://" + name;
 }
 
 // Milliseconds elapsed since construction.

@@ -16,10 +16,10 @@
 
 namespace zmx_test {
 
-enum class transport { inproc, tcp, ipc };
+enum class transport { inproc, tcp, ipc, shm };
 
 inline const char* name_of(transport t) {
-  return t == transport::inproc ? "inproc" : t == transport::tcp ? "tcp" : "ipc";
+  return t == transport::inproc ? "inproc" : t == transport::tcp ? "tcp" : t == transport::ipc ? "ipc" : "shm";
 }
 
 inline std::string param_name(const ::testing::TestParamInfo<transport>& info) { return name_of(info.param); }
@@ -53,6 +53,7 @@ class transport_fixture : public ::testing::TestWithParam<transport> {
       case transport::inproc: return unique_inproc(_inproc_tag);
       case transport::tcp: return "tcp://127.0.0.1:*";
       case transport::ipc: return dir.ipc("s" + std::to_string(++_counter));
+      case transport::shm: return unique_shm(_inproc_tag);
     }
     return {};
   }

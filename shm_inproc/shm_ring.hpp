@@ -1,0 +1,358 @@
+// shm_ring: the shared-memory segment of one shm:// connection and the two rings in it.
+//
+// Segment (a memfd created by the accepting side, handed to the connecting side over the
+// rendezvous socket with SCM_RIGHTS, mapped by both):
+//
+//   [0, 4096)            segment_header (magic, version, ring size, layout)
+//   ring 0 (written by the accepting side, read by the connecting side)
+//   ring 1 (written by the connecting side, read by the accepting side)
+//
+// Each ring is a ring_control block (256 bytes: the producer's line, the consumer's line)
+// followed by `ring_bytes` of data, a power of two. Positions are byte counts that only
+// grow (tail: published by the producer; head: released by the consumer); a position's
+// place in the data is pos & (ring_bytes - 1).
+//
+// Records (8-byte aligned, never split by the end of the data):
+//   u32 size | u8 flags | u8 group_len | u16 zero | group_len bytes | size bytes | pad to 8
+// A record that would cross the end is preceded by a padding record (r_pad) covering the
+// rest of the data. Frames too large for one record travel as fragments: the first one
+// (r_frag_first) starts with the frame's whole size as a u64, the last one has
+// r_frag_last; the reader assembles them into one message.
+//
+// Trust: the peer maps the same memory and may write anything at any time. The reader
+// copies each header once into a local and checks every length against the ring before
+// it uses it; a bad header makes next() answer `corrupt` (the connection is closed), never
+// a read outside the data. Bodies handed out as views may change under a hostile peer;
+// that is the peer's own data.
+//
+// Sleep handshake (as msg_queue's): the consumer sets consumer_sleeping, fences and looks
+// again; the producer publishes, fences, and rings the consumer's doorbell when it sees
+// the flag. The same for space: producer_waiting / released head.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#include "fence.hpp"
+
+namespace zmx::shm {
+
+inline constexpr std::uint64_t segment_magic = 0x31304d4853584d5aULL; // "ZMXSHM01"
+inline constexpr std::uint32_t segment_version = 1;
+inline constexpr std::uint64_t min_ring_bytes = std::uint64_t{1} << 12;
+inline constexpr std::uint64_t max_ring_bytes = std::uint64_t{1} << 30;
+inline constexpr std::size_t page = 4096;
+
+struct segment_header {
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t header_bytes;
+    std::uint64_t ring_bytes;
+    std::uint64_t ring_offset[2];
+    std::uint64_t total_bytes;
+};
+
+struct ring_control {
+    // The producer's line.
+    alignas(64) std::atomic<std::uint64_t> tail;
+    std::atomic<std::uint32_t> producer_waiting;
+    // The consumer's line.
+    alignas(64) std::atomic<std::uint64_t> head;
+    std::atomic<std::uint32_t> consumer_sleeping;
+    alignas(64) std::uint8_t spare[64];
+};
+static_assert(sizeof(ring_control) == 192);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+inline constexpr std::size_t control_bytes = 256; // data starts this far into a ring
+
+struct layout {
+    std::uint64_t ring_bytes = 0;
+    std::uint64_t ring_offset[2] = {0, 0};
+    std::uint64_t total_bytes = 0;
+};
+
+constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+
+// The layout for rings of `ring_bytes` (a power of two within the limits).
+constexpr layout layout_for(std::uint64_t ring_bytes)
+{
+    layout l;
+    l.ring_bytes = ring_bytes;
+    const std::uint64_t ring_span = round_up(control_bytes + ring_bytes, page);
+    l.ring_offset[0] = page;
+    l.ring_offset[1] = page + ring_span;
+    l.total_bytes = page + 2 * ring_span;
+    return l;
+}
+
+constexpr bool is_pow2(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Smallest power of two >= v, clamped to the limits.
+constexpr std::uint64_t ring_size_for(std::uint64_t v)
+{
+    std::uint64_t r = min_ring_bytes;
+    while (r < v && r < max_ring_bytes) r <<= 1;
+    return r;
+}
+
+// Writes the header and zeroed controls into a fresh segment of l.total_bytes.
+inline void format_segment(void* base, const layout& l) noexcept
+{
+    auto* h = static_cast<segment_header*>(base);
+    h->magic = segment_magic;
+    h->version = segment_version;
+    h->header_bytes = sizeof(segment_header);
+    h->ring_bytes = l.ring_bytes;
+    h->ring_offset[0] = l.ring_offset[0];
+    h->ring_offset[1] = l.ring_offset[1];
+    h->total_bytes = l.total_bytes;
+    for (int i = 0; i < 2; ++i) {
+        auto* c = new (static_cast<std::uint8_t*>(base) + l.ring_offset[i]) ring_control;
+        c->tail.store(0, std::memory_order_relaxed);
+        c->producer_waiting.store(0, std::memory_order_relaxed);
+        c->head.store(0, std::memory_order_relaxed);
+        c->consumer_sleeping.store(0, std::memory_order_relaxed);
+    }
+}
+
+// Checks a segment mapped from a peer: 0, or EPROTO when its header does not describe
+// exactly the `mapped_bytes` we have (the layout is recomputed, never taken on trust).
+inline int check_segment(const void* base, std::uint64_t mapped_bytes, layout& out) noexcept
+{
+    if (mapped_bytes < page) return EPROTO;
+    segment_header h;
+    std::memcpy(&h, base, sizeof h);
+    if (h.magic != segment_magic || h.version != segment_version || h.header_bytes != sizeof(segment_header)) {
+        return EPROTO;
+    }
+    if (!is_pow2(h.ring_bytes) || h.ring_bytes < min_ring_bytes || h.ring_bytes > max_ring_bytes) return EPROTO;
+    const layout l = layout_for(h.ring_bytes);
+    if (h.ring_offset[0] != l.ring_offset[0] || h.ring_offset[1] != l.ring_offset[1] ||
+        h.total_bytes != l.total_bytes || l.total_bytes != mapped_bytes) {
+        return EPROTO;
+    }
+    out = l;
+    return 0;
+}
+
+enum record_flag : std::uint8_t {
+    r_more = 1,
+    r_pad = 2,
+    r_frag_first = 4,
+    r_frag_last = 8,
+    r_join = 16,
+    r_leave = 32,
+    r_frag = 64, // a fragment (first, middle or last)
+};
+
+struct record_header {
+    std::uint32_t size;
+    std::uint8_t flags;
+    std::uint8_t group_len;
+    std::uint16_t zero;
+};
+static_assert(sizeof(record_header) == 8);
+
+constexpr std::uint64_t record_bytes(std::uint64_t payload, std::uint64_t group_len)
+{
+    return round_up(sizeof(record_header) + group_len + payload, 8);
+}
+
+// The producer side of one ring (one thread).
+class ring_writer {
+public:
+    void attach(ring_control* c, std::uint8_t* data, std::uint64_t bytes) noexcept
+    {
+        m_ctl = c;
+        m_data = data;
+        m_bytes = bytes;
+        m_tail = c->tail.load(std::memory_order_relaxed);
+        m_published = m_tail;
+        m_head_cache = c->head.load(std::memory_order_acquire);
+    }
+
+    // The largest payload one record may carry (bigger frames are fragmented).
+    [[nodiscard]] std::uint64_t max_payload() const noexcept { return m_bytes / 4 - 8 - 256; }
+
+    // Reserves a record; returns where its group (then its payload) goes, or nullptr when
+    // the ring has no room now (see wait_for_space).
+    [[nodiscard]] std::uint8_t* claim(std::uint32_t payload, std::uint8_t flags, std::uint8_t group_len) noexcept
+    {
+        const std::uint64_t rec = record_bytes(payload, group_len);
+        const std::uint64_t pos = m_tail & (m_bytes - 1);
+        const std::uint64_t to_end = m_bytes - pos;
+        const std::uint64_t need = rec <= to_end ? rec : to_end + rec;
+        if (m_tail + need - m_head_cache > m_bytes) {
+            m_head_cache = m_ctl->head.load(std::memory_order_acquire);
+            if (m_tail + need - m_head_cache > m_bytes) return nullptr;
+        }
+        std::uint64_t at = pos;
+        if (rec > to_end) {
+            const record_header pad{static_cast<std::uint32_t>(to_end - sizeof(record_header)), r_pad, 0, 0};
+            std::memcpy(m_data + pos, &pad, sizeof pad);
+            m_tail += to_end;
+            at = 0;
+        }
+        const record_header h{payload, flags, group_len, 0};
+        std::memcpy(m_data + at, &h, sizeof h);
+        m_tail += rec;
+        return m_data + at + sizeof h;
+    }
+
+    [[nodiscard]] bool has_unpublished() const noexcept { return m_tail != m_published; }
+
+    // Publishes every claimed record. True when the consumer sleeps: ring its doorbell.
+    [[nodiscard]] bool publish() noexcept
+    {
+        if (m_tail == m_published) return false;
+        m_published = m_tail;
+        m_ctl->tail.store(m_tail, std::memory_order_release);
+        zmx::core::full_fence();
+        if (m_ctl->consumer_sleeping.load(std::memory_order_relaxed) != 0) {
+            return m_ctl->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0;
+        }
+        return false;
+    }
+
+    // The ring is full: ask the consumer to ring us when it frees space. True when space
+    // for `payload` turned up meanwhile (no need to wait).
+    [[nodiscard]] bool wait_for_space(std::uint32_t payload, std::uint8_t group_len) noexcept
+    {
+        m_ctl->producer_waiting.store(1, std::memory_order_relaxed);
+        zmx::core::full_fence();
+        m_head_cache = m_ctl->head.load(std::memory_order_acquire);
+        const std::uint64_t rec = record_bytes(payload, group_len);
+        const std::uint64_t to_end = m_bytes - (m_tail & (m_bytes - 1));
+        const std::uint64_t need = rec <= to_end ? rec : to_end + rec;
+        if (m_tail + need - m_head_cache <= m_bytes) {
+            m_ctl->producer_waiting.store(0, std::memory_order_relaxed);
+            return true;
+        }
+        return false;
+    }
+
+    // Nothing is waiting to be read by the consumer (all published data released).
+    [[nodiscard]] bool drained() noexcept
+    {
+        return m_ctl->head.load(std::memory_order_acquire) == m_published;
+    }
+
+private:
+    ring_control* m_ctl = nullptr;
+    std::uint8_t* m_data = nullptr;
+    std::uint64_t m_bytes = 0;
+    std::uint64_t m_tail = 0;
+    std::uint64_t m_published = 0;
+    std::uint64_t m_head_cache = 0;
+};
+
+struct record {
+    const std::uint8_t* payload = nullptr;
+    std::uint32_t size = 0;
+    std::uint8_t flags = 0;
+    std::uint8_t group_len = 0;
+    const char* group = nullptr;
+    std::uint64_t begin = 0; // ring positions of the record (for in-order release)
+    std::uint64_t end = 0;
+};
+
+// The consumer side of one ring (one thread).
+class ring_reader {
+public:
+    enum class result { ok, empty, corrupt };
+
+    void attach(ring_control* c, std::uint8_t* data, std::uint64_t bytes) noexcept
+    {
+        m_ctl = c;
+        m_data = data;
+        m_bytes = bytes;
+        m_read = c->head.load(std::memory_order_relaxed);
+        m_released = m_read;
+        m_tail_cache = m_read;
+    }
+
+    // The next record, checked against the ring (see the header comment).
+    [[nodiscard]] result next(record& r) noexcept
+    {
+        for (;;) {
+            if (m_read == m_tail_cache) {
+                m_tail_cache = m_ctl->tail.load(std::memory_order_acquire);
+                if (m_read == m_tail_cache) return result::empty;
+                // A tail behind what we read, or further ahead than the ring holds, is a lie.
+                if (m_tail_cache - m_released > m_bytes || m_tail_cache < m_read) return result::corrupt;
+            }
+            const std::uint64_t pos = m_read & (m_bytes - 1);
+            const std::uint64_t avail = m_tail_cache - m_read;
+            const std::uint64_t to_end = m_bytes - pos;
+            if (avail < sizeof(record_header)) return result::corrupt;
+            record_header h;
+            std::memcpy(&h, m_data + pos, sizeof h);
+            if ((h.flags & r_pad) != 0) {
+                if (std::uint64_t{h.size} + sizeof h != to_end || avail < to_end) return result::corrupt;
+                m_read += to_end;
+                continue;
+            }
+            const std::uint64_t rec = record_bytes(h.size, h.group_len);
+            if (rec > to_end || rec > avail) return result::corrupt;
+            r.payload = m_data + pos + sizeof h + h.group_len;
+            r.size = h.size;
+            r.flags = h.flags;
+            r.group_len = h.group_len;
+            r.group = reinterpret_cast<const char*>(m_data + pos + sizeof h);
+            r.begin = m_read;
+            m_read += rec;
+            r.end = m_read;
+            return result::ok;
+        }
+    }
+
+    [[nodiscard]] bool has_data() noexcept
+    {
+        if (m_read != m_tail_cache) return true;
+        m_tail_cache = m_ctl->tail.load(std::memory_order_acquire);
+        return m_read != m_tail_cache;
+    }
+
+    // Position up to which everything read so far may be released.
+    [[nodiscard]] std::uint64_t read_position() const noexcept { return m_read; }
+
+    // Gives the producer the space before `pos` back. True when the producer waits for
+    // space: ring its doorbell.
+    [[nodiscard]] bool release(std::uint64_t pos) noexcept
+    {
+        if (pos == m_released) return false;
+        m_released = pos;
+        m_ctl->head.store(pos, std::memory_order_release);
+        zmx::core::full_fence();
+        if (m_ctl->producer_waiting.load(std::memory_order_relaxed) != 0) {
+            return m_ctl->producer_waiting.exchange(0, std::memory_order_relaxed) != 0;
+        }
+        return false;
+    }
+
+    // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
+    [[nodiscard]] bool prepare_sleep() noexcept
+    {
+        m_ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
+        zmx::core::full_fence();
+        if (has_data()) {
+            m_ctl->consumer_sleeping.store(0, std::memory_order_relaxed);
+            return false;
+        }
+        return true;
+    }
+    void cancel_sleep() noexcept { m_ctl->consumer_sleeping.store(0, std::memory_order_relaxed); }
+
+private:
+    ring_control* m_ctl = nullptr;
+    std::uint8_t* m_data = nullptr;
+    std::uint64_t m_bytes = 0;
+    std::uint64_t m_read = 0;
+    std::uint64_t m_released = 0;
+    std::uint64_t m_tail_cache = 0;
+};
+
+} // namespace zmx::shm

@@ -1,0 +1,1536 @@
+// shm:// — messages between processes through shared-memory rings (see shm_ring.hpp for
+// the segment and record format, README.md for the design).
+//
+// Rendezvous: bind listens on a Unix socket file named after the endpoint (mode
+// ZMX_SHM_MODE, 0600 by default; IPC_FILTER_* apply). For each accepted connection the
+// accepting side creates a sealed memfd with two rings and two eventfd doorbells, and
+// both sides exchange a hello over the Unix socket:
+//
+//   u32 magic "XZS1" | u8 version (1) | u8 type_len | u8 id_len | u8 0 | socket type name | routing id
+//
+// The accepting side's hello carries the memfd and the doorbells (SCM_RIGHTS: segment,
+// doorbell of side 0, doorbell of side 1). Side 0 (accepting) writes ring 0; side 1
+// (connecting) writes ring 1. After the hellos the Unix socket carries nothing; its
+// hang-up tells that the peer is gone (what it wrote before is still read).
+//
+// The session is an engine on an I/O core (or the socket's own core in direct mode),
+// between the socket's pipe and the rings; it is a poller of its core (polled on every
+// turn of a spinning core) and sleeps on its doorbell otherwise.
+#include "shm.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <string>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <vector>
+
+#include <zmq.h>
+
+#include "accept_filter.hpp"
+#include "context.hpp"
+#include "io_core.hpp"
+#include "monitor.hpp"
+#include "pipe.hpp"
+#include "registry.hpp"
+#include "shm_ring.hpp"
+#include "socket_base.hpp"
+#include "transport.hpp"
+#include "zmtp_command.hpp"
+
+namespace zmx::shm {
+
+using namespace zmx::core;
+
+namespace {
+
+constexpr std::uint32_t hello_magic = 0x31535a58; // "XZS1"
+constexpr std::uint8_t hello_version = 1;
+constexpr std::size_t hello_fixed = 8;
+// Frames at least this large are handed to the socket as views into the ring (no copy);
+// smaller ones are copied out (cheaper than tracking a view).
+constexpr std::size_t view_min = 1024;
+constexpr std::size_t max_views = 1024;
+// Records moved per direction per turn, so one busy connection does not starve others.
+constexpr int batch = 256;
+
+void close_quietly(int& fd) noexcept
+{
+    if (fd >= 0) (void)::close(fd);
+    fd = -1;
+}
+
+void ring_doorbell(int fd) noexcept
+{
+    const std::uint64_t one = 1;
+    if (fd >= 0) (void)!::write(fd, &one, sizeof one);
+}
+
+std::uint64_t fnv1a(std::string_view s) noexcept
+{
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    return h;
+}
+
+// The eventfd / memfd checks for descriptors a peer handed us.
+bool fd_is(int fd, std::string_view prefix) noexcept
+{
+    char link[64];
+    char target[128];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = ::readlink(link, target, sizeof target - 1);
+    if (n <= 0) return false;
+    return std::string_view(target, static_cast<std::size_t>(n)).starts_with(prefix);
+}
+
+bool valid_group(const char* g, std::size_t n) noexcept
+{
+    return n <= msg::group_max && std::memchr(g, 0, n) == nullptr;
+}
+
+} // namespace
+
+std::string rendezvous_path(std::string_view name)
+{
+    const char* env = std::getenv("ZMX_SHM_DIR");
+    std::string dir = env != nullptr && *env != '\0' ? env : "";
+    if (dir.empty()) {
+        struct stat st{};
+        dir = ::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && ::access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                                                                     : "/tmp";
+    }
+    std::string path = dir + "/zmx-" + std::string(name) + ".sock";
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+        // Too long for a Unix socket address: a shortened name with a hash of the whole.
+        char hash[20];
+        std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a(name)));
+        path = dir + "/zmx-" + std::string(name.substr(0, 24)) + "-" + hash + ".sock";
+    }
+    return path;
+}
+
+namespace {
+
+// One connection's mapped segment. The session holds a reference, and so does every
+// message handed out as a view into it: the memory stays mapped until the last of them.
+struct mapping {
+    struct view_slot {
+        std::atomic<bool> released{true};
+        std::uint64_t begin = 0;
+        mapping* owner = nullptr;
+    };
+
+    std::atomic<int> refs{1};
+    std::uint8_t* base = nullptr;
+    std::size_t len = 0;
+    int wake_fd = -1; // a dup of the session's doorbell: releases ring it when asked
+    std::atomic<bool> wake_wanted{false};
+    view_slot slots[max_views];
+    std::uint64_t first = 0; // session thread: oldest view not known released
+    std::uint64_t next = 0;  // session thread: next slot to hand out
+
+    void ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+    void unref() noexcept
+    {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            if (base != nullptr) (void)::munmap(base, len);
+            close_quietly(wake_fd);
+            delete this;
+        }
+    }
+    // Oldest outstanding view's start, or `read` when none is outstanding.
+    std::uint64_t release_position(std::uint64_t read) noexcept
+    {
+        while (first != next && slots[first % max_views].released.load(std::memory_order_acquire)) ++first;
+        return first == next ? read : slots[first % max_views].begin;
+    }
+    [[nodiscard]] bool views_outstanding() const noexcept { return first != next; }
+};
+
+void view_released(void*, void* hint) noexcept
+{
+    auto* slot = static_cast<mapping::view_slot*>(hint);
+    mapping* m = slot->owner;
+    slot->released.store(true, std::memory_order_release);
+    full_fence();
+    if (m->wake_wanted.load(std::memory_order_relaxed) && m->wake_wanted.exchange(false)) ring_doorbell(m->wake_fd);
+    m->unref();
+}
+
+struct shm_config {
+    context* ctx = nullptr;
+    io_core* io = nullptr;
+    socket_options options;
+    int socket_type = 0;
+    std::string type_name;
+    mailbox_ptr socket_mailbox;
+    std::string uri;
+    monitor_ptr monitor;
+    bool direct = false;
+};
+
+class shm_listener;
+
+class shm_session final : public io_core::handler, public io_core::pipe_owner, public io_core::poller {
+public:
+    static shm_session* create_connecting(const shm_config& cfg, std::string path, pipe_shared* p) noexcept
+    {
+        auto* s = new (std::nothrow) shm_session(cfg);
+        if (s == nullptr) return nullptr;
+        s->m_connecting_side = true;
+        s->m_side = 1;
+        s->m_path = std::move(path);
+        s->m_p = &p->end(1);
+        s->m_p->owner = static_cast<io_core::pipe_owner*>(s);
+        p->attach(1, cfg.io->mailbox_ref());
+        return s;
+    }
+    static shm_session* create_accepted(const shm_config& cfg, int fd, shm_listener* parent) noexcept
+    {
+        auto* s = new (std::nothrow) shm_session(cfg);
+        if (s == nullptr) {
+            close_quietly(fd);
+            return nullptr;
+        }
+        s->m_fd = fd;
+        s->m_side = 0;
+        s->m_parent = parent;
+        return s;
+    }
+
+    void launch() noexcept
+    {
+        m_cfg.io->post([](void* self) { static_cast<shm_session*>(self)->start(); }, this);
+    }
+    void start() noexcept
+    {
+        if (m_connecting_side) {
+            attempt_connect();
+            return;
+        }
+        if (m_cfg.io->add_fd(m_fd, this) != 0) {
+            finish();
+            return;
+        }
+        m_registered = true;
+        m_cfg.io->set_events(m_fd, true, false);
+        begin_handshake();
+    }
+    void listener_closed(bool all) noexcept
+    {
+        m_parent = nullptr;
+        if (all || m_p == nullptr || m_phase != phase::active) finish();
+    }
+
+    // ---- io_core::handler: the Unix socket ----
+    void in_event() noexcept override
+    {
+        if (m_dead) return;
+        if (m_phase == phase::handshaking) {
+            read_hello();
+            return;
+        }
+        if (m_phase == phase::active) {
+            // Nothing is sent after the hellos: readable means gone (or a confused peer).
+            char buf[64];
+            const ssize_t n = ::recv(m_fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+            peer_hung_up();
+        }
+    }
+    void out_event() noexcept override
+    {
+        if (!m_dead && m_phase == phase::handshaking) flush_hello();
+    }
+    void timer_event(int id) noexcept override;
+    void pipe_command(command::type kind, pipe& p) noexcept override;
+
+    // ---- io_core::poller: the rings ----
+    std::size_t poll() noexcept override
+    {
+        if (m_dead || m_phase != phase::active) return 0;
+        if (m_sleep_armed) {
+            m_reader.cancel_sleep();
+            m_sleep_armed = false;
+        }
+        std::size_t done = pump_in();
+        if (m_dead) return done;
+        done += pump_out();
+        if (m_dead) return done;
+        if (m_peer_gone && !m_in_stalled && !m_reader.has_data()) connection_lost();
+        return done;
+    }
+    bool prepare_sleep() noexcept override
+    {
+        if (m_dead || m_phase != phase::active) return true;
+        bool ok = true;
+        if (!m_in_stalled) {
+            if (m_reader.prepare_sleep()) {
+                m_sleep_armed = true;
+            } else {
+                ok = false;
+            }
+        }
+        if (m_out_blocked && m_writer.wait_for_space(m_out_need, m_out_need_group)) ok = false;
+        if (m_map->views_outstanding()) {
+            m_map->wake_wanted.store(true, std::memory_order_relaxed);
+            full_fence();
+            if (m_map->release_position(m_reader.read_position()) != m_released_pos) ok = false;
+        }
+        if (!m_out_blocked && !m_have_held_out && !m_output_done && m_p != nullptr && m_p->check_read(true)) {
+            ok = false;
+        }
+        if (m_peer_gone) ok = false;
+        return ok;
+    }
+
+private:
+    enum class phase : std::uint8_t { waiting, handshaking, active };
+    enum timer_id : int { t_reconnect = 1, t_handshake, t_linger };
+
+    // The doorbell eventfd has a handler of its own.
+    struct doorbell_handler final : io_core::handler {
+        shm_session* s = nullptr;
+        void in_event() noexcept override { s->doorbell(); }
+    };
+
+    explicit shm_session(const shm_config& cfg) : m_cfg(cfg)
+    {
+        m_held_out.init();
+        m_stalled_in.init();
+        m_frag.init();
+        m_bell.s = this;
+        m_reconnect_ivl = cfg.options.reconnect_ivl;
+        m_cfg.ctx->linger_add();
+        m_cfg.io->adjust_owned(1);
+    }
+    ~shm_session() override
+    {
+        if (m_have_held_out) (void)m_held_out.close();
+        if (m_have_stalled_in) (void)m_stalled_in.close();
+        (void)m_frag.close();
+        context* ctx = m_cfg.ctx;
+        m_cfg.io->adjust_owned(-1);
+        ctx->linger_done();
+    }
+
+    void event(int ev, std::uint64_t value) noexcept
+    {
+        if (m_cfg.monitor != nullptr) m_cfg.monitor->event(ev, value, m_cfg.uri);
+    }
+    void arm(int id, std::int64_t ms, io_core::timer_handle& slot) noexcept
+    {
+        disarm(slot);
+        slot = m_cfg.io->add_timer(ms * 1'000'000, this, id);
+    }
+    void disarm(io_core::timer_handle& slot) noexcept
+    {
+        if (slot != 0) m_cfg.io->cancel_timer(slot);
+        slot = 0;
+    }
+
+    // ---- connection setup ----
+    void attempt_connect() noexcept
+    {
+        m_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (m_fd < 0) {
+            schedule_reconnect();
+            return;
+        }
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, m_path.data(), std::min(m_path.size(), sizeof sa.sun_path - 1));
+        if (::connect(m_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            close_quietly(m_fd);
+            schedule_reconnect();
+            return;
+        }
+        if (m_cfg.io->add_fd(m_fd, this) != 0) {
+            close_quietly(m_fd);
+            schedule_reconnect();
+            return;
+        }
+        m_registered = true;
+        m_cfg.io->set_events(m_fd, true, false);
+        event(ZMQ_EVENT_CONNECTED, static_cast<std::uint64_t>(m_fd));
+        begin_handshake();
+    }
+
+    void begin_handshake() noexcept
+    {
+        m_phase = phase::handshaking;
+        m_hin.clear();
+        m_fds_in.clear();
+        if (m_cfg.options.handshake_ivl > 0) arm(t_handshake, m_cfg.options.handshake_ivl, m_t_handshake);
+        if (m_side == 0 && create_segment() != 0) {
+            connection_lost();
+            return;
+        }
+        try {
+            const std::string& id = m_cfg.options.routing_id;
+            m_hout.assign(hello_fixed, 0);
+            std::memcpy(m_hout.data(), &hello_magic, 4);
+            m_hout[4] = hello_version;
+            m_hout[5] = static_cast<std::uint8_t>(m_cfg.type_name.size());
+            m_hout[6] = static_cast<std::uint8_t>(std::min<std::size_t>(id.size(), 255));
+            m_hout.insert(m_hout.end(), m_cfg.type_name.begin(), m_cfg.type_name.end());
+            m_hout.insert(m_hout.end(), id.begin(), id.begin() + m_hout[6]);
+        } catch (...) {
+            connection_lost();
+            return;
+        }
+        m_hout_off = 0;
+        m_fds_sent = m_side == 1; // only the accepting side sends descriptors
+        flush_hello();
+        if (!m_dead && m_phase == phase::handshaking) read_hello(); // the peer may have spoken first
+    }
+
+    // Accepting side: the segment and both doorbells of this connection.
+    int create_segment() noexcept
+    {
+        const std::uint64_t bytes = ring_size_for(static_cast<std::uint64_t>(m_cfg.options.shm_size));
+        const layout l = layout_for(bytes);
+        int seg = ::memfd_create("zmx-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (seg < 0) return errno;
+        if (::ftruncate(seg, static_cast<off_t>(l.total_bytes)) != 0 ||
+            ::fcntl(seg, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+            const int e = errno;
+            close_quietly(seg);
+            return e;
+        }
+        const int rc = map_segment(seg, l);
+        if (rc != 0) {
+            close_quietly(seg);
+            return rc;
+        }
+        format_segment(m_map->base, l);
+        m_efd[0] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        m_efd[1] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        m_seg_fd = seg;
+        if (m_efd[0] < 0 || m_efd[1] < 0) return EMFILE;
+        return 0;
+    }
+
+    int map_segment(int seg, const layout& l) noexcept
+    {
+        void* base = ::mmap(nullptr, l.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, seg, 0);
+        if (base == MAP_FAILED) return errno;
+        if (!adopt_mapping(base, l.total_bytes)) return ENOMEM;
+        m_layout = l;
+        return 0;
+    }
+
+    // The session's mapping object for `len` bytes mapped at `base` (unmapped on failure).
+    bool adopt_mapping(void* base, std::size_t len) noexcept
+    {
+        auto* m = new (std::nothrow) mapping;
+        if (m == nullptr) {
+            (void)::munmap(base, len);
+            return false;
+        }
+        m->base = static_cast<std::uint8_t*>(base);
+        m->len = len;
+        for (auto& s : m->slots) s.owner = m;
+        m_map = m;
+        return true;
+    }
+
+    void flush_hello() noexcept
+    {
+        while (m_hout_off < m_hout.size()) {
+            iovec iov{m_hout.data() + m_hout_off, m_hout.size() - m_hout_off};
+            msghdr mh{};
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            alignas(cmsghdr) char ctl[CMSG_SPACE(3 * sizeof(int))];
+            if (!m_fds_sent) {
+                std::memset(ctl, 0, sizeof ctl);
+                mh.msg_control = ctl;
+                mh.msg_controllen = sizeof ctl;
+                cmsghdr* c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+                const int fds[3] = {m_seg_fd, m_efd[0], m_efd[1]};
+                std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+            }
+            const ssize_t n = ::sendmsg(m_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    m_cfg.io->set_events(m_fd, true, true);
+                    return;
+                }
+                connection_lost();
+                return;
+            }
+            m_fds_sent = true;
+            m_hout_off += static_cast<std::size_t>(n);
+        }
+        m_cfg.io->set_events(m_fd, true, false);
+        maybe_handshake_done();
+    }
+
+    void read_hello() noexcept
+    {
+        for (;;) {
+            std::uint8_t buf[512];
+            iovec iov{buf, sizeof buf};
+            msghdr mh{};
+            mh.msg_iov = &iov;
+            mh.msg_iovlen = 1;
+            alignas(cmsghdr) char ctl[CMSG_SPACE(4 * sizeof(int))];
+            mh.msg_control = ctl;
+            mh.msg_controllen = sizeof ctl;
+            const ssize_t n = ::recvmsg(m_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            if (n < 0 && (errno == EINTR)) continue;
+            if (n < 0 && errno == EAGAIN) return;
+            // Descriptors first, whatever else happens: none may leak.
+            for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                    const std::size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (std::size_t i = 0; i < k; ++i) {
+                        int fd = -1;
+                        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                        try {
+                            m_fds_in.push_back(fd);
+                        } catch (...) {
+                            close_quietly(fd);
+                        }
+                    }
+                }
+            }
+            if (n <= 0) {
+                connection_lost(); // gone during the handshake
+                return;
+            }
+            if ((mh.msg_flags & MSG_CTRUNC) != 0) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return;
+            }
+            try {
+                m_hin.insert(m_hin.end(), buf, buf + n);
+            } catch (...) {
+                connection_lost();
+                return;
+            }
+            if (m_hin.size() >= hello_fixed) {
+                std::uint32_t magic = 0;
+                std::memcpy(&magic, m_hin.data(), 4);
+                if (magic != hello_magic || m_hin[4] != hello_version || m_hin[7] != 0) {
+                    protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                    return;
+                }
+                const std::size_t want = hello_fixed + m_hin[5] + m_hin[6];
+                if (m_hin.size() > want) {
+                    protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED); // nothing may follow the hello
+                    return;
+                }
+                if (m_hin.size() == want) {
+                    m_hello_in = true;
+                    maybe_handshake_done();
+                    return;
+                }
+            }
+        }
+    }
+
+    void protocol_error(int code) noexcept
+    {
+        event(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, static_cast<std::uint64_t>(code));
+        connection_lost();
+    }
+
+    void maybe_handshake_done() noexcept
+    {
+        if (m_dead || m_phase != phase::handshaking || !m_hello_in || m_hout_off < m_hout.size()) return;
+        const std::string_view peer_type(reinterpret_cast<const char*>(m_hin.data() + hello_fixed), m_hin[5]);
+        const std::string_view peer_id(reinterpret_cast<const char*>(m_hin.data() + hello_fixed + m_hin[5]), m_hin[6]);
+        if (!zmtp::socket_types_compatible(m_cfg.type_name, peer_type)) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_INVALID_METADATA);
+            return;
+        }
+        if (m_side == 1) {
+            // The descriptors the accepting side sent: a sealed memfd and two eventfds.
+            if (m_fds_in.size() != 3) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return;
+            }
+            const int seg = m_fds_in[0];
+            struct stat st{};
+            const int seals = ::fcntl(seg, F_GET_SEALS);
+            layout l;
+            if (::fstat(seg, &st) != 0 || seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_SEAL)) !=
+                                                            (F_SEAL_SHRINK | F_SEAL_SEAL) ||
+                !fd_is(seg, "/memfd:") || !fd_is(m_fds_in[1], "anon_inode:[eventfd]") ||
+                !fd_is(m_fds_in[2], "anon_inode:[eventfd]") || st.st_size < static_cast<off_t>(page)) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return;
+            }
+            // Map the size the file has, then check the header describes exactly that.
+            void* base = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, seg, 0);
+            if (base == MAP_FAILED || !adopt_mapping(base, static_cast<std::size_t>(st.st_size))) {
+                connection_lost();
+                return;
+            }
+            if (check_segment(base, static_cast<std::uint64_t>(st.st_size), l) != 0) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return;
+            }
+            m_layout = l;
+            close_quietly(m_fds_in[0]);
+            m_efd[0] = m_fds_in[1];
+            m_efd[1] = m_fds_in[2];
+            m_fds_in.clear();
+            for (int fd : m_efd) (void)::fcntl(fd, F_SETFL, O_NONBLOCK);
+        } else {
+            if (!m_fds_in.empty()) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED); // the connecting side sends none
+                return;
+            }
+            close_quietly(m_seg_fd); // the peer has its own copy now
+        }
+        // Our doorbell: registered with the core; a dup stays with the mapping for views.
+        if (m_cfg.io->add_fd(m_efd[m_side], &m_bell) != 0) {
+            connection_lost();
+            return;
+        }
+        m_bell_registered = true;
+        m_cfg.io->set_events(m_efd[m_side], true, false);
+        m_map->wake_fd = ::fcntl(m_efd[m_side], F_DUPFD_CLOEXEC, 0);
+        auto* base = m_map->base;
+        const int out = m_side, in = 1 - m_side;
+        m_writer.attach(reinterpret_cast<ring_control*>(base + m_layout.ring_offset[out]),
+                        base + m_layout.ring_offset[out] + control_bytes, m_layout.ring_bytes);
+        m_reader.attach(reinterpret_cast<ring_control*>(base + m_layout.ring_offset[in]),
+                        base + m_layout.ring_offset[in] + control_bytes, m_layout.ring_bytes);
+        m_released_pos = m_reader.read_position();
+        disarm(m_t_handshake);
+        if (m_p == nullptr) {
+            if (!attach_new_pipe(peer_id)) return;
+        } else if (!m_connected_before && m_cfg.options.connect_routing_id.empty()) {
+            m_p->shared().set_routing_id(1, peer_id);
+        }
+        if (m_cfg.io->add_poller(this) != 0) {
+            connection_lost();
+            return;
+        }
+        m_polling = true;
+        m_phase = phase::active;
+        m_reconnect_ivl = m_cfg.options.reconnect_ivl;
+        event(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, 0);
+        if (m_connected_before) resend_subscriptions();
+        m_connected_before = true;
+        (void)poll();
+    }
+
+    bool attach_new_pipe(std::string_view peer_id) noexcept
+    {
+        const socket_options& o = m_cfg.options;
+        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
+        if (ps == nullptr) {
+            finish();
+            return false;
+        }
+        ps->attach(0, m_cfg.socket_mailbox);
+        ps->end(0).peer_engine = !m_cfg.direct;
+        ps->set_routing_id(1, peer_id);
+        ps->attach(1, m_cfg.io->mailbox_ref());
+        m_p = &ps->end(1);
+        m_p->owner = static_cast<io_core::pipe_owner*>(this);
+        command c;
+        c.kind = command::pipe_attach;
+        c.side = 0;
+        c.pipe = ps;
+        m_cfg.socket_mailbox->post(c);
+        return true;
+    }
+
+    // ---- data ----
+    void doorbell() noexcept
+    {
+        std::uint64_t v = 0;
+        (void)!::read(m_efd[m_side], &v, sizeof v);
+        // poll() runs after the events of this turn.
+    }
+
+    // Ring -> pipe.
+    std::size_t pump_in() noexcept
+    {
+        if (m_in_stalled || m_p == nullptr) return 0;
+        std::size_t done = 0;
+        for (int i = 0; i < batch; ++i) {
+            record r;
+            const auto res = m_reader.next(r);
+            if (res == ring_reader::result::empty) break;
+            if (res == ring_reader::result::corrupt) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return done;
+            }
+            ++done;
+            if (!take_record(r)) break; // stalled, or the connection went
+        }
+        if (m_dead) return done;
+        if (done != 0) m_p->flush();
+        release_consumed();
+        return done;
+    }
+
+    void release_consumed() noexcept
+    {
+        const std::uint64_t pos = m_map->release_position(m_reader.read_position());
+        if (pos != m_released_pos) {
+            m_released_pos = pos;
+            if (m_reader.release(pos)) ring_doorbell(m_efd[1 - m_side]);
+        }
+    }
+
+    // One record into a frame for the pipe; false when the caller must stop reading.
+    bool take_record(const record& r) noexcept
+    {
+        const bool more = (r.flags & r_more) != 0;
+        if ((r.flags & r_frag) != 0) return take_fragment(r);
+        msg m;
+        if ((r.flags & (r_join | r_leave)) != 0) {
+            if (m_cfg.socket_type != ZMQ_RADIO || !valid_group(r.group, r.group_len) || r.size != 0 || more) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED);
+                return false;
+            }
+            if ((r.flags & r_join) != 0) {
+                m.init_join();
+            } else {
+                m.init_leave();
+            }
+            if (m.set_group(r.group, r.group_len) != 0) {
+                (void)m.close();
+                return true;
+            }
+            return deliver(m);
+        }
+        if (r.size >= view_min && m_map->next - m_map->first < max_views) {
+            mapping::view_slot& slot = m_map->slots[m_map->next % max_views];
+            slot.released.store(false, std::memory_order_relaxed);
+            slot.begin = r.begin;
+            m_map->ref();
+            if (m.init_data(const_cast<std::uint8_t*>(r.payload), r.size, &view_released, &slot) != 0) {
+                m_map->unref();
+                slot.released.store(true, std::memory_order_relaxed);
+                return false;
+            }
+            ++m_map->next;
+        } else if (m.init_buffer(r.payload, r.size) != 0) {
+            return false; // no memory: try again later (the record is lost: see README)
+        }
+        m.set_more(more);
+        if (r.group_len != 0 && !apply_group(m, r)) return true;
+        return deliver(m);
+    }
+
+    bool apply_group(msg& m, const record& r) noexcept
+    {
+        if (m_cfg.socket_type != ZMQ_DISH) return true; // only DISH cares about a group
+        if (!valid_group(r.group, r.group_len) || m.set_group(r.group, r.group_len) != 0) {
+            (void)m.close();
+            return false;
+        }
+        return true;
+    }
+
+    bool take_fragment(const record& r) noexcept
+    {
+        const std::uint8_t* data = r.payload;
+        std::size_t n = r.size;
+        if ((r.flags & r_frag_first) != 0) {
+            std::uint64_t total = 0;
+            if (m_in_frag || n < sizeof total) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return false;
+            }
+            std::memcpy(&total, data, sizeof total);
+            data += sizeof total;
+            n -= sizeof total;
+            const std::int64_t limit = m_cfg.options.maxmsgsize;
+            const std::int64_t whole = m_cfg.options.max_message_size;
+            if ((limit >= 0 && total > static_cast<std::uint64_t>(limit)) ||
+                (whole >= 0 && total > static_cast<std::uint64_t>(whole))) {
+                event(ZMQ_EVENT_DISCONNECTED, 0);
+                connection_lost();
+                return false;
+            }
+            if (m_frag.init_size(total) != 0) {
+                connection_lost(); // cannot take it: the connection goes rather than lose part
+                return false;
+            }
+            m_in_frag = true;
+            m_frag_have = 0;
+            m_frag_group.assign(r.group, r.group_len);
+        } else if (!m_in_frag) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        if (n > m_frag.size() - m_frag_have) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        std::memcpy(static_cast<std::uint8_t*>(m_frag.data()) + m_frag_have, data, n);
+        m_frag_have += n;
+        if ((r.flags & r_frag_last) == 0) return true;
+        if (m_frag_have != m_frag.size()) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        m_in_frag = false;
+        msg m;
+        (void)m.move(m_frag);
+        m_frag.init();
+        m.set_more((r.flags & r_more) != 0);
+        if (!m_frag_group.empty()) {
+            record g;
+            g.group = m_frag_group.data();
+            g.group_len = static_cast<std::uint8_t>(m_frag_group.size());
+            if (!apply_group(m, g)) return true;
+        }
+        return deliver(m);
+    }
+
+    bool deliver(msg& frame) noexcept
+    {
+        if (m_socket_gone || m_p == nullptr) {
+            (void)frame.close();
+            return true;
+        }
+        if (m_cfg.socket_type == ZMQ_RADIO && !frame.is_join() && !frame.is_leave()) {
+            (void)frame.close(); // RFC 48: a RADIO discards what dishes send it
+            return true;
+        }
+        if (!m_in_message && !m_p->check_write()) {
+            (void)m_stalled_in.move(frame);
+            m_have_stalled_in = true;
+            m_in_stalled = true;
+            m_p->flush();
+            return false;
+        }
+        const std::int64_t frame_limit = m_cfg.options.maxmsgsize;
+        const std::int64_t limit = m_cfg.options.max_message_size;
+        m_in_message_bytes = (m_in_message ? m_in_message_bytes : 0) + frame.size();
+        if ((frame_limit >= 0 && frame.size() > static_cast<std::uint64_t>(frame_limit)) ||
+            (limit >= 0 && m_in_message_bytes > static_cast<std::uint64_t>(limit))) {
+            (void)frame.close();
+            connection_lost();
+            return false;
+        }
+        m_in_message = frame.more();
+        (void)m_p->write(frame);
+        return true;
+    }
+
+    void resume_input() noexcept
+    {
+        if (!m_in_stalled || m_p == nullptr || m_dead) return;
+        if (m_have_stalled_in) {
+            if (!m_socket_gone && !m_p->check_write()) return;
+            m_have_stalled_in = false;
+            m_in_stalled = false;
+            if (m_socket_gone) {
+                (void)m_stalled_in.close();
+            } else {
+                m_in_message = m_stalled_in.more();
+                (void)m_p->write(m_stalled_in);
+            }
+            m_stalled_in.init();
+        }
+        m_in_stalled = false;
+        (void)poll();
+    }
+
+    // Pipe -> ring.
+    std::size_t pump_out() noexcept
+    {
+        if (m_p == nullptr) return 0;
+        std::size_t done = 0;
+        m_out_blocked = false;
+        for (int i = 0; i < batch; ++i) {
+            if (!m_have_held_out) {
+                if (m_output_done) break;
+                if (!m_p->read(m_held_out, false)) {
+                    if (m_p->in_done()) m_output_done = true;
+                    break;
+                }
+                m_have_held_out = true;
+                m_out_offset = 0;
+            }
+            if (m_skip_out_rest) {
+                m_skip_out_rest = m_held_out.more();
+                (void)m_held_out.close();
+                m_held_out.init();
+                m_have_held_out = false;
+                continue;
+            }
+            if (!write_frame(m_held_out)) {
+                m_out_blocked = true;
+                break;
+            }
+            ++done;
+            track_outbound(m_held_out);
+            m_out_mid_message = m_held_out.more();
+            (void)m_held_out.close();
+            m_held_out.init();
+            m_have_held_out = false;
+        }
+        if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
+        if (m_output_done && !m_have_held_out && m_socket_gone) finish(); // all handed over
+        return done;
+    }
+
+    // SUB / XSUB subscriptions and DISH joins are remembered for a reconnect.
+    void track_outbound(const msg& m) noexcept
+    {
+        try {
+            if (m.is_join() || m.is_leave()) {
+                const std::string g(m.group());
+                if (m.is_join()) {
+                    ++m_subs[g];
+                } else if (auto it = m_subs.find(g); it != m_subs.end() && --it->second <= 0) {
+                    m_subs.erase(it);
+                }
+                return;
+            }
+            if ((m_cfg.socket_type == ZMQ_SUB || m_cfg.socket_type == ZMQ_XSUB) && !m_out_mid_message && !m.more() &&
+                m.size() >= 1) {
+                const auto* d = static_cast<const std::uint8_t*>(m.data());
+                if (d[0] > 1) return;
+                const std::string topic(reinterpret_cast<const char*>(d + 1), m.size() - 1);
+                if (d[0] == 1) {
+                    ++m_subs[topic];
+                } else if (auto it = m_subs.find(topic); it != m_subs.end() && --it->second <= 0) {
+                    m_subs.erase(it);
+                }
+            }
+        } catch (...) {
+            // not remembered: a reconnect would miss it
+        }
+    }
+
+    void resend_subscriptions() noexcept
+    {
+        const bool dish = m_cfg.socket_type == ZMQ_DISH;
+        for (const auto& [topic, count] : m_subs) {
+            (void)count;
+            msg m;
+            if (dish) {
+                m.init_join();
+                if (m.set_group(topic.data(), topic.size()) != 0) continue;
+            } else {
+                if (m.init_size(topic.size() + 1) != 0) continue;
+                auto* d = static_cast<std::uint8_t*>(m.data());
+                d[0] = 1;
+                std::memcpy(d + 1, topic.data(), topic.size());
+            }
+            const bool ok = write_frame(m);
+            (void)m.close();
+            if (!ok) break; // a ring too small for the subscriptions: the rest is lost
+        }
+        if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
+    }
+
+    // One frame into the ring (fragmented when large); false when the ring is full (the
+    // progress of a fragmented frame is kept in m_out_offset).
+    bool write_frame(msg& m) noexcept
+    {
+        std::uint8_t flags = m.more() ? r_more : 0;
+        const char* group = "";
+        std::size_t glen = 0;
+        if (m.is_join() || m.is_leave()) {
+            flags = m.is_join() ? r_join : r_leave;
+            group = m.group();
+            glen = std::strlen(group);
+        } else if (m_cfg.socket_type == ZMQ_RADIO) {
+            group = m.group();
+            glen = std::strlen(group);
+        }
+        const std::size_t size = m.is_join() || m.is_leave() ? 0 : m.size();
+        const auto* body = static_cast<const std::uint8_t*>(m.data());
+        const std::uint64_t max = m_writer.max_payload();
+        if (size <= max) {
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(size), flags, static_cast<std::uint8_t>(glen));
+            if (dst == nullptr) return false;
+            std::memcpy(dst, group, glen);
+            if (size != 0) std::memcpy(dst + glen, body, size);
+            return true;
+        }
+        // Fragments: the first carries the whole size (and the group), the last the MORE flag.
+        while (m_out_offset < size) {
+            const bool first = m_out_offset == 0;
+            const std::size_t head = first ? sizeof(std::uint64_t) : 0;
+            const std::size_t g = first ? glen : 0;
+            const std::size_t chunk = std::min<std::size_t>(size - m_out_offset, max - head - g);
+            const bool last = m_out_offset + chunk == size;
+            std::uint8_t f = r_frag;
+            if (first) f |= r_frag_first;
+            if (last) f |= r_frag_last | (flags & r_more);
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(chunk + head), f, static_cast<std::uint8_t>(g));
+            if (dst == nullptr) return false;
+            std::memcpy(dst, group, g);
+            if (first) {
+                const std::uint64_t total = size;
+                std::memcpy(dst + g, &total, sizeof total);
+            }
+            std::memcpy(dst + g + head, body + m_out_offset, chunk);
+            m_out_offset += chunk;
+            if (!last && m_writer.publish()) ring_doorbell(m_efd[1 - m_side]); // let the reader start
+        }
+        return true;
+    }
+
+    std::uint8_t* claim(std::uint32_t size, std::uint8_t flags, std::uint8_t glen) noexcept
+    {
+        for (;;) {
+            if (std::uint8_t* dst = m_writer.claim(size, flags, glen); dst != nullptr) return dst;
+            // Full: publish what is there so the reader can make room, and ask to be rung.
+            if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
+            m_out_need = size;
+            m_out_need_group = glen;
+            if (!m_writer.wait_for_space(size, glen)) return nullptr;
+        }
+    }
+
+    // ---- endings ----
+    void peer_hung_up() noexcept
+    {
+        if (m_registered) m_cfg.io->rm_fd(m_fd);
+        m_registered = false;
+        m_peer_gone = true; // what it wrote is still read (poll ends the connection after)
+    }
+
+    void peer_ended() noexcept
+    {
+        if (m_socket_gone) return;
+        m_socket_gone = true;
+        if (m_in_stalled) resume_input();
+        if (m_dead || m_p == nullptr) return;
+        const int linger = m_p->peer_linger();
+        if (m_p->peer_discards() || linger == 0) {
+            finish();
+            return;
+        }
+        if (linger > 0) arm(t_linger, linger, m_t_linger);
+        if (m_phase == phase::active) {
+            (void)pump_out();
+        } else if (!m_have_held_out && !m_p->check_read() && m_p->in_done()) {
+            finish();
+        }
+    }
+
+    void teardown_connection() noexcept
+    {
+        if (m_polling) m_cfg.io->rm_poller(this);
+        m_polling = false;
+        if (m_registered) m_cfg.io->rm_fd(m_fd);
+        m_registered = false;
+        if (m_bell_registered) m_cfg.io->rm_fd(m_efd[m_side]);
+        m_bell_registered = false;
+        close_quietly(m_fd);
+        close_quietly(m_seg_fd);
+        close_quietly(m_efd[0]);
+        close_quietly(m_efd[1]);
+        for (int& fd : m_fds_in) close_quietly(fd);
+        m_fds_in.clear();
+        if (m_map != nullptr) m_map->unref(); // views keep it mapped
+        m_map = nullptr;
+        m_hello_in = false;
+        m_peer_gone = false;
+        m_sleep_armed = false;
+        m_out_blocked = false;
+        (void)m_frag.close();
+        m_frag.init();
+        m_in_frag = false;
+    }
+
+    void connection_lost() noexcept
+    {
+        if (m_dead) return;
+        const bool was_active = m_phase == phase::active;
+        if (m_fd >= 0 || m_map != nullptr) {
+            event(m_phase == phase::waiting ? ZMQ_EVENT_CLOSED : ZMQ_EVENT_DISCONNECTED,
+                  static_cast<std::uint64_t>(std::max(m_fd, 0)));
+        }
+        disarm(m_t_handshake);
+        teardown_connection();
+        m_phase = phase::waiting;
+        if (m_have_stalled_in) {
+            (void)m_stalled_in.close();
+            m_stalled_in.init();
+            m_have_stalled_in = false;
+        }
+        m_in_stalled = false;
+        if (m_p != nullptr) {
+            if (m_in_message) m_p->rollback(); // half a message never reaches the socket
+            m_in_message = false;
+            m_p->flush();
+        }
+        if (was_active) {
+            if (m_have_held_out) {
+                const bool more = m_held_out.more();
+                (void)m_held_out.close();
+                m_held_out.init();
+                m_have_held_out = false;
+                m_skip_out_rest = more;
+            } else {
+                m_skip_out_rest = m_out_mid_message;
+            }
+            m_out_mid_message = false;
+        }
+        if (!m_connecting_side || (m_socket_gone && m_output_done)) {
+            finish();
+            return;
+        }
+        schedule_reconnect();
+    }
+
+    void schedule_reconnect() noexcept
+    {
+        const socket_options& o = m_cfg.options;
+        m_phase = phase::waiting;
+        if (o.reconnect_ivl < 0) {
+            finish();
+            return;
+        }
+        arm(t_reconnect, std::max(m_reconnect_ivl, 1), m_t_reconnect);
+        event(ZMQ_EVENT_CONNECT_RETRIED, static_cast<std::uint64_t>(std::max(m_reconnect_ivl, 1)));
+        if (o.reconnect_ivl_max > o.reconnect_ivl) m_reconnect_ivl = std::min(m_reconnect_ivl * 2, o.reconnect_ivl_max);
+    }
+
+    void finish() noexcept;
+
+    shm_config m_cfg;
+    phase m_phase = phase::waiting;
+    bool m_connecting_side = false;
+    int m_side = 0; // 0: accepting side (writes ring 0), 1: connecting side
+    std::string m_path;
+    int m_fd = -1;
+    bool m_registered = false;
+    bool m_dead = false;
+    pipe* m_p = nullptr;
+    shm_listener* m_parent = nullptr;
+    // Handshake.
+    std::vector<std::uint8_t> m_hout;
+    std::size_t m_hout_off = 0;
+    bool m_fds_sent = false;
+    std::vector<std::uint8_t> m_hin;
+    std::vector<int> m_fds_in;
+    bool m_hello_in = false;
+    bool m_connected_before = false;
+    // The connection's memory.
+    int m_seg_fd = -1;
+    int m_efd[2] = {-1, -1};
+    doorbell_handler m_bell;
+    bool m_bell_registered = false;
+    bool m_polling = false;
+    mapping* m_map = nullptr;
+    layout m_layout;
+    ring_writer m_writer;
+    ring_reader m_reader;
+    std::uint64_t m_released_pos = 0;
+    bool m_sleep_armed = false;
+    bool m_peer_gone = false;
+    // Inbound.
+    msg m_stalled_in;
+    bool m_have_stalled_in = false;
+    bool m_in_stalled = false;
+    bool m_in_message = false;
+    std::uint64_t m_in_message_bytes = 0;
+    msg m_frag;
+    bool m_in_frag = false;
+    std::size_t m_frag_have = 0;
+    std::string m_frag_group;
+    // Outbound.
+    msg m_held_out;
+    bool m_have_held_out = false;
+    std::size_t m_out_offset = 0; // bytes of a fragmented frame already in the ring
+    bool m_out_mid_message = false;
+    bool m_skip_out_rest = false;
+    bool m_output_done = false;
+    bool m_out_blocked = false;
+    std::uint32_t m_out_need = 0;
+    std::uint8_t m_out_need_group = 0;
+    bool m_socket_gone = false;
+    std::map<std::string, int> m_subs;
+    int m_reconnect_ivl = 0;
+    io_core::timer_handle m_t_reconnect = 0, m_t_handshake = 0, m_t_linger = 0;
+};
+
+class shm_listener final : public io_core::handler {
+public:
+    static int create(const shm_config& cfg, const std::string& path, shm_listener*& out) noexcept
+    {
+        sockaddr_un sa{};
+        if (path.size() >= sizeof sa.sun_path) return ENAMETOOLONG;
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        struct stat st{};
+        if (::lstat(path.c_str(), &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) return EADDRINUSE; // never remove what is not ours
+            const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (probe < 0) return errno;
+            const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN;
+            ::close(probe);
+            if (live) return EADDRINUSE;
+            (void)::unlink(path.c_str()); // left behind by a process that died
+        }
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) return errno;
+        // The file gets this mode at bind (Linux takes it from the socket's inode), so
+        // there is no moment when it is open to more than asked.
+        const auto mode = static_cast<mode_t>(cfg.options.shm_mode);
+        (void)::fchmod(fd, mode);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            const int e = errno;
+            close_quietly(fd);
+            return e;
+        }
+        (void)::chmod(path.c_str(), mode);
+        if (::listen(fd, cfg.options.backlog > 0 ? cfg.options.backlog : 100) != 0) {
+            const int e = errno;
+            close_quietly(fd);
+            (void)::unlink(path.c_str());
+            return e;
+        }
+        auto* l = new (std::nothrow) shm_listener(cfg);
+        if (l == nullptr) {
+            close_quietly(fd);
+            (void)::unlink(path.c_str());
+            return ENOMEM;
+        }
+        l->m_fd = fd;
+        l->m_path = path;
+        out = l;
+        return 0;
+    }
+
+    void launch() noexcept
+    {
+        event(ZMQ_EVENT_LISTENING, static_cast<std::uint64_t>(m_fd));
+        m_cfg.io->post(
+            [](void* self) {
+                auto* l = static_cast<shm_listener*>(self);
+                if (l->m_closing) return;
+                if (l->m_cfg.io->add_fd(l->m_fd, l) == 0) {
+                    l->m_registered = true;
+                    l->m_cfg.io->set_events(l->m_fd, true, false);
+                }
+            },
+            this);
+    }
+    void shutdown(bool close_connections) noexcept
+    {
+        m_close_connections.store(close_connections, std::memory_order_relaxed);
+        m_cfg.io->post([](void* self) { static_cast<shm_listener*>(self)->close_now(); }, this);
+    }
+    void child_gone(shm_session* s) noexcept
+    {
+        auto it = std::find(m_children.begin(), m_children.end(), s);
+        if (it != m_children.end()) m_children.erase(it);
+    }
+
+    void in_event() noexcept override
+    {
+        for (int i = 0; i < 64 && m_fd >= 0; ++i) {
+            const int fd = ::accept4(m_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                const int e = errno;
+                if (e != EAGAIN && e != EINTR) event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(e));
+                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                    m_cfg.io->set_events(m_fd, false, false);
+                    if (m_retry_timer == 0) m_retry_timer = m_cfg.io->add_timer(100'000'000, this, 1);
+                }
+                return;
+            }
+            const int cap = m_cfg.options.max_connections;
+            if (cap >= 0 && m_children.size() >= static_cast<std::size_t>(cap)) {
+                ::close(fd);
+                event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(EMFILE));
+                continue;
+            }
+            if (!peer_allowed(fd, m_cfg.options, true)) { // ZMQ_IPC_FILTER_*
+                ::close(fd);
+                event(ZMQ_EVENT_ACCEPT_FAILED, static_cast<std::uint64_t>(EACCES));
+                continue;
+            }
+            event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));
+            shm_session* s = shm_session::create_accepted(m_cfg, fd, this);
+            if (s == nullptr) continue;
+            try {
+                m_children.push_back(s);
+            } catch (...) {
+                s->listener_closed(true);
+                continue;
+            }
+            s->start();
+        }
+    }
+    void timer_event(int) noexcept override
+    {
+        m_retry_timer = 0;
+        if (!m_closing && m_registered) m_cfg.io->set_events(m_fd, true, false);
+    }
+
+private:
+    explicit shm_listener(const shm_config& cfg) : m_cfg(cfg)
+    {
+        m_cfg.ctx->linger_add();
+        m_cfg.io->adjust_owned(1);
+    }
+    ~shm_listener() override
+    {
+        close_quietly(m_fd);
+        m_cfg.io->adjust_owned(-1);
+        m_cfg.ctx->linger_done();
+    }
+    void event(int ev, std::uint64_t value) noexcept
+    {
+        if (m_cfg.monitor != nullptr) m_cfg.monitor->event(ev, value, m_cfg.uri);
+    }
+    void close_now() noexcept
+    {
+        m_closing = true;
+        if (m_retry_timer != 0) m_cfg.io->cancel_timer(m_retry_timer);
+        m_retry_timer = 0;
+        if (m_registered) m_cfg.io->rm_fd(m_fd);
+        m_registered = false;
+        if (m_fd >= 0) event(ZMQ_EVENT_CLOSED, static_cast<std::uint64_t>(m_fd));
+        close_quietly(m_fd);
+        (void)::unlink(m_path.c_str());
+        const bool all = m_close_connections.load(std::memory_order_relaxed);
+        std::vector<shm_session*> children;
+        children.swap(m_children);
+        for (shm_session* c : children) c->listener_closed(all);
+        m_cfg.io->post([](void* self) { delete static_cast<shm_listener*>(self); }, this);
+    }
+
+    shm_config m_cfg;
+    int m_fd = -1;
+    std::string m_path;
+    std::vector<shm_session*> m_children;
+    bool m_registered = false;
+    bool m_closing = false;
+    io_core::timer_handle m_retry_timer = 0;
+    std::atomic<bool> m_close_connections{false};
+};
+
+void shm_session::timer_event(int id) noexcept
+{
+    if (m_dead) return;
+    switch (id) {
+    case t_reconnect:
+        m_t_reconnect = 0;
+        attempt_connect();
+        break;
+    case t_handshake:
+        m_t_handshake = 0;
+        if (m_phase == phase::handshaking) {
+            event(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL, ETIMEDOUT);
+            connection_lost();
+        }
+        break;
+    case t_linger:
+        m_t_linger = 0;
+        finish();
+        break;
+    default: break;
+    }
+}
+
+void shm_session::pipe_command(command::type kind, pipe& p) noexcept
+{
+    if (m_dead || &p != m_p) return;
+    switch (kind) {
+    case command::activate_read: (void)pump_out(); break;
+    case command::activate_write: resume_input(); break;
+    case command::pipe_term:
+        p.set_peer_ended();
+        peer_ended();
+        break;
+    default: break;
+    }
+}
+
+void shm_session::finish() noexcept
+{
+    if (m_dead) return;
+    if (m_phase != phase::waiting) event(ZMQ_EVENT_DISCONNECTED, static_cast<std::uint64_t>(std::max(m_fd, 0)));
+    m_dead = true;
+    disarm(m_t_reconnect);
+    disarm(m_t_handshake);
+    disarm(m_t_linger);
+    if (m_map != nullptr) release_consumed();
+    teardown_connection();
+    if (m_p != nullptr) {
+        if (m_in_message) m_p->rollback();
+        m_p->flush();
+        m_p->terminate(false);
+        m_p->owner = nullptr;
+        m_p->shared().release();
+        m_p = nullptr;
+    }
+    if (m_parent != nullptr) {
+        m_parent->child_gone(this);
+        m_parent = nullptr;
+    }
+    m_cfg.io->post([](void* self) { delete static_cast<shm_session*>(self); }, this);
+}
+
+// ---- the transport ----
+
+struct listener_record {
+    socket_base* socket;
+    std::string uri;
+    shm_listener* listener;
+};
+
+struct shm_state final : plugin_state {
+    std::mutex mutex;
+    std::vector<listener_record> listeners;
+};
+
+const int state_key = 0;
+
+shm_state& state_of(context& ctx)
+{
+    return static_cast<shm_state&>(ctx.state(&state_key, [] { return std::make_unique<shm_state>(); }));
+}
+
+class shm_transport final : public transport {
+public:
+    const char* scheme() const noexcept override { return "shm"; }
+
+    int bind(socket_base& s, const endpoint& ep, std::string& resolved) noexcept override
+    {
+        shm_config cfg;
+        if (const int rc = make_config(s, cfg); rc != 0) return rc;
+        try {
+            resolved = "shm://" + ep.path;
+            cfg.uri = resolved;
+            const std::string path = rendezvous_path(ep.path);
+            shm_listener* l = nullptr;
+            if (const int rc = shm_listener::create(cfg, path, l); rc != 0) return rc;
+            {
+                shm_state& st = state_of(s.ctx());
+                std::lock_guard lock(st.mutex);
+                st.listeners.push_back(listener_record{&s, resolved, l});
+            }
+            l->launch();
+        } catch (...) {
+            return ENOMEM;
+        }
+        return 0;
+    }
+
+    int connect(socket_base& s, const endpoint& ep, std::string& resolved) noexcept override
+    {
+        shm_config cfg;
+        if (const int rc = make_config(s, cfg); rc != 0) return rc;
+        std::string path;
+        try {
+            resolved = "shm://" + ep.path;
+            cfg.uri = resolved;
+            path = rendezvous_path(ep.path);
+        } catch (...) {
+            return ENOMEM;
+        }
+        pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
+        if (ps == nullptr) return ENOMEM;
+        shm_session* session = shm_session::create_connecting(cfg, std::move(path), ps);
+        if (session == nullptr) {
+            ps->release();
+            ps->release();
+            return ENOMEM;
+        }
+        ps->attach(0, s.mailbox_ref());
+        ps->end(0).peer_engine = !cfg.direct;
+        // ZMQ_CONNECT_ROUTING_ID: the peer is known by this name from the start.
+        if (!s.options().connect_routing_id.empty()) ps->set_routing_id(1, s.options().connect_routing_id);
+        s.attach_pipe(ps->end(0), resolved);
+        session->launch();
+        return 0;
+    }
+
+    int unbind(socket_base& s, const std::string& uri) noexcept override
+    {
+        shm_listener* l = take(s, &uri);
+        if (l == nullptr) return ENOENT;
+        l->shutdown(true);
+        return 0;
+    }
+
+    int disconnect(socket_base&, const std::string&) noexcept override
+    {
+        return 0; // the socket ended the endpoint's pipe; its session follows
+    }
+
+    void socket_closing(socket_base& s) noexcept override
+    {
+        while (shm_listener* l = take(s, nullptr)) l->shutdown(false);
+    }
+
+private:
+    static int make_config(socket_base& s, shm_config& cfg) noexcept
+    {
+        const bool direct = s.options().direct;
+        io_core* io = direct ? s.direct_io() : s.ctx().choose_io(s.options().affinity);
+        if (io == nullptr) return direct ? ENOMEM : EMTHREAD;
+        const socket_type_entry* e = find_socket_type(s.type());
+        if (e == nullptr) return EINVAL;
+        try {
+            cfg.options = s.options();
+            cfg.type_name = e->name;
+        } catch (...) {
+            return ENOMEM;
+        }
+        cfg.direct = direct;
+        cfg.ctx = &s.ctx();
+        cfg.io = io;
+        cfg.socket_type = s.type();
+        cfg.socket_mailbox = s.mailbox_ref();
+        cfg.monitor = s.monitor_ref();
+        return 0;
+    }
+
+    static shm_listener* take(socket_base& s, const std::string* uri) noexcept
+    {
+        shm_state* stp = nullptr;
+        try {
+            stp = &state_of(s.ctx());
+        } catch (...) {
+            return nullptr;
+        }
+        std::lock_guard lock(stp->mutex);
+        auto& v = stp->listeners;
+        auto it = std::find_if(v.begin(), v.end(), [&](const listener_record& r) {
+            return r.socket == &s && (uri == nullptr || r.uri == *uri);
+        });
+        if (it == v.end()) return nullptr;
+        shm_listener* l = it->listener;
+        v.erase(it);
+        return l;
+    }
+};
+
+} // namespace
+
+core::transport* shm_transport_instance() noexcept
+{
+    static shm_transport t;
+    return &t;
+}
+
+} // namespace zmx::shm
