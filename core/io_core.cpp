@@ -197,6 +197,7 @@ void io_core::cancel_timer(timer_handle t) noexcept
 
 std::size_t io_core::run_timers() noexcept
 {
+    if (m_timers.empty()) return 0; // no clock read on a spinning core without timers
     std::size_t done = 0;
     const std::int64_t now = mono_ns();
     while (!m_timers.empty() && m_timers.begin()->first <= now) {
@@ -223,10 +224,11 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     epoll_event events[64];
     m_retired.clear();
     int n = 0;
-    if (!m_pollers.empty() && timeout_ms == 0 && (iteration & 15) != 0) {
-        // A spinning core with shared-memory rings: their data needs no system call, so
-        // the fds (doorbells, peers hanging up) are looked at on every 16th turn only;
-        // commands are seen through the mailbox's pending flag below.
+    if (!m_pollers.empty() && timeout_ms == 0 && (iteration & 1023) != 0) {
+        // A spinning core with shared-memory rings: their data needs no system call (and
+        // a system call costs a microsecond or more in a VM), so the fds (doorbells, peers
+        // hanging up) are looked at on every 1024th turn only; commands are seen through
+        // the mailbox's pending flag below.
     } else {
         if (timeout_ms != 0 && !m_pollers.empty() && !pollers_may_sleep()) timeout_ms = 0;
         n = ::epoll_wait(m_epoll, events, 64, timeout_ms);

@@ -533,12 +533,12 @@ int socket_base::send(msg& m, int flags) noexcept
     // A call that will poll first must not ask peers for a doorbell on its first try.
     m_may_sleep = !(will_wait && polls_first());
     int rc = xsend(m);
-    m_may_sleep = true;
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // engines may make room
         process_commands_if_pending();
         rc = xsend(m);
     }
+    m_may_sleep = true;
     if (rc != EAGAIN || !will_wait) {
         direct_flush();
         return rc;
@@ -562,12 +562,12 @@ int socket_base::recv(msg& m, int flags) noexcept
     // (a DONTWAIT call does ask: ZMQ_FD users poll the fd right after EAGAIN).
     m_may_sleep = !(will_wait && polls_first());
     int rc = xrecv(m);
-    m_may_sleep = true;
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // read what the connections have
         process_commands_if_pending();
         rc = xrecv(m);
     }
+    m_may_sleep = true;
     if (rc == EAGAIN && will_wait) {
         // A pattern deadline that comes before RCVTIMEO ends the wait; xrecv then answers
         // for it (SURVEYOR: ETIMEDOUT).

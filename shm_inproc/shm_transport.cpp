@@ -791,6 +791,7 @@ private:
         }
         m_in_frag = false;
         msg m;
+        m.init();
         (void)m.move(m_frag);
         m_frag.init();
         m.set_more((r.flags & r_more) != 0);
@@ -850,6 +851,7 @@ private:
             m_stalled_in.init();
         }
         m_in_stalled = false;
+        m_p->flush(); // the frame just written may complete a message
         (void)poll();
     }
 

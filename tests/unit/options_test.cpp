@@ -138,6 +138,8 @@ const std::vector<int_spec> int_specs = {
     {ZMQ_BUSY_POLL, 0, imin, imax, rule::range, true, all},
     {ZMX_IDLE, ZMX_IDLE_BLOCK, ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN, rule::range, true, all},
     {ZMX_SPIN_US, -1, -1, imax, rule::range, true, all},
+    {ZMX_SHM_SIZE, 4 << 20, 4096, 1 << 30, rule::range, true, all},
+    {ZMX_SHM_MODE, 0600, 0, 0777, rule::range, true, all},
     {ZMX_DIRECT, 0, 0, 1, rule::strict_bool, true, all},
 };
 
