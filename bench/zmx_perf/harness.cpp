@@ -304,6 +304,7 @@ std::string make_endpoint(const scenario_options& o, int serial)
         const char* dir = std::getenv("TMPDIR");
         return std::string("ipc://") + (dir && *dir ? dir : "/tmp") + "/" + tag + ".ipc";
     }
+    case transport_kind::shm: return "shm://" + tag;
     case transport_kind::inproc:
     case transport_kind::other: break;
     }

@@ -89,6 +89,16 @@ struct alignas(64) live_counters {
     std::atomic<std::uint64_t> warm{0}; // warm-up messages moved: progress, not counted
 };
 
+// thr / fanout: written by the receiver threads, read by the sender thread (through
+// shared memory when the sender is another process: peer.hpp). ready and finished are
+// used by fanout only, warmed by both.
+struct fanout_sync {
+    int subs = 0;
+    std::atomic<int> ready{0};    // SUBs that have received a probe
+    std::atomic<int> warmed{0};   // receivers that have received the warm-up marker
+    std::atomic<int> finished{0}; // SUBs that have received the end marker
+};
+
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept
 {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

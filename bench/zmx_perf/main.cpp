@@ -4,6 +4,7 @@
 #include "zmx_perf/compat.hpp"
 #include "zmx_perf/harness.hpp"
 #include "zmx_perf/options.hpp"
+#include "zmx_perf/peer.hpp"
 #include "zmx_perf/results.hpp"
 #include "zmx_perf/scenarios.hpp"
 
@@ -220,6 +221,9 @@ int main(int argc, char** argv)
     case command::kind::scenario: {
         if (const std::string e = check_cpus(cmd.scenario.cpus); !e.empty())
             return bad_args(e);
+        if (is_peer_process())
+            return peer_main(cmd.scenario);
+        set_program_args(args);
         std::vector<std::string> all(argv, argv + argc);
         return run_scenarios(cmd.scenario, all);
     }

@@ -23,6 +23,7 @@ const char* to_string(transport_kind k) noexcept
     case transport_kind::inproc: return "inproc";
     case transport_kind::tcp: return "tcp";
     case transport_kind::ipc: return "ipc";
+    case transport_kind::shm: return "shm";
     case transport_kind::other: return "other";
     }
     return "?";
@@ -165,6 +166,8 @@ std::optional<transport_kind> scheme_of(std::string_view uri)
         return transport_kind::tcp;
     if (scheme == "ipc")
         return transport_kind::ipc;
+    if (scheme == "shm")
+        return transport_kind::shm;
     return transport_kind::other;
 }
 
@@ -383,8 +386,10 @@ command parse_scenario(const std::vector<std::string>& args)
                 o.transport = transport_kind::tcp;
             else if (v == "ipc")
                 o.transport = transport_kind::ipc;
+            else if (v == "shm")
+                o.transport = transport_kind::shm;
             else
-                throw arg_error{"--transport must be inproc, tcp or ipc, not '" + v + "' (use --endpoint for others)"};
+                throw arg_error{"--transport must be inproc, tcp, ipc or shm, not '" + v + "' (use --endpoint for others)"};
             transport_given = true;
         } else if (name == "--endpoint") {
             o.endpoint = r.value_for(name, iv);
@@ -442,6 +447,10 @@ command parse_scenario(const std::vector<std::string>& args)
             o.interval_s = *n;
         } else if (name == "--timeout") {
             o.timeout_s = positive_real(name, r.value_for(name, iv), 86'400, false);
+        } else if (name == "--cross-process") {
+            if (iv)
+                throw arg_error{"--cross-process takes no value"};
+            o.cross_process = true;
         } else if (name == "--json") {
             o.json_path = r.value_for(name, iv);
             if (o.json_path.empty())
@@ -469,6 +478,10 @@ command parse_scenario(const std::vector<std::string>& args)
                             o.endpoint};
         o.transport = t;
     }
+    if (o.cross_process && o.transport == transport_kind::inproc)
+        throw arg_error{"--cross-process needs a transport between processes (tcp, ipc, shm), not inproc"};
+    if (o.cross_process && o.scenario == scenario_kind::reqrep)
+        throw arg_error{"--cross-process applies to lat, thr and fanout"};
     return cmd;
 }
 
@@ -513,7 +526,9 @@ std::string usage_text(std::string_view program)
            "  reqrep   N REQ clients (--peers, default 1) -> one REP echo: round-trip time\n"
            "\n"
            "options:\n"
-           "  --transport inproc|tcp|ipc  default inproc; tcp binds 127.0.0.1 on a free port\n"
+           "  --transport inproc|tcp|ipc|shm  default inproc; tcp binds 127.0.0.1 on a free port\n"
+           "  --cross-process      lat, thr, fanout: the echo / the sender runs in a second\n"
+           "                       process (this program again); not with inproc\n"
            "  --endpoint URI       bind to URI; the other side connects to ZMQ_LAST_ENDPOINT\n"
            "  --size N             message body in bytes (default 64)\n"
            "  --sizes N,N,...      size sweep: the scenario once per size\n"

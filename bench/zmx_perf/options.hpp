@@ -13,7 +13,7 @@
 namespace zmx::perf {
 
 enum class scenario_kind { lat, thr, fanout, reqrep };
-enum class transport_kind { inproc, tcp, ipc, other }; // other: --endpoint with another scheme
+enum class transport_kind { inproc, tcp, ipc, shm, other }; // other: --endpoint with another scheme
 enum class idle_kind { block, backoff, spin };
 enum class lib_kind { zmx, libzmq };
 enum class compat_kind { local_lat, remote_lat, local_thr, remote_thr, inproc_lat, inproc_thr };
@@ -63,6 +63,9 @@ struct scenario_options {
     // (fail_after), or stops sending so the watchdog ends the run (stall_after).
     std::uint64_t fail_after = 0;
     std::uint64_t stall_after = 0;
+    // lat, thr, fanout: the peer side (the echo; the sender) runs in a second process,
+    // this program started again (peer.hpp).
+    bool cross_process = false;
     lib_options lib;
 
     // The count a run uses (the scenario default when neither count nor duration is set).

@@ -3,6 +3,7 @@
 // measured from then, not from when it was actually sent: a slow reply delays the next
 // requests and that delay is counted (no coordinated omission).
 #include "zmx_perf/harness.hpp"
+#include "zmx_perf/peer.hpp"
 #include "zmx_perf/scenarios.hpp"
 
 #include <algorithm>
@@ -117,6 +118,28 @@ void echo_loop(const pingpong_params& p, void* s, worker_state& w)
 
 } // namespace
 
+void run_echo_peer(const zmq_api& api, const scenario_options& o, std::size_t size, const std::string& endpoint,
+                   peer_block& b)
+{
+    pingpong_params p;
+    p.api = &api;
+    p.size = size;
+    p.opts = &o;
+    session ses(api, o.lib);
+    void* s = ses.socket(ZMQ_PAIR, "PAIR");
+    ses.connect(s, endpoint);
+    std::string err;
+    if (!pin_current_thread(cpu_for(o, 1), err))
+        fatal(api, err, false);
+    worker_state w;
+    echo_loop(p, s, w);
+    b.handled = w.handled;
+    b.cpu_ns = w.cpu_ns;
+    b.stalls = w.stalls;
+    b.cpu = cpu_for(o, 1);
+    wait_for_release(b);
+}
+
 run_result run_pingpong(const run_request& req, run_result r)
 {
     const zmq_api& api = *req.api;
@@ -137,12 +160,23 @@ run_result run_pingpong(const run_request& req, run_result r)
 
     // Setup (may throw setup_failure; nothing runs yet).
     session ses(api, o.lib);
-    void* echo = ses.socket(rr ? ZMQ_REP : ZMQ_PAIR, rr ? "REP" : "PAIR");
-    const std::string connect_to = ses.bind(echo, r.endpoint);
     std::vector<void*> clients;
-    for (int i = 0; i < p.clients; ++i) {
-        clients.push_back(ses.socket(rr ? ZMQ_REQ : ZMQ_PAIR, rr ? "REQ" : "PAIR"));
-        ses.connect(clients.back(), connect_to);
+    void* echo = nullptr;
+    std::string connect_to;
+    std::unique_ptr<peer_process> peer;
+    if (o.cross_process) {
+        // The client binds; the echo is another process that connects.
+        clients.push_back(ses.socket(ZMQ_PAIR, "PAIR"));
+        connect_to = ses.bind(clients.back(), r.endpoint);
+        peer = std::make_unique<peer_process>();
+        peer->start("echo", {connect_to}, api, req.size);
+    } else {
+        echo = ses.socket(rr ? ZMQ_REP : ZMQ_PAIR, rr ? "REP" : "PAIR");
+        connect_to = ses.bind(echo, r.endpoint);
+        for (int i = 0; i < p.clients; ++i) {
+            clients.push_back(ses.socket(rr ? ZMQ_REQ : ZMQ_PAIR, rr ? "REQ" : "PAIR"));
+            ses.connect(clients.back(), connect_to);
+        }
     }
     r.endpoint = connect_to;
     std::fputs(format_run_header(r, o).c_str(), req.out);
@@ -154,7 +188,7 @@ run_result run_pingpong(const run_request& req, run_result r)
     for (int i = 0; i < p.clients; ++i)
         cw.push_back(std::make_unique<worker_state>());
     auto ew = std::make_unique<worker_state>();
-    completion done(p.clients + 1);
+    completion done(p.clients + (peer ? 0 : 1));
     monitor_config mc;
     mc.opts = &o;
     mc.api = &api;
@@ -162,13 +196,14 @@ run_result run_pingpong(const run_request& req, run_result r)
     mc.out = req.out;
     for (auto& w : cw)
         mc.workers.push_back(&w->live);
-    mc.workers.push_back(&ew->live);
+    mc.workers.push_back(peer ? &peer->block().live : &ew->live);
 
     const run_in_progress progress(r, mc);
     const std::int64_t proc0 = process_cpu_ns();
     std::vector<std::thread> threads;
     try {
-        threads.emplace_back([&] { run_worker(api, cpu_for(o, 1), done, *ew, [&] { echo_loop(p, echo, *ew); }); });
+        if (!peer)
+            threads.emplace_back([&] { run_worker(api, cpu_for(o, 1), done, *ew, [&] { echo_loop(p, echo, *ew); }); });
         for (int i = 0; i < p.clients; ++i) {
             worker_state& w = *cw[static_cast<std::size_t>(i)];
             void* s = clients[static_cast<std::size_t>(i)];
@@ -182,6 +217,15 @@ run_result run_pingpong(const run_request& req, run_result r)
     for (std::thread& t : threads)
         t.join();
     const std::int64_t proc_ns = process_cpu_ns() - proc0;
+    if (peer) {
+        std::string why;
+        if (!peer->wait(why))
+            fatal(api, why, false);
+        const peer_block& b = peer->block();
+        ew->handled = b.handled;
+        ew->cpu_ns = b.cpu_ns;
+        ew->stalls = b.stalls;
+    }
 
     histogram merged;
     std::int64_t first = INT64_MAX;

@@ -16,6 +16,7 @@
 // once every receiver has seen it, so the queues are empty when the measured part starts.
 // Sequence numbers restart at 0 after the warm-up.
 #include "zmx_perf/harness.hpp"
+#include "zmx_perf/peer.hpp"
 #include "zmx_perf/scenarios.hpp"
 
 #include <algorithm>
@@ -34,15 +35,6 @@ struct stream_params {
     std::int64_t duration_ns = 0;
     double rate = 0;
     const scenario_options* opts = nullptr;
-};
-
-// Written by the receiver threads, read by the sender thread. ready and finished are
-// used by fanout only, warmed by both.
-struct fanout_sync {
-    int subs = 0;
-    std::atomic<int> ready{0};    // SUBs that have received a probe
-    std::atomic<int> warmed{0};   // receivers that have received the warm-up marker
-    std::atomic<int> finished{0}; // SUBs that have received the end marker
 };
 
 constexpr char ctl_warm = 'W'; // the warm-up is over
@@ -224,21 +216,61 @@ void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync
     api.msg_close(&m);
 }
 
+stream_params params_for(const zmq_api& api, const scenario_options& o, std::size_t size)
+{
+    stream_params p;
+    p.api = &api;
+    p.size = size;
+    p.count = o.effective_count();
+    p.duration_ns = o.duration_s > 0 ? static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
+    p.rate = o.rate;
+    p.warmup = o.warmup;
+    p.opts = &o;
+    return p;
+}
+
+// --cross-process: receiver i binds its own endpoint (the sender process connects to all).
+std::string receiver_endpoint(const std::string& e, int i)
+{
+    if (i == 0)
+        return e;
+    if (e.rfind("tcp://", 0) == 0)
+        return e.substr(0, e.rfind(':')) + ":*";
+    return e + "-" + std::to_string(i);
+}
+
 } // namespace
+
+void run_sender_peer(const zmq_api& api, const scenario_options& o, std::size_t size,
+                     const std::vector<std::string>& endpoints, peer_block& b)
+{
+    const bool fan = o.scenario == scenario_kind::fanout;
+    const stream_params p = params_for(api, o, size);
+    session ses(api, o.lib);
+    void* s = ses.socket(fan ? ZMQ_PUB : ZMQ_PUSH, fan ? "PUB" : "PUSH");
+    for (const std::string& e : endpoints)
+        ses.connect(s, e);
+    std::string err;
+    if (!pin_current_thread(cpu_for(o, 1), err))
+        fatal(api, err, false);
+    worker_state w;
+    sender_loop(p, s, w, b.sync, fan);
+    b.sent = w.sent;
+    b.stalls = w.stalls;
+    b.handled = w.handled;
+    b.first_ns = w.first_ns;
+    b.last_ns = w.last_ns;
+    b.cpu_ns = w.cpu_ns;
+    b.cpu = cpu_for(o, 1);
+    wait_for_release(b);
+}
 
 run_result run_stream(const run_request& req, run_result r)
 {
     const zmq_api& api = *req.api;
     const scenario_options& o = *req.opts;
     const bool fan = o.scenario == scenario_kind::fanout;
-    stream_params p;
-    p.api = &api;
-    p.size = req.size;
-    p.count = o.effective_count();
-    p.duration_ns = o.duration_s > 0 ? static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
-    p.rate = o.rate;
-    p.warmup = o.warmup;
-    p.opts = &o;
+    const stream_params p = params_for(api, o, req.size);
     const int receivers = fan ? o.effective_peers() : 1;
     r.a_role = "receiver";
     r.b_role = "sender";
@@ -248,7 +280,22 @@ run_result run_stream(const run_request& req, run_result r)
     session ses(api, o.lib);
     void* sender = nullptr;
     std::vector<void*> rx;
-    if (fan) {
+    std::unique_ptr<peer_process> peer;
+    if (o.cross_process) {
+        // The receivers bind; the sender is another process that connects to them all.
+        std::vector<std::string> eps;
+        for (int i = 0; i < receivers; ++i) {
+            void* s = ses.socket(fan ? ZMQ_SUB : ZMQ_PULL, fan ? "SUB" : "PULL");
+            if (fan && api.setsockopt(s, ZMQ_SUBSCRIBE, "", 0) != 0)
+                throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
+            eps.push_back(ses.bind(s, receiver_endpoint(r.endpoint, i)));
+            rx.push_back(s);
+        }
+        r.endpoint = eps[0];
+        peer = std::make_unique<peer_process>();
+        peer->block().sync.subs = receivers;
+        peer->start("sender", eps, api, req.size);
+    } else if (fan) {
         sender = ses.socket(ZMQ_PUB, "PUB");
         const std::string connect_to = ses.bind(sender, r.endpoint);
         for (int i = 0; i < receivers; ++i) {
@@ -276,9 +323,10 @@ run_result run_stream(const run_request& req, run_result r)
     for (int i = 0; i < receivers; ++i)
         rw.push_back(std::make_unique<worker_state>());
     auto sw = std::make_unique<worker_state>();
-    fanout_sync sync;
-    sync.subs = receivers;
-    completion done(receivers + 1);
+    fanout_sync local_sync;
+    local_sync.subs = receivers;
+    fanout_sync& sync = peer ? peer->block().sync : local_sync;
+    completion done(receivers + (peer ? 0 : 1));
     monitor_config mc;
     mc.opts = &o;
     mc.api = &api;
@@ -286,7 +334,7 @@ run_result run_stream(const run_request& req, run_result r)
     mc.out = req.out;
     for (auto& w : rw)
         mc.workers.push_back(&w->live);
-    mc.workers.push_back(&sw->live);
+    mc.workers.push_back(peer ? &peer->block().live : &sw->live);
 
     const run_in_progress progress(r, mc);
     const std::int64_t proc0 = process_cpu_ns();
@@ -299,8 +347,9 @@ run_result run_stream(const run_request& req, run_result r)
             threads.emplace_back(
                 [&, s, k] { run_worker(api, cpu_for(o, k), done, w, [&] { receiver_loop(p, s, w, sync, fan); }); });
         }
-        threads.emplace_back(
-            [&] { run_worker(api, cpu_for(o, 1), done, *sw, [&] { sender_loop(p, sender, *sw, sync, fan); }); });
+        if (!peer)
+            threads.emplace_back(
+                [&] { run_worker(api, cpu_for(o, 1), done, *sw, [&] { sender_loop(p, sender, *sw, sync, fan); }); });
     } catch (const std::exception& e) {
         fatal(api, std::string("cannot start a thread: ") + e.what(), false);
     }
@@ -308,6 +357,18 @@ run_result run_stream(const run_request& req, run_result r)
     for (std::thread& t : threads)
         t.join();
     const std::int64_t proc_ns = process_cpu_ns() - proc0;
+    if (peer) {
+        std::string why;
+        if (!peer->wait(why))
+            fatal(api, why, false);
+        const peer_block& b = peer->block();
+        sw->sent = b.sent;
+        sw->stalls = b.stalls;
+        sw->handled = b.handled;
+        sw->first_ns = b.first_ns;
+        sw->last_ns = b.last_ns;
+        sw->cpu_ns = b.cpu_ns;
+    }
 
     histogram merged;
     std::int64_t first = INT64_MAX;

@@ -127,11 +127,24 @@ TEST(ZmxPerfOptions, EndpointSetsTheTransport)
     EXPECT_EQ(parse_ok({"lat", "--endpoint", "ipc:///tmp/x"}).transport, transport_kind::ipc);
     EXPECT_EQ(parse_ok({"lat", "--endpoint", "inproc://x", "--transport", "inproc"}).transport,
               transport_kind::inproc);
-    EXPECT_EQ(parse_ok({"lat", "--endpoint", "shm://x"}).transport, transport_kind::other);
+    EXPECT_EQ(parse_ok({"lat", "--endpoint", "shm://x"}).transport, transport_kind::shm);
+    EXPECT_EQ(parse_ok({"lat", "--endpoint", "udp://1.2.3.4:5"}).transport, transport_kind::other);
+    EXPECT_EQ(parse_ok({"thr", "--transport", "shm"}).transport, transport_kind::shm);
     EXPECT_NE(parse_error({"lat", "--transport", "tcp", "--endpoint", "ipc:///tmp/x"}).find("does not match"),
               std::string::npos);
     parse_error({"lat", "--endpoint", "localhost:5555"});
     parse_error({"lat", "--endpoint", "tcp://"});
+}
+
+TEST(ZmxPerfOptions, CrossProcess)
+{
+    EXPECT_TRUE(parse_ok({"lat", "--transport", "shm", "--cross-process"}).cross_process);
+    EXPECT_TRUE(parse_ok({"fanout", "--transport", "tcp", "--cross-process"}).cross_process);
+    EXPECT_FALSE(parse_ok({"thr", "--transport", "ipc"}).cross_process);
+    EXPECT_NE(parse_error({"lat", "--cross-process"}).find("not inproc"), std::string::npos);
+    EXPECT_NE(parse_error({"reqrep", "--transport", "tcp", "--cross-process"}).find("lat, thr and fanout"),
+              std::string::npos);
+    parse_error({"lat", "--transport", "tcp", "--cross-process=1"});
 }
 
 TEST(ZmxPerfOptions, DurationAndSizeZero)
