@@ -1490,6 +1490,7 @@ private:
         const bool direct = s.options().direct;
         io_core* io = direct ? s.direct_io() : s.ctx().choose_io(s.options().affinity);
         if (io == nullptr) return direct ? ENOMEM : EMTHREAD;
+        if (s.type() == ZMQ_STREAM) return EPROTONOSUPPORT; // raw tcp only, as in libzmq
         const socket_type_entry* e = find_socket_type(s.type());
         if (e == nullptr) return EINVAL;
         try {
