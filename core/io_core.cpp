@@ -219,7 +219,9 @@ int io_core::next_timeout_ms() const noexcept
 
 std::size_t io_core::do_work(int timeout_ms) noexcept
 {
-    const std::uint64_t iteration = m_iterations.fetch_add(1, std::memory_order_relaxed);
+    // One writer (this thread): a plain increment, not a locked read-modify-write.
+    const std::uint64_t iteration = m_iterations.load(std::memory_order_relaxed);
+    m_iterations.store(iteration + 1, std::memory_order_relaxed);
     std::size_t done = 0;
     epoll_event events[64];
     m_retired.clear();

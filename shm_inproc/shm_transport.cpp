@@ -24,6 +24,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <sys/eventfd.h>
@@ -183,17 +184,41 @@ class shm_listener;
 
 class shm_session final : public io_core::handler, public io_core::pipe_owner, public io_core::poller {
 public:
-    static shm_session* create_connecting(const shm_config& cfg, std::string path, pipe_shared* p) noexcept
+    // ZMQ_IMMEDIATE connects have no pipe until a connection is up; the socket stops them
+    // through the handle (zmq_disconnect, zmq_close).
+    struct handle {
+        std::mutex mutex;
+        shm_session* session = nullptr; // cleared when the session goes
+    };
+
+    // `p` is nullptr for ZMQ_IMMEDIATE (then `h` is set).
+    static shm_session* create_connecting(const shm_config& cfg, std::string path, pipe_shared* p,
+                                          std::shared_ptr<handle> h = {}) noexcept
     {
         auto* s = new (std::nothrow) shm_session(cfg);
         if (s == nullptr) return nullptr;
         s->m_connecting_side = true;
         s->m_side = 1;
         s->m_path = std::move(path);
-        s->m_p = &p->end(1);
-        s->m_p->owner = static_cast<io_core::pipe_owner*>(s);
-        p->attach(1, cfg.io->mailbox_ref());
+        if (p != nullptr) {
+            s->m_p = &p->end(1);
+            s->m_p->owner = static_cast<io_core::pipe_owner*>(s);
+            p->attach(1, cfg.io->mailbox_ref());
+        }
+        if (h) {
+            std::lock_guard lock(h->mutex);
+            h->session = s;
+            s->m_handle = std::move(h);
+        }
         return s;
+    }
+    // Any thread: end the session behind `h` (if it still exists).
+    static void stop(const std::shared_ptr<handle>& h) noexcept
+    {
+        std::lock_guard lock(h->mutex);
+        if (h->session == nullptr) return;
+        shm_session* s = h->session;
+        s->m_cfg.io->post([](void* self) { static_cast<shm_session*>(self)->stop_now(); }, s);
     }
     static shm_session* create_accepted(const shm_config& cfg, int fd, shm_listener* parent) noexcept
     {
@@ -319,6 +344,10 @@ private:
         if (m_have_held_out) (void)m_held_out.close();
         if (m_have_stalled_in) (void)m_stalled_in.close();
         (void)m_frag.close();
+        if (m_handle) {
+            std::lock_guard lock(m_handle->mutex);
+            m_handle->session = nullptr;
+        }
         context* ctx = m_cfg.ctx;
         m_cfg.io->adjust_owned(-1);
         ctx->linger_done();
@@ -617,7 +646,10 @@ private:
         m_released_pos = m_reader.read_position();
         disarm(m_t_handshake);
         if (m_p == nullptr) {
-            if (!attach_new_pipe(peer_id)) return;
+            // Accepted, or ZMQ_IMMEDIATE: the socket gets its pipe now (a connecting ROUTER's
+            // ZMQ_CONNECT_ROUTING_ID names the peer).
+            const std::string& named = m_cfg.options.connect_routing_id;
+            if (!attach_new_pipe(m_connecting_side && !named.empty() ? std::string_view(named) : peer_id)) return;
         } else if (!m_connected_before && m_cfg.options.connect_routing_id.empty()) {
             m_p->shared().set_routing_id(1, peer_id);
         }
@@ -1096,14 +1128,44 @@ private:
             finish();
             return;
         }
+        if (m_handle && m_p != nullptr) {
+            // ZMQ_IMMEDIATE: the pipe lived with the connection; the next one gets a new one.
+            m_p->terminate(false);
+            m_p->owner = nullptr;
+            m_p->shared().release();
+            m_p = nullptr;
+            m_socket_gone = false;
+            m_output_done = false;
+            disarm(m_t_linger);
+            if (m_have_held_out) {
+                (void)m_held_out.close();
+                m_held_out.init();
+                m_have_held_out = false;
+            }
+            m_skip_out_rest = false;
+        }
         schedule_reconnect();
+    }
+
+    // zmq_disconnect / zmq_close of a ZMQ_IMMEDIATE connect: no more reconnects; what the
+    // socket queued still goes out within its LINGER.
+    void stop_now() noexcept
+    {
+        if (m_dead) return;
+        m_stopped = true;
+        if (m_p == nullptr || m_phase != phase::active || m_cfg.options.linger == 0) {
+            finish();
+            return;
+        }
+        if (m_cfg.options.linger > 0) arm(t_linger, m_cfg.options.linger, m_t_linger);
+        (void)pump_out();
     }
 
     void schedule_reconnect() noexcept
     {
         const socket_options& o = m_cfg.options;
         m_phase = phase::waiting;
-        if (o.reconnect_ivl < 0) {
+        if (o.reconnect_ivl < 0 || m_stopped) {
             finish();
             return;
         }
@@ -1167,6 +1229,8 @@ private:
     std::uint8_t m_out_need_group = 0;
     bool m_socket_gone = false;
     std::map<std::string, int> m_subs;
+    std::shared_ptr<handle> m_handle; // ZMQ_IMMEDIATE connects
+    bool m_stopped = false;           // stop_now(): no reconnects
     int m_reconnect_ivl = 0;
     io_core::timer_handle m_t_reconnect = 0, m_t_handshake = 0, m_t_linger = 0;
 };
@@ -1388,6 +1452,12 @@ void shm_session::finish() noexcept
         m_parent->child_gone(this);
         m_parent = nullptr;
     }
+    if (m_handle) {
+        // From now on stop() finds nothing to stop (a stop queued behind the delete below
+        // would touch freed memory).
+        std::lock_guard lock(m_handle->mutex);
+        m_handle->session = nullptr;
+    }
     m_cfg.io->post([](void* self) { delete static_cast<shm_session*>(self); }, this);
 }
 
@@ -1399,9 +1469,16 @@ struct listener_record {
     shm_listener* listener;
 };
 
+struct immediate_record {
+    socket_base* socket;
+    std::string uri;
+    std::shared_ptr<shm_session::handle> handle;
+};
+
 struct shm_state final : plugin_state {
     std::mutex mutex;
     std::vector<listener_record> listeners;
+    std::vector<immediate_record> immediate; // ZMQ_IMMEDIATE connects: stopped by the socket
 };
 
 const int state_key = 0;
@@ -1449,6 +1526,25 @@ public:
         } catch (...) {
             return ENOMEM;
         }
+        if (s.options().immediate) {
+            // No pipe until a connection is established (see shm_session).
+            std::shared_ptr<shm_session::handle> h;
+            try {
+                h = std::make_shared<shm_session::handle>();
+                shm_state& st = state_of(s.ctx());
+                std::lock_guard lock(st.mutex);
+                st.immediate.push_back(immediate_record{&s, resolved, h});
+            } catch (...) {
+                return ENOMEM;
+            }
+            shm_session* session = shm_session::create_connecting(cfg, std::move(path), nullptr, h);
+            if (session == nullptr) {
+                (void)take_immediate(s, &resolved);
+                return ENOMEM;
+            }
+            session->launch();
+            return 0;
+        }
         pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
         if (ps == nullptr) return ENOMEM;
         shm_session* session = shm_session::create_connecting(cfg, std::move(path), ps);
@@ -1474,14 +1570,18 @@ public:
         return 0;
     }
 
-    int disconnect(socket_base&, const std::string&) noexcept override
+    int disconnect(socket_base& s, const std::string& uri) noexcept override
     {
-        return 0; // the socket ended the endpoint's pipe; its session follows
+        // The socket ended the endpoint's pipe and its session follows; an IMMEDIATE
+        // session may have no pipe: it is told directly.
+        while (auto h = take_immediate(s, &uri)) shm_session::stop(h);
+        return 0;
     }
 
     void socket_closing(socket_base& s) noexcept override
     {
         while (shm_listener* l = take(s, nullptr)) l->shutdown(false);
+        while (auto h = take_immediate(s, nullptr)) shm_session::stop(h);
     }
 
 private:
@@ -1506,6 +1606,25 @@ private:
         cfg.socket_mailbox = s.mailbox_ref();
         cfg.monitor = s.monitor_ref();
         return 0;
+    }
+
+    static std::shared_ptr<shm_session::handle> take_immediate(socket_base& s, const std::string* uri) noexcept
+    {
+        shm_state* stp = nullptr;
+        try {
+            stp = &state_of(s.ctx());
+        } catch (...) {
+            return {};
+        }
+        std::lock_guard lock(stp->mutex);
+        auto& v = stp->immediate;
+        auto it = std::find_if(v.begin(), v.end(), [&](const immediate_record& r) {
+            return r.socket == &s && (uri == nullptr || r.uri == *uri);
+        });
+        if (it == v.end()) return {};
+        auto h = std::move(it->handle);
+        v.erase(it);
+        return h;
     }
 
     static shm_listener* take(socket_base& s, const std::string* uri) noexcept
