@@ -212,9 +212,9 @@ void authenticator::impl::run() noexcept
         if ((items[1].revents & ZMQ_POLLIN) != 0) break;
         if ((items[0].revents & ZMQ_POLLIN) != 0) serve_one();
     }
+    alive = false; // before the close: zmq_ctx_term may return as soon as the socket is closed
     (void)zmq_close(rep);
     rep = nullptr;
-    alive = false;
 }
 
 // Reads one request (if one is there) and answers it.
