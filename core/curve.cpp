@@ -285,8 +285,9 @@ result server::on_hello(std::span<const std::uint8_t> body) noexcept
 
 int server::make_welcome(msg& out) noexcept
 {
-    // Cookie: Box[C' + s'](K), K made for this connection and forgotten after INITIATE.
+    // Cookie: Box[C' + s'](K), K fresh for each WELCOME and wiped by the INITIATE.
     randombytes_buf(m_cookie_key.bytes.data(), m_cookie_key.bytes.size());
+    m_cookie_live = true;
     std::uint8_t cookie_plain[64];
     std::memcpy(cookie_plain, m_client_t.data(), key_size);
     std::memcpy(cookie_plain + 32, m_tsecret.data(), key_size);
@@ -317,9 +318,14 @@ result server::on_initiate(std::span<const std::uint8_t> body, public_key& clien
 {
     if (body.size() < initiate_min_size || !has_name(body, "\x08INITIATE", 9)) return result::malformed;
     // The cookie must be ours and name this connection's keys.
+    if (!m_cookie_live) return result::crypto; // no WELCOME yet, or a second INITIATE
     std::uint8_t cookie[64];
     const nonce cn("COOKIE--", body.data() + 9);
-    if (crypto_secretbox_open_easy(cookie, body.data() + 25, 80, cn.b, m_cookie_key.data()) != 0) return result::crypto;
+    const int orc = crypto_secretbox_open_easy(cookie, body.data() + 25, 80, cn.b, m_cookie_key.data());
+    // A cookie is good for one INITIATE: the key goes now, whatever comes next.
+    m_cookie_key.wipe();
+    m_cookie_live = false;
+    if (orc != 0) return result::crypto;
     const bool cookie_ok = sodium_memcmp(cookie, m_client_t.data(), key_size) == 0 &&
                            sodium_memcmp(cookie + 32, m_tsecret.data(), key_size) == 0;
     sodium_memzero(cookie, sizeof cookie);
@@ -349,7 +355,6 @@ result server::on_initiate(std::span<const std::uint8_t> body, public_key& clien
         return result::crypto;
     }
     m_peer_nonce = n;
-    m_cookie_key.wipe(); // a cookie is good for one INITIATE
     try {
         metadata.assign(plain.begin() + 128, plain.end());
     } catch (const std::bad_alloc&) {

@@ -157,6 +157,11 @@ public:
     [[nodiscard]] int make_ready(msg& out, std::span<const std::uint8_t> metadata) noexcept;
     [[nodiscard]] std::unique_ptr<channel> make_channel() noexcept;
 
+    // The cookie key: random for each WELCOME (so each connection's cookies are under a
+    // key of their own), wiped by the first INITIATE whatever its fate (all zeros then;
+    // a second INITIATE is refused). Exposed for the unit tests.
+    [[nodiscard]] const secret_key& cookie_key() const noexcept { return m_cookie_key; }
+
 private:
     public_key m_public;    // S
     secret_key m_secret;    // s
@@ -164,6 +169,7 @@ private:
     secret_key m_tsecret;   // s'
     public_key m_client_t{}; // C'
     secret_key m_cookie_key; // this connection's cookie key
+    bool m_cookie_live = false; // a WELCOME went out and no INITIATE came yet
     std::array<std::uint8_t, 32> m_precom{}; // beforenm(C', s')
     std::uint64_t m_nonce = 1;
     std::uint64_t m_peer_nonce = 0;
