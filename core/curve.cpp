@@ -160,7 +160,11 @@ client::client(const public_key& server_key, const public_key& our_public, const
     m_valid = make_keypair(m_tpublic, m_tsecret) == 0;
 }
 
-client::~client() { sodium_memzero(m_precom.data(), m_precom.size()); }
+client::~client()
+{
+    sodium_memzero(m_precom.data(), m_precom.size());
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
+}
 
 int client::make_hello(msg& out) noexcept
 {
@@ -175,7 +179,9 @@ int client::make_hello(msg& out) noexcept
     put_u64(p + 112, m_nonce);
     const nonce nn("CurveZMQHELLO---", m_nonce);
     const std::uint8_t zeros[64] = {};
-    if (crypto_box_easy(p + 120, zeros, sizeof zeros, nn.b, m_server.data(), m_tsecret.data()) != 0) return EINVAL;
+    // One curve25519 for the HELLO and the WELCOME boxes, which share the key pair (S, c').
+    if (crypto_box_beforenm(m_hello_key.data(), m_server.data(), m_tsecret.data()) != 0) return EINVAL;
+    if (crypto_box_easy_afternm(p + 120, zeros, sizeof zeros, nn.b, m_hello_key.data()) != 0) return EINVAL;
     ++m_nonce;
     return 0;
 }
@@ -185,9 +191,10 @@ result client::on_welcome(std::span<const std::uint8_t> body) noexcept
     if (body.size() != welcome_size || !has_name(body, "\x07WELCOME", 8)) return result::malformed;
     const nonce nn("WELCOME-", body.data() + 8);
     std::uint8_t plain[128];
-    if (crypto_box_open_easy(plain, body.data() + 24, 144, nn.b, m_server.data(), m_tsecret.data()) != 0) {
+    if (crypto_box_open_easy_afternm(plain, body.data() + 24, 144, nn.b, m_hello_key.data()) != 0) {
         return result::crypto;
     }
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
     std::memcpy(m_server_t.data(), plain, key_size);
     std::memcpy(m_cookie.data(), plain + 32, m_cookie.size());
     sodium_memzero(plain, sizeof plain);
@@ -265,7 +272,11 @@ server::server(const public_key& our_public, const secret_key& our_secret) noexc
     m_valid = make_keypair(m_tpublic, m_tsecret) == 0 && public_of(m_secret, m_public) == 0;
 }
 
-server::~server() { sodium_memzero(m_precom.data(), m_precom.size()); }
+server::~server()
+{
+    sodium_memzero(m_precom.data(), m_precom.size());
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
+}
 
 result server::on_hello(std::span<const std::uint8_t> body) noexcept
 {
@@ -276,7 +287,9 @@ result server::on_hello(std::span<const std::uint8_t> body) noexcept
     const std::uint64_t n = get_u64(body.data() + 112);
     const nonce nn("CurveZMQHELLO---", n);
     std::uint8_t plain[64];
-    if (crypto_box_open_easy(plain, body.data() + 120, 80, nn.b, m_client_t.data(), m_secret.data()) != 0) {
+    // One curve25519 for the HELLO and the WELCOME boxes, which share the key pair (C', s).
+    if (crypto_box_beforenm(m_hello_key.data(), m_client_t.data(), m_secret.data()) != 0) return result::crypto;
+    if (crypto_box_open_easy_afternm(plain, body.data() + 120, 80, nn.b, m_hello_key.data()) != 0) {
         return result::crypto; // most likely: the client has the wrong server key
     }
     m_peer_nonce = n;
@@ -303,8 +316,9 @@ int server::make_welcome(msg& out) noexcept
     std::memcpy(p, "\x07WELCOME", 8);
     randombytes_buf(p + 8, 16);
     const nonce wn("WELCOME-", p + 8);
-    const int brc = crypto_box_easy(p + 24, plain, sizeof plain, wn.b, m_client_t.data(), m_secret.data());
+    const int brc = crypto_box_easy_afternm(p + 24, plain, sizeof plain, wn.b, m_hello_key.data());
     sodium_memzero(plain, sizeof plain);
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
     if (brc != 0) {
         (void)out.close();
         out.init();
