@@ -154,7 +154,7 @@ struct authenticator::impl {
     void start() noexcept;
     void run() noexcept;
     void serve_one() noexcept;
-    verdict decide(const std::vector<std::string>& req) noexcept;
+    verdict decide(const std::vector<std::string>& req, bool complete) noexcept;
 
     // The rules of `domain`, made on first use. Caller holds the mutex.
     domain_rules* rules_of(std::string_view domain) noexcept
@@ -240,13 +240,7 @@ void authenticator::impl::serve_one() noexcept
         }
         zmq_msg_close(&m);
     }
-    verdict v;
-    if (ok) {
-        v = decide(req);
-    } else {
-        v.code = "500";
-        v.text = "Malformed request";
-    }
+    const verdict v = decide(req, ok);
     const std::string_view id = req.size() > 1 ? std::string_view(req[1]) : std::string_view();
     const std::string_view reply[] = {"1.0", id, v.code, v.text, v.user_id, ""};
     for (std::size_t i = 0; i < std::size(reply); ++i) {
@@ -256,7 +250,8 @@ void authenticator::impl::serve_one() noexcept
 }
 
 // The decision for a request: "1.0", id, domain, address, identity, mechanism, credentials...
-verdict authenticator::impl::decide(const std::vector<std::string>& req) noexcept
+// (`complete`: false when frames were dropped, too many or out of memory).
+verdict authenticator::impl::decide(const std::vector<std::string>& req, bool complete) noexcept
 {
     verdict v;
     std::lock_guard lock(mutex);
@@ -276,7 +271,7 @@ verdict authenticator::impl::decide(const std::vector<std::string>& req) noexcep
         v.text = text;
         return v;
     };
-    if (req.size() < 6 || req[0] != "1.0") {
+    if (!complete || req.size() < 6 || req[0] != "1.0") {
         ++count->malformed;
         v.code = "500";
         v.text = "Malformed request";

@@ -197,6 +197,9 @@ TEST_F(AuthRaw, EveryRuleAndStatusWithExactCounters) {
   EXPECT_EQ("500", ask({"1.0", "1", ""}).status);
   EXPECT_EQ("500", ask({"1.0", "1", "", "127.0.0.1", "", "PLAIN", "admin"}).status);
   EXPECT_EQ("500", ask({"1.0", "1", "", "127.0.0.1", "", "CURVE", "short"}).status);
+  std::vector<std::string> many = {"1.0", "1", "", "127.0.0.1", "", "PLAIN"};
+  many.resize(40, "x");  // far more frames than any request has
+  EXPECT_EQ("500", ask(many).status);
 
   zmx::auth_counters expect;
   expect.accepted = 6;
@@ -204,10 +207,10 @@ TEST_F(AuthRaw, EveryRuleAndStatusWithExactCounters) {
   expect.refused_address = 3;
   expect.refused_key = 1;
   expect.refused_mechanism = 1;
-  expect.malformed = 4;
+  expect.malformed = 5;
   EXPECT_EQ(expect, auth.counters());
   EXPECT_EQ(expect, auth.total());
-  EXPECT_EQ(18u, auth.total().refused() + auth.total().accepted);
+  EXPECT_EQ(19u, auth.total().refused() + auth.total().accepted);
 
   // Per domain: "ops" has rules of its own (only 192.168.0.0/16, user ops/pw, any key,
   // no NULL); "other" has none and falls back to the default rules.
