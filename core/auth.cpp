@@ -139,6 +139,7 @@ struct authenticator::impl {
     void* rep = nullptr; // owned by the thread once it runs
     int wake_fd = -1;
     std::thread thread;
+    std::mutex stop_mutex; // stop() from several threads at once joins once
     std::atomic<bool> alive{false};
     int start_error = 0;
 
@@ -367,7 +368,9 @@ bool authenticator::running() const noexcept { return m_impl && m_impl->alive.lo
 
 void authenticator::stop() noexcept
 {
-    if (!m_impl || !m_impl->thread.joinable()) return;
+    if (!m_impl) return;
+    std::lock_guard lock(m_impl->stop_mutex);
+    if (!m_impl->thread.joinable()) return;
     const std::uint64_t one = 1;
     (void)!::write(m_impl->wake_fd, &one, sizeof one);
     m_impl->thread.join();

@@ -320,6 +320,16 @@ TEST(AuthLifecycle, OneHandlerPerContextStopFreesTheEndpoint) {
   EXPECT_TRUE(none.error());
 }
 
+TEST(AuthLifecycle, StopFromSeveralThreadsAtOnce) {
+  context ctx;
+  zmx::authenticator auth(ctx.get());
+  ASSERT_TRUE(auth.running());
+  std::vector<std::thread> stoppers;
+  for (int i = 0; i < 4; ++i) stoppers.emplace_back([&] { auth.stop(); });
+  for (auto& t : stoppers) t.join();
+  EXPECT_FALSE(auth.running());
+}
+
 TEST(AuthLifecycle, CppContextAndContextTermWhileRunning) {
   {
     zmx::context cpp;
