@@ -160,7 +160,11 @@ client::client(const public_key& server_key, const public_key& our_public, const
     m_valid = make_keypair(m_tpublic, m_tsecret) == 0;
 }
 
-client::~client() { sodium_memzero(m_precom.data(), m_precom.size()); }
+client::~client()
+{
+    sodium_memzero(m_precom.data(), m_precom.size());
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
+}
 
 int client::make_hello(msg& out) noexcept
 {
@@ -175,7 +179,9 @@ int client::make_hello(msg& out) noexcept
     put_u64(p + 112, m_nonce);
     const nonce nn("CurveZMQHELLO---", m_nonce);
     const std::uint8_t zeros[64] = {};
-    if (crypto_box_easy(p + 120, zeros, sizeof zeros, nn.b, m_server.data(), m_tsecret.data()) != 0) return EINVAL;
+    // One curve25519 for the HELLO and the WELCOME boxes, which share the key pair (S, c').
+    if (crypto_box_beforenm(m_hello_key.data(), m_server.data(), m_tsecret.data()) != 0) return EINVAL;
+    if (crypto_box_easy_afternm(p + 120, zeros, sizeof zeros, nn.b, m_hello_key.data()) != 0) return EINVAL;
     ++m_nonce;
     return 0;
 }
@@ -185,9 +191,10 @@ result client::on_welcome(std::span<const std::uint8_t> body) noexcept
     if (body.size() != welcome_size || !has_name(body, "\x07WELCOME", 8)) return result::malformed;
     const nonce nn("WELCOME-", body.data() + 8);
     std::uint8_t plain[128];
-    if (crypto_box_open_easy(plain, body.data() + 24, 144, nn.b, m_server.data(), m_tsecret.data()) != 0) {
+    if (crypto_box_open_easy_afternm(plain, body.data() + 24, 144, nn.b, m_hello_key.data()) != 0) {
         return result::crypto;
     }
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
     std::memcpy(m_server_t.data(), plain, key_size);
     std::memcpy(m_cookie.data(), plain + 32, m_cookie.size());
     sodium_memzero(plain, sizeof plain);
@@ -265,7 +272,11 @@ server::server(const public_key& our_public, const secret_key& our_secret) noexc
     m_valid = make_keypair(m_tpublic, m_tsecret) == 0 && public_of(m_secret, m_public) == 0;
 }
 
-server::~server() { sodium_memzero(m_precom.data(), m_precom.size()); }
+server::~server()
+{
+    sodium_memzero(m_precom.data(), m_precom.size());
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
+}
 
 result server::on_hello(std::span<const std::uint8_t> body) noexcept
 {
@@ -276,7 +287,9 @@ result server::on_hello(std::span<const std::uint8_t> body) noexcept
     const std::uint64_t n = get_u64(body.data() + 112);
     const nonce nn("CurveZMQHELLO---", n);
     std::uint8_t plain[64];
-    if (crypto_box_open_easy(plain, body.data() + 120, 80, nn.b, m_client_t.data(), m_secret.data()) != 0) {
+    // One curve25519 for the HELLO and the WELCOME boxes, which share the key pair (C', s).
+    if (crypto_box_beforenm(m_hello_key.data(), m_client_t.data(), m_secret.data()) != 0) return result::crypto;
+    if (crypto_box_open_easy_afternm(plain, body.data() + 120, 80, nn.b, m_hello_key.data()) != 0) {
         return result::crypto; // most likely: the client has the wrong server key
     }
     m_peer_nonce = n;
@@ -285,8 +298,9 @@ result server::on_hello(std::span<const std::uint8_t> body) noexcept
 
 int server::make_welcome(msg& out) noexcept
 {
-    // Cookie: Box[C' + s'](K), K made for this connection and forgotten after INITIATE.
+    // Cookie: Box[C' + s'](K), K fresh for each WELCOME and wiped by the INITIATE.
     randombytes_buf(m_cookie_key.bytes.data(), m_cookie_key.bytes.size());
+    m_cookie_live = true;
     std::uint8_t cookie_plain[64];
     std::memcpy(cookie_plain, m_client_t.data(), key_size);
     std::memcpy(cookie_plain + 32, m_tsecret.data(), key_size);
@@ -302,8 +316,9 @@ int server::make_welcome(msg& out) noexcept
     std::memcpy(p, "\x07WELCOME", 8);
     randombytes_buf(p + 8, 16);
     const nonce wn("WELCOME-", p + 8);
-    const int brc = crypto_box_easy(p + 24, plain, sizeof plain, wn.b, m_client_t.data(), m_secret.data());
+    const int brc = crypto_box_easy_afternm(p + 24, plain, sizeof plain, wn.b, m_hello_key.data());
     sodium_memzero(plain, sizeof plain);
+    sodium_memzero(m_hello_key.data(), m_hello_key.size());
     if (brc != 0) {
         (void)out.close();
         out.init();
@@ -317,9 +332,14 @@ result server::on_initiate(std::span<const std::uint8_t> body, public_key& clien
 {
     if (body.size() < initiate_min_size || !has_name(body, "\x08INITIATE", 9)) return result::malformed;
     // The cookie must be ours and name this connection's keys.
+    if (!m_cookie_live) return result::crypto; // no WELCOME yet, or a second INITIATE
     std::uint8_t cookie[64];
     const nonce cn("COOKIE--", body.data() + 9);
-    if (crypto_secretbox_open_easy(cookie, body.data() + 25, 80, cn.b, m_cookie_key.data()) != 0) return result::crypto;
+    const int orc = crypto_secretbox_open_easy(cookie, body.data() + 25, 80, cn.b, m_cookie_key.data());
+    // A cookie is good for one INITIATE: the key goes now, whatever comes next.
+    m_cookie_key.wipe();
+    m_cookie_live = false;
+    if (orc != 0) return result::crypto;
     const bool cookie_ok = sodium_memcmp(cookie, m_client_t.data(), key_size) == 0 &&
                            sodium_memcmp(cookie + 32, m_tsecret.data(), key_size) == 0;
     sodium_memzero(cookie, sizeof cookie);
@@ -349,7 +369,6 @@ result server::on_initiate(std::span<const std::uint8_t> body, public_key& clien
         return result::crypto;
     }
     m_peer_nonce = n;
-    m_cookie_key.wipe(); // a cookie is good for one INITIATE
     try {
         metadata.assign(plain.begin() + 128, plain.end());
     } catch (const std::bad_alloc&) {

@@ -132,6 +132,7 @@ private:
     secret_key m_tsecret;   // c'
     public_key m_server_t{}; // S'
     std::array<std::uint8_t, 96> m_cookie{};
+    std::array<std::uint8_t, 32> m_hello_key{}; // beforenm(S, c'): HELLO and WELCOME boxes
     std::array<std::uint8_t, 32> m_precom{}; // beforenm(S', c')
     std::uint64_t m_nonce = 1;
     std::uint64_t m_peer_nonce = 0;
@@ -157,13 +158,20 @@ public:
     [[nodiscard]] int make_ready(msg& out, std::span<const std::uint8_t> metadata) noexcept;
     [[nodiscard]] std::unique_ptr<channel> make_channel() noexcept;
 
+    // The cookie key: random for each WELCOME (so each connection's cookies are under a
+    // key of their own), wiped by the first INITIATE whatever its fate (all zeros then;
+    // a second INITIATE is refused). Exposed for the unit tests.
+    [[nodiscard]] const secret_key& cookie_key() const noexcept { return m_cookie_key; }
+
 private:
     public_key m_public;    // S
     secret_key m_secret;    // s
     public_key m_tpublic{}; // S'
     secret_key m_tsecret;   // s'
     public_key m_client_t{}; // C'
+    std::array<std::uint8_t, 32> m_hello_key{}; // beforenm(C', s): HELLO and WELCOME boxes
     secret_key m_cookie_key; // this connection's cookie key
+    bool m_cookie_live = false; // a WELCOME went out and no INITIATE came yet
     std::array<std::uint8_t, 32> m_precom{}; // beforenm(C', s')
     std::uint64_t m_nonce = 1;
     std::uint64_t m_peer_nonce = 0;

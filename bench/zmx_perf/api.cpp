@@ -49,6 +49,7 @@ zmq_api make_zmx_api()
     a.errno_fn = &zmq_errno;
     a.strerror_fn = &zmq_strerror;
     a.version_fn = &zmq_version;
+    a.curve_keypair = &zmq_curve_keypair;
     int major = 0;
     int minor = 0;
     int patch = 0;
@@ -114,7 +115,8 @@ const zmq_api* load_libzmq(const std::string& path, std::string& error)
               resolve(h, "zmq_msg_send", a->msg_send, error) && resolve(h, "zmq_msg_recv", a->msg_recv, error) &&
               resolve(h, "zmq_msg_close", a->msg_close, error) && resolve(h, "zmq_msg_data", a->msg_data, error) &&
               resolve(h, "zmq_msg_size", a->msg_size, error) && resolve(h, "zmq_errno", a->errno_fn, error) &&
-              resolve(h, "zmq_strerror", a->strerror_fn, error) && resolve(h, "zmq_version", a->version_fn, error);
+              resolve(h, "zmq_strerror", a->strerror_fn, error) && resolve(h, "zmq_version", a->version_fn, error) &&
+              resolve(h, "zmq_curve_keypair", a->curve_keypair, error);
     if (!ok) {
         error = path + ": " + error;
         return nullptr;

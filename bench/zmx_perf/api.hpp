@@ -41,6 +41,7 @@ struct zmq_api {
     int (*errno_fn)() = nullptr;
     const char* (*strerror_fn)(int) = nullptr;
     void (*version_fn)(int*, int*, int*) = nullptr;
+    int (*curve_keypair)(char*, char*) = nullptr;
 
     // zmq_strerror(zmq_errno()) of this library.
     [[nodiscard]] std::string last_error() const;

@@ -208,6 +208,12 @@ session::session(const zmq_api& api, const lib_options& lib) : m_api(api), m_lib
             throw setup_failure{"error", "zmq_ctx_set(ZMX_CTX_IDLE): " + e};
         }
     }
+    if (m_lib.curve && (m_api.curve_keypair(m_server_public, m_server_secret) != 0 ||
+                        m_api.curve_keypair(m_client_public, m_client_secret) != 0)) {
+        const std::string e = m_api.last_error();
+        m_api.ctx_term(m_ctx);
+        throw setup_failure{"unsupported", "CURVE is not available in " + m_api.version + " (zmq_curve_keypair: " + e + ")"};
+    }
 }
 
 session::~session()
@@ -263,8 +269,24 @@ void session::set_int(void* s, int option, int value, const char* what)
         fail(std::string("zmq_setsockopt(") + what + ")", false);
 }
 
+void session::close(void* s) noexcept
+{
+    for (auto it = m_sockets.begin(); it != m_sockets.end(); ++it) {
+        if (*it == s) {
+            m_sockets.erase(it);
+            break;
+        }
+    }
+    m_api.close(s);
+}
+
 std::string session::bind(void* s, const std::string& uri)
 {
+    if (m_lib.curve) {
+        set_int(s, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER");
+        if (m_api.setsockopt(s, ZMQ_CURVE_SECRETKEY, m_server_secret, 40) != 0)
+            fail("zmq_setsockopt(ZMQ_CURVE_SECRETKEY)", false);
+    }
     if (m_api.bind(s, uri.c_str()) != 0) {
         const int e = m_api.errno_fn();
         if (e == EPROTONOSUPPORT)
@@ -287,6 +309,10 @@ std::string session::bind(void* s, const std::string& uri)
 
 void session::connect(void* s, const std::string& uri)
 {
+    if (m_lib.curve && (m_api.setsockopt(s, ZMQ_CURVE_SERVERKEY, m_server_public, 40) != 0 ||
+                        m_api.setsockopt(s, ZMQ_CURVE_PUBLICKEY, m_client_public, 40) != 0 ||
+                        m_api.setsockopt(s, ZMQ_CURVE_SECRETKEY, m_client_secret, 40) != 0))
+        fail("zmq_setsockopt(ZMQ_CURVE_*)", false);
     if (m_api.connect(s, uri.c_str()) != 0)
         fail("zmq_connect(" + uri + ")", true);
 }

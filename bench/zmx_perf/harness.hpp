@@ -161,8 +161,11 @@ public:
     void* socket(int type, const char* type_name, bool keep_linger = false);
     void set_int(void* s, int option, int value, const char* what);
     // Binds uri; returns the endpoint peers should connect to (ZMQ_LAST_ENDPOINT).
+    // With --curve the bound socket is a CURVE server and connecting ones its clients.
     std::string bind(void* s, const std::string& uri);
     void connect(void* s, const std::string& uri);
+    // Closes a socket made by socket() before the session ends (hs: one per handshake).
+    void close(void* s) noexcept;
 
     [[nodiscard]] const zmq_api& api() const noexcept { return m_api; }
 
@@ -173,6 +176,10 @@ private:
     const lib_options& m_lib;
     void* m_ctx = nullptr;
     std::vector<void*> m_sockets;
+    char m_server_public[41] = {}; // --curve: keys made for this session
+    char m_server_secret[41] = {};
+    char m_client_public[41] = {};
+    char m_client_secret[41] = {};
 };
 
 // The endpoint a run binds to: --endpoint, or a fresh one for the transport.

@@ -13,6 +13,7 @@ const char* to_string(scenario_kind k) noexcept
     case scenario_kind::thr: return "thr";
     case scenario_kind::fanout: return "fanout";
     case scenario_kind::reqrep: return "reqrep";
+    case scenario_kind::hs: return "hs";
     }
     return "?";
 }
@@ -61,6 +62,7 @@ std::uint64_t scenario_options::effective_count() const noexcept
     switch (scenario) {
     case scenario_kind::thr: return default_thr_count;
     case scenario_kind::fanout: return default_fanout_count;
+    case scenario_kind::hs: return default_hs_count;
     case scenario_kind::lat:
     case scenario_kind::reqrep: return default_lat_count;
     }
@@ -267,6 +269,10 @@ bool lib_option(const std::string& name, std::optional<std::string>& inline_valu
         if (inline_value)
             throw arg_error{"--direct takes no value"};
         o.direct = true;
+    } else if (name == "--curve") {
+        if (inline_value)
+            throw arg_error{"--curve takes no value"};
+        o.curve = true;
     } else if (name == "--io-threads") {
         o.io_threads = in_range<int>(name, r.value_for(name, inline_value), 1, 64, false);
     } else if (name == "--hwm") {
@@ -288,7 +294,8 @@ std::optional<compat_kind> compat_of(std::string_view s)
 
 std::optional<scenario_kind> scenario_of(std::string_view s)
 {
-    for (const scenario_kind k : {scenario_kind::lat, scenario_kind::thr, scenario_kind::fanout, scenario_kind::reqrep})
+    for (const scenario_kind k : {scenario_kind::lat, scenario_kind::thr, scenario_kind::fanout, scenario_kind::reqrep,
+                                  scenario_kind::hs})
         if (s == to_string(k))
             return k;
     return std::nullopt;
@@ -460,14 +467,15 @@ command parse_scenario(const std::vector<std::string>& args)
         }
     }
     if (!have_scenario)
-        throw arg_error{"no scenario given (lat, thr, fanout, reqrep) and no sub-command"};
+        throw arg_error{"no scenario given (lat, thr, fanout, reqrep, hs) and no sub-command"};
     if (o.count != 0 && o.duration_s > 0)
         throw arg_error{"--count and --duration are exclusive"};
     if (size_given && sizes_given)
         throw arg_error{"--size and --sizes are exclusive"};
     if (lib_given && o.lib.vs_libzmq)
         throw arg_error{"--lib and --vs-libzmq are exclusive (--vs-libzmq runs both)"};
-    if (peers_given && o.peers != 1 && (o.scenario == scenario_kind::lat || o.scenario == scenario_kind::thr))
+    if (peers_given && o.peers != 1 && (o.scenario == scenario_kind::lat || o.scenario == scenario_kind::thr ||
+                                              o.scenario == scenario_kind::hs))
         throw arg_error{std::string("--peers applies to fanout and reqrep, not ") + to_string(o.scenario)};
     if (o.fail_after != 0 && o.stall_after != 0)
         throw arg_error{"--fail-after and --stall-after are exclusive"};
@@ -480,7 +488,7 @@ command parse_scenario(const std::vector<std::string>& args)
     }
     if (o.cross_process && o.transport == transport_kind::inproc)
         throw arg_error{"--cross-process needs a transport between processes (tcp, ipc, shm), not inproc"};
-    if (o.cross_process && o.scenario == scenario_kind::reqrep)
+    if (o.cross_process && (o.scenario == scenario_kind::reqrep || o.scenario == scenario_kind::hs))
         throw arg_error{"--cross-process applies to lat, thr and fanout"};
     return cmd;
 }
@@ -524,6 +532,9 @@ std::string usage_text(std::string_view program)
            "  thr      PUSH -> PULL one-way stream: throughput; one-way latency with --rate\n"
            "  fanout   PUB -> N SUBs (--peers, default 2): delivered rate, drops\n"
            "  reqrep   N REQ clients (--peers, default 1) -> one REP echo: round-trip time\n"
+           "  hs       handshakes: a new PUSH connects to a bound PULL, sends one message and\n"
+           "           closes, --count times (default 2000): handshakes/s and the time from\n"
+           "           zmq_socket to the first message received (with --curve: CURVE)\n"
            "\n"
            "options:\n"
            "  --transport inproc|tcp|ipc|shm  default inproc; tcp binds 127.0.0.1 on a free port\n"
@@ -565,6 +576,8 @@ std::string usage_text(std::string_view program)
            "  --direct             zmx: ZMX_DIRECT\n"
            "  --io-threads N       ZMQ_IO_THREADS\n"
            "  --hwm N              ZMQ_SNDHWM and ZMQ_RCVHWM on every socket\n"
+           "  --curve              CURVE security on every connection (the binding socket is\n"
+           "                       the server; keys made per run with zmq_curve_keypair)\n"
            "\n"
            "The sub-commands take libzmq's perf tools' arguments and print their result lines.\n"
            "exit status: 0 ok, 1 a run failed, 2 bad arguments, 3 a socket type or transport\n"

@@ -12,7 +12,7 @@
 
 namespace zmx::perf {
 
-enum class scenario_kind { lat, thr, fanout, reqrep };
+enum class scenario_kind { lat, thr, fanout, reqrep, hs };
 enum class transport_kind { inproc, tcp, ipc, shm, other }; // other: --endpoint with another scheme
 enum class idle_kind { block, backoff, spin };
 enum class lib_kind { zmx, libzmq };
@@ -28,6 +28,7 @@ inline constexpr std::size_t max_message_size = std::size_t{1} << 30;
 inline constexpr std::uint64_t default_lat_count = 100'000;
 inline constexpr std::uint64_t default_thr_count = 10'000'000;
 inline constexpr std::uint64_t default_fanout_count = 1'000'000;
+inline constexpr std::uint64_t default_hs_count = 2'000;
 inline constexpr std::uint64_t default_warmup = 1'000;
 
 // Library settings shared by scenarios and sub-commands.
@@ -40,6 +41,7 @@ struct lib_options {
     bool direct = false;                    // zmx only: ZMX_DIRECT
     int io_threads = 0;                     // ZMQ_IO_THREADS (0: library default)
     int hwm = -1;                           // ZMQ_SNDHWM / ZMQ_RCVHWM (-1: library default)
+    bool curve = false;                     // CURVE on every connection (the binding side is the server)
 };
 
 struct scenario_options {

@@ -40,7 +40,7 @@ run_result partial_result(const run_result& base, const live_totals& t, double e
     r.status = "error";
     r.error = why;
     r.partial = true;
-    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
+    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep" || r.scenario == "hs";
     r.received = t.rx;
     r.sent = pingpong ? t.rx : t.tx; // lat/reqrep: a measured round trip is one sent, one received
     r.drops = t.drops;
@@ -50,7 +50,8 @@ run_result partial_result(const run_result& base, const live_totals& t, double e
         r.msgs_per_s = static_cast<double>(t.rx) / elapsed_s;
         r.mb_per_s = r.msgs_per_s * static_cast<double>(r.size) / 1e6;
         if (pingpong) {
-            r.mb_per_s_both_ways = 2 * r.mb_per_s;
+            if (r.scenario != "hs")
+                r.mb_per_s_both_ways = 2 * r.mb_per_s;
         } else {
             r.sent_per_s = static_cast<double>(t.tx) / elapsed_s;
             r.delivered_pct = delivered_percent(t.rx, t.tx, r.scenario == "fanout" ? r.peers : 1);
@@ -58,7 +59,7 @@ run_result partial_result(const run_result& base, const live_totals& t, double e
     }
     r.latency = latency_summary{};
     if (t.lat_n != 0) {
-        r.latency.kind = pingpong ? "rtt" : "one_way";
+        r.latency.kind = r.scenario == "hs" ? "handshake" : pingpong ? "rtt" : "one_way";
         r.latency.count = t.lat_n;
         r.latency.mean_us = static_cast<double>(t.lat_sum_ns) / static_cast<double>(t.lat_n) / 1000.0;
     }
@@ -126,6 +127,10 @@ std::string metric_label(const metric_def& m, const std::vector<run_result>& run
 {
     const std::string scenario = runs.empty() ? "" : runs.front().scenario;
     const std::string name = m.name;
+    if (name == "msgs_per_s" && scenario == "hs")
+        return "handshakes/s";
+    if (name == "mb_per_s" && scenario == "hs")
+        return "first-msg MB/s";
     if (name == "msgs_per_s")
         return scenario == "lat" || scenario == "reqrep" ? "round trips/s" : "delivered msgs/s";
     if (name == "mb_per_s")
@@ -225,6 +230,8 @@ std::string format_run_header(const run_result& r, const scenario_options& o)
         s += ", warm-up " + format_number(static_cast<double>(r.warmup), 0) + " (not counted)";
     if (r.hwm >= 0)
         s += ", hwm " + std::to_string(r.hwm) + (r.hwm == 0 ? " (no limit)" : "");
+    if (r.security != "null")
+        s += ", " + r.security;
     if (r.scenario == "fanout" || r.scenario == "reqrep")
         s += ", " + std::to_string(r.peers) + (r.scenario == "fanout" ? " SUB" : " REQ") + (r.peers == 1 ? "" : "s");
     s += ", idle " + r.idle;
@@ -267,14 +274,17 @@ std::string format_summary(const run_result& r)
         if (r.partial)
             s += "  measured until it failed (live counters; no percentiles):\n";
     }
-    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
+    const bool hs = r.scenario == "hs";
+    const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep" || hs;
     const bool fan = r.scenario == "fanout";
     s += "  messages     sent " + format_number(static_cast<double>(r.sent), 0) + "   received " +
          format_number(static_cast<double>(r.received), 0) + (fan ? " (all SUBs)" : "") + "   drops " +
          format_number(static_cast<double>(r.drops), 0) + "   hwm-stalls " +
          format_number(static_cast<double>(r.hwm_stalls), 0) + "\n";
     s += "  elapsed      " + format_number(r.elapsed_s, 3) + " s\n";
-    if (pingpong) {
+    if (hs) {
+        s += "  throughput   " + format_number(r.msgs_per_s, 0) + " handshakes/s (connect, first message, close)\n";
+    } else if (pingpong) {
         s += "  throughput   " + format_number(r.msgs_per_s, 0) + " round trips/s   " + format_number(r.mb_per_s, 2) +
              " MB/s each way, " + format_number(r.mb_per_s_both_ways, 2) + " MB/s both ways\n";
     } else {
@@ -291,7 +301,9 @@ std::string format_summary(const run_result& r)
     }
     if (!r.latency.kind.empty()) {
         const latency_summary& l = r.latency;
-        s += "  latency      " + std::string(l.kind == "rtt" ? "round trip" : "one way") + ", us (" +
+        s += "  latency      " + std::string(l.kind == "rtt"         ? "round trip"
+                                          : l.kind == "handshake" ? "zmq_socket to first message"
+                                                                  : "one way") + ", us (" +
              format_number(static_cast<double>(l.count), 0) + " samples" +
              (r.rate > 0 ? ", from intended send times" : "") + ")\n";
         s += "               min " + format_us(l.min_us) + "  mean " + format_us(l.mean_us) + "  p50 " +
@@ -301,7 +313,7 @@ std::string format_summary(const run_result& r)
     } else if (!pingpong) {
         s += "  latency      - (one-way latency needs --rate and --size >= 16)\n";
     }
-    s += "  cpu/" + std::string(pingpong ? "rtt " : "msg ") + "     " + r.a_role + " " + format_number(r.cpu_ns_a, 1) +
+    s += "  cpu/" + std::string(hs ? "hs  " : pingpong ? "rtt " : "msg ") + "     " + r.a_role + " " + format_number(r.cpu_ns_a, 1) +
          " ns   " + r.b_role + " " + format_number(r.cpu_ns_b, 1) + " ns   process " +
          format_number(r.cpu_ns_process, 1) + " ns\n";
     if (!r.error.empty() && r.ok())
@@ -365,6 +377,7 @@ void write_run(json_writer& w, const run_result& r)
         .field("run", r.run)
         .field("peers", r.peers)
         .field("idle", r.idle)
+        .field("security", r.security)
         .field("rate", r.rate > 0 ? r.rate : not_measured)
         .field("hwm", r.hwm >= 0 ? static_cast<double>(r.hwm) : not_measured)
         .field("warmup", r.warmup)
@@ -384,11 +397,13 @@ void write_run(json_writer& w, const run_result& r)
         .field("mb_per_s", r.mb_per_s);
     // Spelled out: what msgs_per_s counts, the sender's own rate, the delivered share,
     // and for ping-pong both directions' bytes.
+    const bool hs = r.scenario == "hs";
     const bool pingpong = r.scenario == "lat" || r.scenario == "reqrep";
-    w.field("delivered_msgs_per_s", pingpong ? not_measured : r.msgs_per_s)
+    w.field("delivered_msgs_per_s", pingpong || hs ? not_measured : r.msgs_per_s)
         .field("sent_msgs_per_s", r.sent_per_s)
         .field("delivered_pct", r.delivered_pct)
         .field("round_trips_per_s", pingpong ? r.msgs_per_s : not_measured)
+        .field("handshakes_per_s", hs ? r.msgs_per_s : not_measured)
         .field("mb_per_s_direction", pingpong ? "each_way" : "delivered")
         .field("mb_per_s_both_ways", r.mb_per_s_both_ways);
     w.key("latency");

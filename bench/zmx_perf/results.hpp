@@ -59,6 +59,7 @@ struct run_result {
     double rate = 0;              // msgs/s, 0: unpaced
     int hwm = -1;                 // --hwm (-1: the library's default)
     std::uint64_t warmup = 0;     // round trips or messages before the clock started
+    std::string security = "null"; // "null" or "curve" (--curve)
 
     // Outcome: "ok", "unsupported" (socket type or transport missing from the library)
     // or "error"; error says what.

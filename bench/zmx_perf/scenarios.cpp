@@ -20,12 +20,15 @@ run_result run_scenario(const run_request& req)
     r.rate = o.rate;
     r.hwm = o.lib.hwm;
     r.warmup = o.warmup;
+    r.security = o.lib.curve ? "curve" : "null";
     if (o.lib.idle)
         r.idle = api.is_zmx ? to_string(*o.lib.idle) : "n/a";
     const std::string bind_uri = r.endpoint;
     try {
         const bool pingpong = o.scenario == scenario_kind::lat || o.scenario == scenario_kind::reqrep;
-        r = pingpong ? run_pingpong(req, r) : run_stream(req, r);
+        r = o.scenario == scenario_kind::hs ? run_handshakes(req, r)
+            : pingpong                      ? run_pingpong(req, r)
+                                            : run_stream(req, r);
     } catch (const setup_failure& f) {
         r.status = f.status;
         r.error = f.what;

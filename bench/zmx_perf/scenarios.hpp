@@ -4,6 +4,7 @@
 //   reqrep  N REQ clients <-> one REP echo        round-trip time per request
 //   thr     PUSH sender -> PULL receiver          throughput; one-way latency when paced
 //   fanout  PUB sender -> N SUB receivers         delivered rate, drops; latency when paced
+//   hs      new PUSH -> PULL, one message, close   handshakes/s; time to the first message
 // A socket type or transport the library lacks gives status "unsupported", not a crash.
 #pragma once
 
@@ -30,5 +31,6 @@ struct run_request {
 // setup_failure before their threads start; run_scenario turns that into a status.
 [[nodiscard]] run_result run_pingpong(const run_request& req, run_result r);
 [[nodiscard]] run_result run_stream(const run_request& req, run_result r);
+[[nodiscard]] run_result run_handshakes(const run_request& req, run_result r); // scenario_handshake.cpp
 
 } // namespace zmx::perf

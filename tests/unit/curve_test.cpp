@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <zmq.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -302,6 +303,48 @@ TEST(CurveMechanism, CookieFromAnotherConnectionAndFalseVouchRefused) {
   session u;
   u.all();
   EXPECT_NE(cv::result::ok, u.srv.on_initiate(u.initiate, k, md));
+}
+
+TEST(CurveMechanism, CookieKeyFreshPerWelcomeAndWipedByTheInitiate) {
+  // Two connections to one server (same long-term keys): their WELCOMEs carry cookies
+  // under different random keys, so connection A's cookie in connection B's INITIATE is
+  // refused. The key is wiped by the first INITIATE, good or bad.
+  const cv::secret_key zero{};
+  session a;
+  a.make_hello();
+  a.make_welcome();
+  cv::client cli_b(a.server_keys.pub, a.client_keys.pub, a.client_keys.sec);
+  cv::server srv_b(a.server_keys.pub, a.server_keys.sec);
+  EXPECT_EQ(zero.bytes, srv_b.cookie_key().bytes);  // none before a WELCOME
+  msg hb, wb;
+  ASSERT_EQ(0, cli_b.make_hello(hb));
+  ASSERT_EQ(cv::result::ok, srv_b.on_hello(body_of(hb)));
+  ASSERT_EQ(0, srv_b.make_welcome(wb));
+  EXPECT_NE(zero.bytes, a.srv.cookie_key().bytes);
+  EXPECT_NE(zero.bytes, srv_b.cookie_key().bytes);
+  EXPECT_NE(a.srv.cookie_key().bytes, srv_b.cookie_key().bytes);
+  ASSERT_EQ(cv::result::ok, cli_b.on_welcome(body_of(wb)));
+  msg ib;
+  ASSERT_EQ(0, cli_b.make_initiate(ib, {}));
+  bytes initiate_b = body_of(ib);
+  a.make_initiate({});
+  // B's INITIATE carrying A's cookie (bytes 9..104): refused, and B's key is gone.
+  bytes forged = initiate_b;
+  std::copy(a.initiate.begin() + 9, a.initiate.begin() + 105, forged.begin() + 9);
+  cv::public_key k{};
+  bytes md;
+  EXPECT_EQ(cv::result::crypto, srv_b.on_initiate(forged, k, md));
+  EXPECT_EQ(zero.bytes, srv_b.cookie_key().bytes);
+  // Even its genuine INITIATE now: a cookie key serves one INITIATE.
+  EXPECT_EQ(cv::result::crypto, srv_b.on_initiate(initiate_b, k, md));
+  // A completes; its key is wiped too, and a replay of its INITIATE is refused.
+  a.make_ready({});
+  EXPECT_EQ(a.client_keys.pub, a.seen_key);
+  EXPECT_EQ(zero.bytes, a.srv.cookie_key().bytes);
+  EXPECT_EQ(cv::result::crypto, a.srv.on_initiate(a.initiate, k, md));
+  // A server that never sent a WELCOME refuses any INITIATE.
+  cv::server fresh(a.server_keys.pub, a.server_keys.sec);
+  EXPECT_EQ(cv::result::crypto, fresh.on_initiate(a.initiate, k, md));
 }
 
 // ---- the handshake state machine with CURVE ----------------------------------------------

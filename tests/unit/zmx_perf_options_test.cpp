@@ -59,6 +59,24 @@ TEST(ZmxPerfOptions, Defaults)
     EXPECT_EQ(parse_ok({"thr", "--duration", "2"}).effective_count(), 0u);
 }
 
+TEST(ZmxPerfOptions, HandshakeScenarioAndCurve)
+{
+    scenario_options o = parse_ok({"hs", "--transport", "tcp", "--curve"});
+    EXPECT_EQ(o.scenario, scenario_kind::hs);
+    EXPECT_EQ(o.transport, transport_kind::tcp);
+    EXPECT_TRUE(o.lib.curve);
+    EXPECT_EQ(o.effective_count(), default_hs_count);
+    EXPECT_EQ(o.effective_peers(), 1);
+    EXPECT_STREQ(to_string(scenario_kind::hs), "hs");
+    EXPECT_FALSE(parse_ok({"thr"}).lib.curve);
+    EXPECT_TRUE(parse_ok({"thr", "--curve", "--size", "256", "--vs-libzmq"}).lib.curve);
+    EXPECT_EQ(parse_ok({"hs", "--count", "50"}).effective_count(), 50u);
+    parse_error({"thr", "--curve=yes"});
+    EXPECT_NE(parse_error({"hs", "--peers", "2"}).find("--peers"), std::string::npos);
+    EXPECT_NE(usage_text("zmx-perf").find("--curve"), std::string::npos);
+    EXPECT_NE(usage_text("zmx-perf").find("  hs "), std::string::npos);
+}
+
 TEST(ZmxPerfOptions, EveryOption)
 {
     const scenario_options o =
