@@ -566,6 +566,11 @@ int socket_base::recv(msg& m, int flags) noexcept
         (void)m_direct_io->poll(0); // read what the connections have
         process_commands_if_pending();
         rc = xrecv(m);
+    } else if (rc == 0 && m_direct_io && (++m_direct_recvs & 31) == 0) {
+        // The engines run only inside calls: while the pipes keep this socket busy, give
+        // them a turn now and then (an shm engine hands the ring space of the messages
+        // read so far back to the sender; tcp reads on instead of stalling).
+        (void)m_direct_io->poll(0);
     }
     m_may_sleep = true;
     if (rc == EAGAIN && will_wait) {

@@ -915,6 +915,9 @@ private:
                 break;
             }
             ++done;
+            // Large frames: published one by one, so the reader starts on the first while
+            // the next is copied (small ones go in one publish per batch).
+            if (m_held_out.size() >= view_min && m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
             track_outbound(m_held_out);
             m_out_mid_message = m_held_out.more();
             (void)m_held_out.close();
@@ -1028,14 +1031,14 @@ private:
 
     std::uint8_t* claim(std::uint32_t size, std::uint8_t flags, std::uint8_t glen) noexcept
     {
-        for (;;) {
-            if (std::uint8_t* dst = m_writer.claim(size, flags, glen); dst != nullptr) return dst;
-            // Full: publish what is there so the reader can make room, and ask to be rung.
-            if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
-            m_out_need = size;
-            m_out_need_group = glen;
-            if (!m_writer.wait_for_space(size, glen)) return nullptr;
-        }
+        if (std::uint8_t* dst = m_writer.claim(size, flags, glen); dst != nullptr) return dst;
+        // Full: publish what is there so the reader can make room. Whether the reader
+        // should ring us when it has is decided in prepare_sleep: a core that keeps
+        // polling needs no doorbell (and the reader no system call).
+        if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
+        m_out_need = size;
+        m_out_need_group = glen;
+        return nullptr;
     }
 
     // ---- endings ----

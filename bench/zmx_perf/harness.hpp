@@ -99,6 +99,22 @@ struct fanout_sync {
     std::atomic<int> finished{0}; // SUBs that have received the end marker
 };
 
+// ZMX_DIRECT: a socket's engine runs only inside calls on the socket, so a sender whose
+// last messages still wait for room in the ring (or the kernel) keeps calling (reading
+// ZMQ_EVENTS runs the engine) until `done` says its peers have everything. Other modes
+// return at once.
+template <typename Done>
+void drive_until(const zmq_api& api, void* s, bool direct, Done&& done)
+{
+    if (!direct || !api.is_zmx)
+        return;
+    while (!done()) {
+        int ev = 0;
+        std::size_t len = sizeof ev;
+        (void)api.getsockopt(s, ZMQ_EVENTS, &ev, &len);
+    }
+}
+
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept
 {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

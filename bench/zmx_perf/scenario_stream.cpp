@@ -47,6 +47,18 @@ void sleep_ms(int ms)
     nanosleep(&ts, nullptr);
 }
 
+// Waits about a millisecond between control messages; a direct-mode (ZMX_DIRECT) sender
+// spends it running its engine, which only runs inside calls on the socket.
+void pause_driving(const stream_params& p, void* s)
+{
+    if (!p.opts->lib.direct || !p.api->is_zmx) {
+        sleep_ms(1);
+        return;
+    }
+    const std::int64_t until = now_ns() + 1'000'000;
+    drive_until(*p.api, s, true, [&] { return now_ns() >= until; });
+}
+
 // Sends data message i (sequence number i; intended send time t_send when stamped).
 void send_data(const stream_params& p, void* s, worker_state& w, std::uint64_t i, std::int64_t t_send, bool stamp)
 {
@@ -80,7 +92,7 @@ void warm_up(const stream_params& p, void* s, worker_state& w, fanout_sync& sync
     while (sync.warmed.load(std::memory_order_acquire) < sync.subs) {
         if (!send_control(api, s, p.size, ctl_warm, ZMQ_DONTWAIT) && api.errno_fn() != EAGAIN)
             fatal(api, "sender: sending the warm-up marker");
-        sleep_ms(1);
+        pause_driving(p, s);
     }
 }
 
@@ -97,7 +109,7 @@ void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync& 
                       std::to_string(sync.subs - sync.ready.load()) + " of " + std::to_string(sync.subs) +
                           " SUBs received nothing within 5 s",
                       false);
-            sleep_ms(1);
+            pause_driving(p, s);
         }
     }
     warm_up(p, s, w, sync);
@@ -130,6 +142,8 @@ void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync& 
     if (!fan) {
         if (!send_control(api, s, p.size, ctl_end, 0))
             fatal(api, "sender: sending the end marker");
+        drive_until(api, s, p.opts->lib.direct,
+                    [&] { return sync.finished.load(std::memory_order_acquire) >= sync.subs; });
         return;
     }
     const std::int64_t give_up = now_ns() + fanout_sync_limit_ns;
@@ -138,7 +152,7 @@ void sender_loop(const stream_params& p, void* s, worker_state& w, fanout_sync& 
             fatal(api, "PUB: sending the end marker");
         if (now_ns() > give_up)
             fatal(api, "SUBs did not see the end marker within 5 s", false);
-        sleep_ms(1);
+        pause_driving(p, s);
     }
 }
 
@@ -163,8 +177,7 @@ void receiver_loop(const stream_params& p, void* s, worker_state& w, fanout_sync
                 // The marker follows the last message on the same pipe: its arrival ends the
                 // measured interval (without a clock read per message).
                 w.last_ns = now_ns();
-                if (fan)
-                    sync.finished.fetch_add(1, std::memory_order_release);
+                sync.finished.fetch_add(1, std::memory_order_release);
                 break;
             }
             if (code == ctl_probe) {
@@ -262,6 +275,7 @@ void run_sender_peer(const zmq_api& api, const scenario_options& o, std::size_t 
     b.last_ns = w.last_ns;
     b.cpu_ns = w.cpu_ns;
     b.cpu = cpu_for(o, 1);
+    drive_until(api, s, o.lib.direct, [&] { return b.release.load(std::memory_order_acquire) != 0; });
     wait_for_release(b);
 }
 
