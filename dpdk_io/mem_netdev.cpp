@@ -1,5 +1,7 @@
 #include "mem_netdev.hpp"
 
+#include <type_traits>
+
 namespace zmx::dpdk {
 
 namespace {
@@ -25,8 +27,10 @@ void complete_offloads(pkt& p) noexcept {
 mem_netdev::mem_netdev(unsigned frames, std::uint16_t room, netdev_caps caps) : _room(room), _caps(caps) {
     _slots.resize(frames);
     _free.reserve(frames);
+    static_assert(std::is_standard_layout_v<slot>);
     for (auto& s : _slots) {
-        s.buf = std::make_unique<std::uint8_t[]>(room);
+        _bufs.push_back(std::make_unique<std::uint8_t[]>(room));
+        s.buf = _bufs.back().get();
         s.p.handle = this;
         _free.push_back(&s.p);
     }
@@ -43,7 +47,7 @@ pkt* mem_netdev::alloc() noexcept {
     _free.pop_back();
     auto* s = reinterpret_cast<slot*>(p); // p is the first member of its slot
     *p = pkt{};
-    p->data = s->buf.get();
+    p->data = s->buf;
     p->room = _room;
     p->handle = this;
     return p;

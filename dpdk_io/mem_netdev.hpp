@@ -36,10 +36,11 @@ public:
     const netdev_stats& stats() const noexcept override { return _stats; }
 
 private:
-    struct slot {
+    struct slot { // standard layout: a pkt* converts back to its slot
         pkt p;
-        std::unique_ptr<std::uint8_t[]> buf;
+        std::uint8_t* buf;
     };
+    std::vector<std::unique_ptr<std::uint8_t[]>> _bufs;
     std::vector<slot> _slots;
     std::vector<pkt*> _free;
     std::deque<pkt*> _txq, _rxq, _sent;
