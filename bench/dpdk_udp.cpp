@@ -246,13 +246,22 @@ int main(int argc, char** argv) {
     }
     const auto c = cpus();
     const int other = c.size() > 1 ? c[1] : c[0];
-    std::printf("UDP, %zu-byte payloads, %u packets one way, %u round trips; CPUs %zu; hugepages free %ld\n", payload,
-                count, rtt_count, c.size(), hugepages_free());
+    double load[3] = {0, 0, 0};
+    if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = -1;
+        std::fclose(f);
+    }
+    std::printf("UDP, %zu-byte payloads, %u packets one way, %u round trips; CPUs %zu; hugepages free %ld; load %.2f\n",
+                payload, count, rtt_count, c.size(), hugepages_free(), load[0]);
     port_options po;
-    po.pool_mbufs = 8191;
+    po.pool_mbufs = 16383;
+    po.tx_queue = 1024;
+    // Deep rings: on a shared, oversubscribed machine a descheduled receiver would
+    // otherwise cap the rate at one ring's worth per time slice.
     auto link_of = [&](const char* n) {
         std::unique_ptr<ring_link> l;
-        if (int rc = ring_link::create(n, po, l); rc != 0) {
+        if (int rc = ring_link::create(n, po, l, 8192); rc != 0) {
             std::fprintf(stderr, "ring_link: %d\n", rc);
             std::exit(1);
         }

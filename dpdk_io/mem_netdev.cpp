@@ -108,7 +108,8 @@ bool mem_netdev::inject(bytes frame, csum_state ip, csum_state l4) {
     pkt* p = alloc();
     if (p == nullptr)
         return false;
-    std::memcpy(p->data, frame.data(), frame.size());
+    if (!frame.empty()) // memcpy from a null span is undefined even for 0 bytes
+        std::memcpy(p->data, frame.data(), frame.size());
     p->len = std::uint16_t(frame.size());
     p->rx_ip_csum = ip;
     p->rx_l4_csum = l4;

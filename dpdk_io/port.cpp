@@ -256,13 +256,14 @@ ring_link::~ring_link() {
         rte_ring_free(_ba);
 }
 
-int ring_link::create(const std::string& name, const port_options& o, std::unique_ptr<ring_link>& out) {
+int ring_link::create(const std::string& name, const port_options& o, std::unique_ptr<ring_link>& out,
+                      unsigned ring_size) {
     std::unique_ptr<ring_link> l(new (std::nothrow) ring_link());
     if (!l)
         return ENOMEM;
     const unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ; // one polling core at each end
-    l->_ab = rte_ring_create((name + "ab").c_str(), 1024, SOCKET_ID_ANY, flags);
-    l->_ba = rte_ring_create((name + "ba").c_str(), 1024, SOCKET_ID_ANY, flags);
+    l->_ab = rte_ring_create((name + "ab").c_str(), ring_size, SOCKET_ID_ANY, flags);
+    l->_ba = rte_ring_create((name + "ba").c_str(), ring_size, SOCKET_ID_ANY, flags);
     if (l->_ab == nullptr || l->_ba == nullptr)
         return rte_errno != 0 ? rte_errno : ENOMEM;
     const int ia = rte_eth_from_rings((name + "a").c_str(), &l->_ba, 1, &l->_ab, 1, unsigned(rte_socket_id()));

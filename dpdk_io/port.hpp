@@ -82,7 +82,9 @@ private:
 class ring_link {
 public:
     ~ring_link();
-    [[nodiscard]] static int create(const std::string& name, const port_options& o, std::unique_ptr<ring_link>& out);
+    // ring_size: frames in flight each way (a power of two).
+    [[nodiscard]] static int create(const std::string& name, const port_options& o, std::unique_ptr<ring_link>& out,
+                                    unsigned ring_size = 1024);
     port& a() noexcept { return *_a; }
     port& b() noexcept { return *_b; }
 
