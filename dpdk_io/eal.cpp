@@ -65,6 +65,8 @@ std::vector<std::string> eal_args(const eal_options& o, long huge_free) {
     for (auto& p : o.pci_allow)
         a.insert(a.end(), {"-a", p});
     a.push_back("--log-level=" + std::to_string(o.log_level));
+    if (!o.telemetry)
+        a.push_back("--no-telemetry");
     a.insert(a.end(), o.extra.begin(), o.extra.end());
     return a;
 }

@@ -22,6 +22,7 @@ struct eal_options {
     std::vector<std::string> vdevs;     // "--vdev" each, e.g. "net_tap0,iface=zt0"
     std::vector<std::string> pci_allow; // "-a" each; empty: "--no-pci"
     int log_level = 4;                  // "--log-level" (4: warnings and worse)
+    bool telemetry = false;             // false: "--no-telemetry" (no extra thread and socket)
     std::vector<std::string> extra;     // passed as they are
 };
 

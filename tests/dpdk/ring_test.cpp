@@ -21,7 +21,7 @@ TEST(eal_args, hugepages_give_in_memory) {
     o.vdevs = {"net_null0"};
     auto a = eal_args(o, 512);
     EXPECT_EQ(a, (std::vector<std::string>{"zmx", "-l", "1", "-m", "64", "--in-memory", "--vdev=net_null0", "--no-pci",
-                                           "--log-level=4"}));
+                                           "--log-level=4", "--no-telemetry"}));
 }
 
 TEST(eal_args, no_hugepages_fall_back_to_no_huge_no_shconf) {
