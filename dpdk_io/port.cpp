@@ -157,6 +157,11 @@ void port::release_pool() noexcept {
     _pool = nullptr;
 }
 
+bool port::link_up() const noexcept {
+    rte_eth_link l{};
+    return rte_eth_link_get_nowait(_info.id, &l) == 0 && l.link_status == RTE_ETH_LINK_UP;
+}
+
 pkt* port::alloc() noexcept {
     rte_mbuf* m = rte_pktmbuf_alloc(_pool);
     if (m == nullptr) {

@@ -57,6 +57,8 @@ public:
     netdev_caps caps() const noexcept override { return _caps; }
     const netdev_stats& stats() const noexcept override { return _stats; }
     std::size_t tx_queued() const noexcept { return _txn; }
+    // The link state now (memif, for one, is up only once its peer has connected).
+    bool link_up() const noexcept;
 
 private:
     friend class ring_link;
