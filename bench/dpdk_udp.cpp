@@ -1,6 +1,7 @@
 // dpdk_udp: UDP over the zmx netstack between two DPDK ports joined by net_ring in one
 // process, next to kernel loopback UDP measured in the same run. Run by hand as root:
 //   build/release/bench/dpdk_udp [count] [rtt-count]
+//   build/release/bench/dpdk_udp --memif [count] [rtt-count]   (two processes over memif)
 // Prints packets/s one way (64-byte payloads) and round-trip percentiles.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstring>
+#include <string>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -232,9 +238,145 @@ void print_rtt(const char* what, const pct& p) {
                 p.p999, p.max);
 }
 
+std::string memif_args(const char* role, const std::string& sock) {
+    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
+}
+
+// The memif client process: echoes port 7, counts port 8, answers port 9 with the count
+// and stops. Spins on one thread.
+int memif_child(int go_fd, const std::string& sock) {
+    pollfd p{go_fd, POLLIN, 0};
+    char c;
+    if (::poll(&p, 1, 30000) != 1 || ::read(go_fd, &c, 1) != 1)
+        return 10;
+    eal_options o;
+    o.memory_mb = 64;
+    o.log_level = 3;
+    if (eal_init(o) != 0)
+        return 11;
+    port_options po;
+    po.pool_mbufs = 8191;
+    std::unique_ptr<port> dev;
+    if (port::open_vdev("net_memif_c", memif_args("client", sock), po, dev) != 0)
+        return 12;
+    {
+        stack b(*dev, cfg(2));
+        udp_socket echo, sink, ctl;
+        (void)echo.bind(b, 7);
+        (void)sink.bind(b, 8);
+        (void)ctl.bind(b, 9);
+        std::uint64_t count = 0;
+        const std::uint64_t end = mono_ns() + 600'000'000'000;
+        while (mono_ns() < end) {
+            (void)b.poll(mono_ns());
+            udp_datagram d;
+            while (echo.recv(d))
+                (void)echo.send_to(d.src(), d.src_port(), d.payload());
+            while (sink.recv(d))
+                ++count;
+            if (ctl.recv(d)) {
+                if (d.payload().size() == 1 && d.payload()[0] == 'q')
+                    break;
+                (void)ctl.send_to(d.src(), d.src_port(), bytes(reinterpret_cast<const std::uint8_t*>(&count), 8));
+                count = 0;
+            }
+        }
+        for (int i = 0; i < 100; ++i)
+            (void)b.poll(mono_ns());
+    }
+    dev.reset();
+    return 0;
+}
+
+int memif_main(unsigned count, unsigned rtt_count) {
+    const std::string sock = "/tmp/zmx-bench-memif-" + std::to_string(getpid()) + ".sock";
+    ::unlink(sock.c_str());
+    int go[2];
+    if (::pipe(go) != 0)
+        return 1;
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(go[1]);
+        ::_exit(memif_child(go[0], sock));
+    }
+    ::close(go[0]);
+    eal_options o;
+    o.memory_mb = 64;
+    o.log_level = 3;
+    if (eal_init(o) != 0)
+        return 1;
+    port_options po;
+    po.pool_mbufs = 8191;
+    std::unique_ptr<port> dev;
+    if (int rc = port::open_vdev("net_memif_s", memif_args("server", sock), po, dev); rc != 0) {
+        std::fprintf(stderr, "memif server: %d\n", rc);
+        return 1;
+    }
+    (void)::write(go[1], "g", 1);
+    {
+        stack a(*dev, cfg(1));
+        udp_socket s;
+        (void)s.bind(a, 1);
+        const std::uint64_t deadline = mono_ns() + 30'000'000'000;
+        while (!dev->link_up() && mono_ns() < deadline)
+            (void)a.poll(mono_ns());
+        std::uint8_t m[payload] = {};
+        std::vector<std::uint64_t> rtt;
+        udp_datagram d;
+        for (unsigned i = 0; i < rtt_count + 1000; ++i) {
+            const std::uint64_t t0 = mono_ns();
+            (void)s.send_to(cfg(2).addr, 7, bytes(m, payload));
+            std::uint64_t give_up = t0 + 1'000'000'000;
+            do
+                (void)a.poll(mono_ns());
+            while (!s.recv(d) && mono_ns() < give_up);
+            if (i >= 1000)
+                rtt.push_back(mono_ns() - t0);
+        }
+        print_rtt("zmx DPDK memif RTT (two processes)", percentiles(rtt));
+        unsigned sent = 0;
+        const std::uint64_t t0 = mono_ns();
+        while (sent < count) {
+            for (int k = 0; k < 32 && sent < count; ++k)
+                if (s.send_to(cfg(2).addr, 8, bytes(m, payload)) == 0)
+                    ++sent;
+            (void)a.poll(mono_ns());
+        }
+        std::uint64_t got = 0;
+        const std::uint8_t ask = '?';
+        for (int tries = 0; tries < 100; ++tries) {
+            (void)s.send_to(cfg(2).addr, 9, bytes(&ask, 1));
+            const std::uint64_t wait = mono_ns() + 20'000'000;
+            bool answered = false;
+            while (mono_ns() < wait && !answered) {
+                (void)a.poll(mono_ns());
+                answered = s.recv(d);
+            }
+            if (answered && d.payload().size() == 8) {
+                std::memcpy(&got, d.payload().data(), 8);
+                break;
+            }
+        }
+        const double secs = double(mono_ns() - t0) / 1e9;
+        std::printf("%-40s %10.2f Mpps (%llu of %u delivered)\n", "zmx DPDK memif, one way, two processes",
+                    double(got) / secs / 1e6, (unsigned long long)got, sent);
+        const std::uint8_t q = 'q';
+        (void)s.send_to(cfg(2).addr, 9, bytes(&q, 1));
+        int status = 0;
+        while (::waitpid(child, &status, WNOHANG) != child)
+            (void)a.poll(mono_ns());
+    }
+    dev.reset();
+    ::unlink(sock.c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "--memif") == 0)
+        return memif_main(argc > 2 ? unsigned(std::atoi(argv[2])) : 2'000'000,
+                          argc > 3 ? unsigned(std::atoi(argv[3])) : 100'000);
     const unsigned count = argc > 1 ? unsigned(std::atoi(argv[1])) : 2'000'000;
     const unsigned rtt_count = argc > 2 ? unsigned(std::atoi(argv[2])) : 100'000;
     eal_options o;
