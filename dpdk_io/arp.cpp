@@ -159,9 +159,8 @@ int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_le
 unsigned stack::timers(std::uint64_t now) noexcept {
     _now = now;
     unsigned work = 0;
-    for (ip_protocol* h : _protocols)
-        if (h != nullptr)
-            work += h->timers(now);
+    for (ip_protocol* h : _timed)
+        work += h->timers(now);
     if (now < _next_tick)
         return work;
     _next_tick = now + 10'000'000; // ARP needs no finer grain than 10 ms

@@ -25,6 +25,16 @@ void stack::start(std::uint64_t now_ns) noexcept {
         arp_send(arp_request, mac_addr::broadcast(), mac_addr{}, _cfg.addr);
 }
 
+void stack::register_protocol(std::uint8_t proto, ip_protocol* handler) {
+    if (proto == proto_icmp || proto == proto_udp || proto == proto_igmp)
+        return;
+    _protocols[proto] = handler;
+    _timed.clear();
+    for (ip_protocol* h : _protocols)
+        if (h != nullptr && std::find(_timed.begin(), _timed.end(), h) == _timed.end())
+            _timed.push_back(h);
+}
+
 bool stack::on_link(ip4 a) const noexcept { return (a & _netmask) == (_cfg.addr & _netmask); }
 
 unsigned stack::poll(std::uint64_t now_ns) noexcept {

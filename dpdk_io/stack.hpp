@@ -165,7 +165,8 @@ public:
     // Resolves the next hop (ARP, queueing while it resolves). Takes ownership. 0 or errno.
     int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool udp_csum_offload = false) noexcept;
     static constexpr std::size_t ip_payload_offset() noexcept { return eth_hlen + ip4_hlen; }
-    void register_protocol(std::uint8_t proto, ip_protocol* handler) noexcept { _protocols[proto] = handler; }
+    // One handler per protocol number (TCP: 6); nullptr removes it. Not for ICMP, UDP, IGMP.
+    void register_protocol(std::uint8_t proto, ip_protocol* handler);
 
     const stack_config& config() const noexcept { return _cfg; }
     const stack_counters& counters() const noexcept { return _c; }
@@ -210,6 +211,7 @@ private:
     std::unordered_map<std::uint16_t, udp_socket*> _udp;
     std::unordered_map<ip4, unsigned> _groups; // group -> sockets joined
     ip_protocol* _protocols[256] = {};
+    std::vector<ip_protocol*> _timed; // the registered ones, for timers()
 };
 
 } // namespace zmx::dpdk

@@ -354,6 +354,56 @@ TEST_F(fixture, multicast_igmpv2_join_and_leave) {
     expect_igmp(out[0], igmp_v2_leave, all_routers, 0, grp);
 }
 
+// The slot TCP will use: a handler gets its protocol's packets (after the IPv4 checks) and
+// time on every poll.
+struct fake_tcp : ip_protocol {
+    stack* st = nullptr;
+    unsigned packets = 0, timer_calls = 0;
+    std::uint64_t last_now = 0;
+    void input(pkt* p, const ip4_view& ip, std::uint64_t now) noexcept override {
+        ++packets;
+        last_now = now;
+        EXPECT_EQ(ip.proto, proto_tcp);
+        st->dev().free(p);
+    }
+    unsigned timers(std::uint64_t now) noexcept override {
+        ++timer_calls;
+        last_now = now;
+        return 0;
+    }
+};
+
+TEST_F(fixture, registered_protocol_gets_its_packets_and_timer_calls) {
+    fake_tcp t;
+    t.st = &st;
+    const frame seg = ip_frame(our_mac, peer_mac, {peer_ip, our_ip, proto_tcp}, pattern(20, 1));
+    snap();
+    feed(seg);
+    EXPECT_EQ(moved(), (std::vector<std::pair<std::string, std::uint64_t>>{{"ip_unknown_proto", 1}}));
+    st.register_protocol(proto_tcp, &t);
+    st.register_protocol(proto_udp, &t); // built in: ignored
+    feed(seg);
+    EXPECT_EQ(t.packets, 1u);
+    EXPECT_GE(t.timer_calls, 1u);
+    EXPECT_EQ(t.last_now, now);
+    udp_socket s;
+    ASSERT_EQ(s.bind(st, 5555), 0);
+    feed(ip_frame(our_mac, peer_mac, {peer_ip, our_ip}, udp_segment(peer_ip, our_ip, 1, 5555, pattern(4, 1))));
+    EXPECT_EQ(t.packets, 1u);
+    EXPECT_EQ(s.queued(), 1u);
+    // A TCP segment with a broken IPv4 header never reaches the handler.
+    frame bad = seg;
+    bad[eth_hlen + 10] ^= 1;
+    feed(bad);
+    EXPECT_EQ(t.packets, 1u);
+    st.register_protocol(proto_tcp, nullptr);
+    const unsigned calls = t.timer_calls;
+    (void)st.poll(now);
+    EXPECT_EQ(t.timer_calls, calls);
+    s.close();
+    EXPECT_EQ(dev.free_buffers(), pool);
+}
+
 // ---- hostile input: each frame dropped with exactly one counter, nothing leaked --------------
 
 struct hostile_case {
