@@ -5,6 +5,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
       libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox)
+# dpdk_io: DPDK 22.11 and what its tests drive on the kernel side of a tap (ip, ping, nft).
+pkgs+=(dpdk dpdk-dev libdpdk-dev iproute2 iputils-ping nftables)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,120 @@
+#include "mem_netdev.hpp"
+
+#include <type_traits>
+
+namespace zmx::dpdk {
+
+namespace {
+// Does what a NIC with checksum offload would: fills the checksums the stack left to it.
+void complete_offloads(pkt& p) noexcept {
+    std::uint8_t* ip = p.data + p.l2_len;
+    if (p.tx_ip_csum && p.len >= p.l2_len + p.l3_len) {
+        store16(ip + 10, 0);
+        store16(ip + 10, csum_finish(csum_partial(bytes(ip, p.l3_len))));
+    }
+    if (p.tx_udp_csum && p.len >= p.l2_len + p.l3_len + udp_hlen) {
+        std::uint8_t* udp = ip + p.l3_len;
+        const std::uint16_t len = load16(udp + 4);
+        if (p.l2_len + p.l3_len + std::size_t(len) <= p.len) {
+            std::uint16_t c = csum_finish(csum_partial(bytes(udp, len))); // the field holds the pseudo sum
+            store16(udp + 6, c == 0 ? 0xffff : c);
+        }
+    }
+    p.tx_ip_csum = p.tx_udp_csum = false;
+}
+} // namespace
+
+mem_netdev::mem_netdev(unsigned frames, std::uint16_t room, netdev_caps caps) : _room(room), _caps(caps) {
+    _slots.resize(frames);
+    _free.reserve(frames);
+    static_assert(std::is_standard_layout_v<slot>);
+    for (auto& s : _slots) {
+        _bufs.push_back(std::make_unique<std::uint8_t[]>(room));
+        s.buf = _bufs.back().get();
+        s.p.handle = this;
+        _free.push_back(&s.p);
+    }
+}
+
+mem_netdev::~mem_netdev() = default; // frames lent to a peer must be returned by then
+
+pkt* mem_netdev::alloc() noexcept {
+    if (_free.empty()) {
+        ++_stats.alloc_failed;
+        return nullptr;
+    }
+    pkt* p = _free.back();
+    _free.pop_back();
+    auto* s = reinterpret_cast<slot*>(p); // p is the first member of its slot
+    *p = pkt{};
+    p->data = s->buf;
+    p->room = _room;
+    p->handle = this;
+    return p;
+}
+
+void mem_netdev::free(pkt* p) noexcept {
+    if (p == nullptr)
+        return;
+    // A frame received from a wired peer belongs to the peer's pool.
+    auto* owner = static_cast<mem_netdev*>(p->handle);
+    if (owner != this) {
+        owner->free(p);
+        return;
+    }
+    _free.push_back(p);
+}
+
+bool mem_netdev::send(pkt* p) noexcept {
+    if (_txq.size() >= _slots.size()) {
+        ++_stats.tx_dropped;
+        free(p);
+        return false;
+    }
+    _txq.push_back(p);
+    return true;
+}
+
+unsigned mem_netdev::flush(std::uint64_t) noexcept {
+    unsigned n = 0;
+    while (!_txq.empty()) {
+        pkt* p = _txq.front();
+        _txq.pop_front();
+        ++_stats.tx_frames;
+        ++n;
+        complete_offloads(*p);
+        if (_peer != nullptr) {
+            _peer->_rxq.push_back(p);
+        } else {
+            _sent.push_back(p);
+        }
+    }
+    return n;
+}
+
+unsigned mem_netdev::rx_burst(pkt** out, unsigned n, std::uint64_t) noexcept {
+    unsigned i = 0;
+    for (; i < n && !_rxq.empty(); ++i) {
+        out[i] = _rxq.front();
+        _rxq.pop_front();
+        ++_stats.rx_frames;
+    }
+    return i;
+}
+
+bool mem_netdev::inject(bytes frame, csum_state ip, csum_state l4) {
+    if (frame.size() > _room)
+        return false;
+    pkt* p = alloc();
+    if (p == nullptr)
+        return false;
+    if (!frame.empty()) // memcpy from a null span is undefined even for 0 bytes
+        std::memcpy(p->data, frame.data(), frame.size());
+    p->len = std::uint16_t(frame.size());
+    p->rx_ip_csum = ip;
+    p->rx_l4_csum = l4;
+    _rxq.push_back(p);
+    return true;
+}
+
+} // namespace zmx::dpdk

@@ -1,0 +1,66 @@
+#pragma once
+// netdev.hpp: the one interface between the netstack and whatever moves frames: a DPDK
+// port (port.hpp), the seeded fault interceptor (fault.hpp) stacked on one, or heap-backed
+// test devices (mem_netdev.hpp). The stack never sees an rte_mbuf; it sees `pkt`.
+//
+// Threading: a netdev and every pkt it hands out belong to one polling core (the thread
+// that calls rx_burst/send/flush); nothing here is thread-safe.
+#include <cstdint>
+
+#include "wire.hpp"
+
+namespace zmx::dpdk {
+
+// Receive checksum state a port may report (from hardware or its driver).
+enum class csum_state : std::uint8_t { unknown, good, bad };
+
+// One frame buffer, single segment. For a DPDK port it lives in the mbuf's private area
+// (no allocation); `handle` is the backend's own object (the rte_mbuf).
+struct pkt {
+    std::uint8_t* data = nullptr; // first byte of the Ethernet header
+    std::uint16_t len = 0;        // frame length
+    std::uint16_t room = 0;       // bytes writable from data
+    // Receive: what the port verified.
+    csum_state rx_ip_csum = csum_state::unknown;
+    csum_state rx_l4_csum = csum_state::unknown;
+    // Transmit: checksums the port must fill (only set when caps say it can).
+    bool tx_ip_csum = false;
+    bool tx_udp_csum = false;
+    std::uint8_t l2_len = 0, l3_len = 0;
+    void* handle = nullptr;
+    bytes frame() const noexcept { return {data, len}; }
+};
+
+// What a device can do for the stack.
+struct netdev_caps {
+    bool tx_ip_csum = false;  // fills IPv4 header checksums
+    bool tx_udp_csum = false; // fills UDP checksums given the pseudo-header sum
+    std::uint16_t mtu = 1500;
+};
+
+struct netdev_stats {
+    std::uint64_t rx_frames = 0, tx_frames = 0;
+    std::uint64_t tx_dropped = 0;    // send() found the queue full after a flush
+    std::uint64_t alloc_failed = 0;  // pool empty
+    std::uint64_t rx_multiseg = 0;   // chained frames dropped (the stack reads one segment)
+};
+
+class netdev {
+public:
+    virtual ~netdev() = default;
+    // A buffer with `room` bytes for a frame; nullptr when the pool is empty (counted).
+    [[nodiscard]] virtual pkt* alloc() noexcept = 0;
+    virtual void free(pkt* p) noexcept = 0;
+    // Queues one frame for transmission; takes ownership whatever happens. False when it
+    // had to be dropped (queue still full after a flush attempt; counted in tx_dropped).
+    virtual bool send(pkt* p) noexcept = 0;
+    // Transmits queued frames, a bounded amount per call; `now_ns` lets a device release
+    // delayed frames. Returns the number of frames handed on.
+    virtual unsigned flush(std::uint64_t now_ns) noexcept = 0;
+    // Up to n received frames into out; the caller owns them (free() or keep).
+    [[nodiscard]] virtual unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept = 0;
+    virtual netdev_caps caps() const noexcept = 0;
+    virtual const netdev_stats& stats() const noexcept = 0;
+};
+
+} // namespace zmx::dpdk

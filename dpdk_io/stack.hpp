@@ -1,0 +1,217 @@
+#pragma once
+// stack.hpp: the userspace netstack over one netdev: Ethernet, ARP, IPv4, ICMP echo, UDP
+// and IGMP, run to completion on the polling core that owns the device.
+//
+// Threading: a stack, its device, its sockets and every datagram it hands out belong to one
+// thread (the polling core, or the application thread in direct mode). Nothing here locks.
+//
+// Errors: calls return 0 or an errno value; input from the wire never throws or aborts:
+// every frame the stack does not take is freed and counted in stack_counters.
+#include <chrono>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "netdev.hpp"
+#include "wire.hpp"
+
+namespace zmx::dpdk {
+
+inline std::uint64_t mono_ns() noexcept {
+    return std::uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count());
+}
+
+struct stack_config {
+    mac_addr mac;            // the stack's own MAC (not the tap's: the kernel owns that one)
+    ip4 addr = 0;            // our address
+    std::uint8_t prefix_len = 24;
+    ip4 gateway = 0;         // 0: off-link destinations are unreachable
+    std::uint8_t ttl = 64, multicast_ttl = 1;
+    std::uint8_t igmp_version = 3; // 2 or 3: which reports join and leave send
+    std::uint64_t arp_ttl_ns = 60'000'000'000;   // a resolved entry is forgotten after this
+    std::uint64_t arp_retry_ns = 500'000'000;    // request resent after this
+    unsigned arp_retries = 3;                     // requests before giving up
+    unsigned arp_max_entries = 256;
+    unsigned arp_max_pending = 16;                // frames queued per unresolved address
+    unsigned udp_queue = 512;                     // datagrams queued per socket
+    unsigned rx_burst = 32;
+    bool gratuitous_arp = true;                   // announce ourselves in start()
+};
+
+// Every reason a frame is dropped, and what went in and out. X(name).
+#define ZMX_DPDK_STACK_COUNTERS(X)                                                                   \
+    X(eth_truncated) X(eth_not_for_us) X(eth_unknown_type)                                           \
+    X(arp_truncated) X(arp_bad_format) X(arp_bad_op) X(arp_not_for_us) X(arp_conflict)               \
+    X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)                      \
+    X(arp_pending_overflow) X(arp_unresolved) X(arp_cache_full)                                      \
+    X(ip_truncated) X(ip_bad_version) X(ip_bad_ihl) X(ip_bad_total_length) X(ip_bad_checksum)        \
+    X(ip_fragments) X(ip_options) X(ip_ttl_zero) X(ip_bad_src) X(ip_not_for_us) X(ip_unknown_proto)  \
+    X(icmp_truncated) X(icmp_bad_checksum) X(icmp_echo_in) X(icmp_echo_out) X(icmp_other)            \
+    X(udp_truncated) X(udp_bad_length) X(udp_bad_checksum) X(udp_no_port) X(udp_not_member)          \
+    X(udp_queue_full) X(udp_in) X(udp_out)                                                           \
+    X(igmp_truncated) X(igmp_bad_checksum) X(igmp_queries_in) X(igmp_reports_in) X(igmp_other)       \
+    X(igmp_reports_out) X(igmp_leaves_out)                                                           \
+    X(tx_no_buffer) X(tx_dropped) X(tx_no_route)
+
+struct stack_counters {
+#define ZMX_X(n) std::uint64_t n = 0;
+    ZMX_DPDK_STACK_COUNTERS(ZMX_X)
+#undef ZMX_X
+    template <class F> void for_each(F&& f) const {
+#define ZMX_X(n) f(#n, n);
+        ZMX_DPDK_STACK_COUNTERS(ZMX_X)
+#undef ZMX_X
+    }
+};
+
+class stack;
+class udp_socket;
+
+// One received datagram. The payload stays in the frame buffer it arrived in (the mbuf, on
+// a port) until this is destroyed or reset(): zero copy.
+class udp_datagram {
+public:
+    udp_datagram() = default;
+    ~udp_datagram() { reset(); }
+    udp_datagram(udp_datagram&& o) noexcept { *this = std::move(o); }
+    udp_datagram& operator=(udp_datagram&& o) noexcept;
+    udp_datagram(const udp_datagram&) = delete;
+    udp_datagram& operator=(const udp_datagram&) = delete;
+
+    bytes payload() const noexcept { return _payload; }
+    ip4 src() const noexcept { return _src; }
+    ip4 dst() const noexcept { return _dst; } // our address, a broadcast or a group
+    std::uint16_t src_port() const noexcept { return _sport; }
+    bool empty() const noexcept { return _p == nullptr; }
+    void reset() noexcept; // releases the buffer
+
+private:
+    friend class stack;
+    friend class udp_socket;
+    netdev* _dev = nullptr;
+    pkt* _p = nullptr;
+    bytes _payload;
+    ip4 _src = 0, _dst = 0;
+    std::uint16_t _sport = 0;
+};
+
+// A UDP socket on a stack: bind, send_to, recv, join, leave. Same thread as the stack.
+class udp_socket {
+public:
+    udp_socket() = default;
+    ~udp_socket() { close(); }
+    udp_socket(const udp_socket&) = delete;
+    udp_socket& operator=(const udp_socket&) = delete;
+
+    // 0, EINVAL (port 0), EADDRINUSE, EISCONN (already bound).
+    [[nodiscard]] int bind(stack& st, std::uint16_t port) noexcept;
+    // Copies the payload into a new frame. 0 when sent or queued behind ARP resolution;
+    // ENOTCONN (not bound), EMSGSIZE (over the MTU), ENOBUFS (pool empty or ARP queue full),
+    // EHOSTUNREACH (no route), EINVAL (destination 0).
+    [[nodiscard]] int send_to(ip4 dst, std::uint16_t port, bytes payload) noexcept;
+    // Moves the oldest queued datagram into out; false when none.
+    [[nodiscard]] bool recv(udp_datagram& out) noexcept;
+    // Multicast membership: the stack sends an IGMP report on the first join of a group and
+    // a leave on the last leave. 0, EINVAL (not multicast), EALREADY / EADDRNOTAVAIL.
+    [[nodiscard]] int join(ip4 group) noexcept;
+    [[nodiscard]] int leave(ip4 group) noexcept;
+    std::size_t queued() const noexcept { return _count; }
+    std::uint16_t port() const noexcept { return _port; }
+    void close() noexcept; // leaves groups, frees queued datagrams, unbinds
+
+private:
+    friend class stack;
+    bool member(ip4 g) const noexcept;
+    bool enqueue(udp_datagram&& d) noexcept;
+
+    stack* _st = nullptr;
+    std::uint16_t _port = 0;
+    std::vector<ip4> _groups;
+    std::vector<udp_datagram> _ring; // bounded queue: _head, _count
+    std::size_t _head = 0, _count = 0;
+};
+
+// How a transport on top of IPv4 plugs in (TCP will): the stack hands it every packet
+// of its protocol that passed the IPv4 checks, and gives it time on each poll.
+class ip_protocol {
+public:
+    virtual ~ip_protocol() = default;
+    // Takes ownership of p; ip.payload points into it.
+    virtual void input(pkt* p, const struct ip4_view& ip, std::uint64_t now_ns) noexcept = 0;
+    // Runs due timers; returns work done.
+    virtual unsigned timers(std::uint64_t now_ns) noexcept = 0;
+};
+
+class stack {
+public:
+    stack(netdev& dev, const stack_config& cfg);
+    ~stack(); // sockets must be closed first; frees frames still queued for ARP
+    stack(const stack&) = delete;
+    stack& operator=(const stack&) = delete;
+
+    // Sends the gratuitous ARP (when configured). Call once the port is up.
+    void start(std::uint64_t now_ns) noexcept;
+    // One run-to-completion step: a receive burst through the stack, due timers, a bounded
+    // transmit drain. Returns work done (frames and timer actions) for the idle strategy.
+    unsigned poll(std::uint64_t now_ns) noexcept;
+    // One received frame through the stack; takes ownership.
+    void input(pkt* p, std::uint64_t now_ns) noexcept;
+    // Due timers (ARP retries and expiry, protocol timers).
+    unsigned timers(std::uint64_t now_ns) noexcept;
+
+    // Sends an IPv4 packet whose payload the caller wrote at ip_payload_offset() of p.
+    // Resolves the next hop (ARP, queueing while it resolves). Takes ownership. 0 or errno.
+    int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool udp_csum_offload = false) noexcept;
+    static constexpr std::size_t ip_payload_offset() noexcept { return eth_hlen + ip4_hlen; }
+    // One handler per protocol number (TCP: 6); nullptr removes it. Not for ICMP, UDP, IGMP.
+    void register_protocol(std::uint8_t proto, ip_protocol* handler);
+
+    const stack_config& config() const noexcept { return _cfg; }
+    const stack_counters& counters() const noexcept { return _c; }
+    netdev& dev() noexcept { return _dev; }
+    // The MAC known for addr, if resolved.
+    bool arp_lookup(ip4 addr, mac_addr& out) const noexcept;
+    std::size_t arp_entries() const noexcept { return _arp.size(); }
+    std::size_t arp_pending_frames() const noexcept;
+    std::size_t groups() const noexcept { return _groups.size(); }
+
+private:
+    friend class udp_socket;
+    struct arp_entry {
+        mac_addr mac;
+        bool resolved = false;
+        std::uint64_t expires_ns = 0;   // resolved: forgotten after; unresolved: next retry
+        unsigned tries = 0;
+        std::vector<pkt*> pending;      // frames waiting for the MAC, dst MAC not yet written
+    };
+
+    void arp_input(pkt* p, const eth_view& eth, std::uint64_t now) noexcept;
+    void arp_learn(ip4 ip, const mac_addr& mac, std::uint64_t now) noexcept;
+    void arp_send(std::uint16_t op, const mac_addr& eth_dst, const mac_addr& tha, ip4 tpa) noexcept;
+    void ip_input(pkt* p, const eth_view& eth, std::uint64_t now) noexcept;
+    void icmp_input(pkt* p, const ip4_view& ip) noexcept;
+    void udp_input(pkt* p, const ip4_view& ip) noexcept;
+    void igmp_input(pkt* p, const ip4_view& ip) noexcept;
+    void igmp_send(std::uint8_t record_or_type, ip4 group) noexcept;
+    bool accepts(ip4 dst, std::uint8_t proto) const noexcept;
+    bool on_link(ip4 a) const noexcept;
+    int group_join(ip4 g) noexcept;
+    void group_leave(ip4 g) noexcept;
+
+    netdev& _dev;
+    stack_config _cfg;
+    netdev_caps _caps;
+    stack_counters _c;
+    ip4 _netmask, _bcast;
+    std::uint16_t _ip_id = 1;
+    std::uint64_t _now = 0, _next_tick = 0;
+    std::unordered_map<ip4, arp_entry> _arp;
+    std::unordered_map<std::uint16_t, udp_socket*> _udp;
+    std::unordered_map<ip4, unsigned> _groups; // group -> sockets joined
+    ip_protocol* _protocols[256] = {};
+    std::vector<ip_protocol*> _timed; // the registered ones, for timers()
+};
+
+} // namespace zmx::dpdk

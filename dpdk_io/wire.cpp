@@ -1,0 +1,215 @@
+// wire.cpp: the pure packet formats. Every length field read from the wire is checked
+// against the bytes actually present before it is used.
+#include "wire.hpp"
+
+namespace zmx::dpdk {
+
+std::uint32_t csum_partial(bytes data, std::uint32_t sum) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = data.size();
+    std::uint64_t s = sum;
+    for (; i + 1 < n; i += 2)
+        s += std::uint32_t((data[i] << 8) | data[i + 1]);
+    if (i < n)
+        s += std::uint32_t(data[i] << 8);
+    while (s >> 32)
+        s = (s & 0xffffffffu) + (s >> 32);
+    return std::uint32_t(s); // not folded to 16 bits: csum_finish does that
+}
+
+std::uint16_t csum_finish(std::uint32_t sum) noexcept {
+    std::uint64_t s = sum;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return std::uint16_t(~s & 0xffff);
+}
+
+std::uint32_t pseudo_header_sum(ip4 src, ip4 dst, std::uint8_t proto, std::uint16_t l4_len) noexcept {
+    std::uint64_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + l4_len;
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return std::uint32_t(s);
+}
+
+bool parse_eth(bytes frame, eth_view& out) noexcept {
+    if (frame.size() < eth_hlen)
+        return false;
+    std::memcpy(out.dst.b.data(), frame.data(), 6);
+    std::memcpy(out.src.b.data(), frame.data() + 6, 6);
+    out.type = load16(frame.data() + 12);
+    out.payload = frame.subspan(eth_hlen);
+    return true;
+}
+
+void write_eth(std::uint8_t* p, const mac_addr& dst, const mac_addr& src, std::uint16_t type) noexcept {
+    std::memcpy(p, dst.b.data(), 6);
+    std::memcpy(p + 6, src.b.data(), 6);
+    store16(p + 12, type);
+}
+
+arp_error parse_arp(bytes payload, arp_view& out) noexcept {
+    if (payload.size() < arp_len)
+        return arp_error::truncated;
+    const std::uint8_t* p = payload.data();
+    // Ethernet hardware (1), IPv4 protocol, 6-byte and 4-byte addresses.
+    if (load16(p) != 1 || load16(p + 2) != ethertype_ipv4 || p[4] != 6 || p[5] != 4)
+        return arp_error::bad_format;
+    out.op = load16(p + 6);
+    if (out.op != arp_request && out.op != arp_reply)
+        return arp_error::bad_op;
+    std::memcpy(out.sha.b.data(), p + 8, 6);
+    out.spa = load32(p + 14);
+    std::memcpy(out.tha.b.data(), p + 18, 6);
+    out.tpa = load32(p + 24);
+    return arp_error::ok;
+}
+
+void write_arp(std::uint8_t* p, std::uint16_t op, const mac_addr& sha, ip4 spa, const mac_addr& tha, ip4 tpa) noexcept {
+    store16(p, 1);
+    store16(p + 2, ethertype_ipv4);
+    p[4] = 6;
+    p[5] = 4;
+    store16(p + 6, op);
+    std::memcpy(p + 8, sha.b.data(), 6);
+    store32(p + 14, spa);
+    std::memcpy(p + 18, tha.b.data(), 6);
+    store32(p + 24, tpa);
+}
+
+ip4_error parse_ip4(bytes packet, ip4_view& out, bool verify_csum, bool allow_options) noexcept {
+    if (packet.size() < ip4_hlen)
+        return ip4_error::truncated;
+    const std::uint8_t* p = packet.data();
+    if ((p[0] >> 4) != 4)
+        return ip4_error::bad_version;
+    const std::size_t ihl = std::size_t(p[0] & 0xf) * 4;
+    if (ihl < ip4_hlen || ihl > packet.size())
+        return ip4_error::bad_ihl;
+    const std::uint16_t total = load16(p + 2);
+    if (total < ihl || total > packet.size())
+        return ip4_error::bad_total_length;
+    if (verify_csum && csum_finish(csum_partial(packet.first(ihl))) != 0)
+        return ip4_error::bad_checksum;
+    const std::uint16_t frag = load16(p + 6);
+    if ((frag & 0x2000) != 0 || (frag & 0x1fff) != 0)
+        return ip4_error::fragment;
+    if (p[8] == 0)
+        return ip4_error::ttl_zero;
+    out.ihl_bytes = std::uint8_t(ihl);
+    out.tos = p[1];
+    out.total_len = total;
+    out.id = load16(p + 4);
+    out.ttl = p[8];
+    out.proto = p[9];
+    out.src = load32(p + 12);
+    out.dst = load32(p + 16);
+    out.header = packet.first(ihl);
+    out.payload = packet.subspan(ihl, total - ihl);
+    if (ihl > ip4_hlen && !allow_options)
+        return ip4_error::options;
+    return ip4_error::ok;
+}
+
+std::size_t write_ip4(std::uint8_t* p, ip4 src, ip4 dst, std::uint8_t proto, std::uint16_t payload_len,
+                      std::uint16_t id, std::uint8_t ttl, std::uint8_t tos, bool router_alert,
+                      bool csum_offload) noexcept {
+    const std::size_t hl = router_alert ? 24 : 20;
+    p[0] = std::uint8_t(0x40 | (hl / 4));
+    p[1] = tos;
+    store16(p + 2, std::uint16_t(hl + payload_len));
+    store16(p + 4, id);
+    store16(p + 6, 0x4000); // DF: zmx never fragments
+    p[8] = ttl;
+    p[9] = proto;
+    store16(p + 10, 0);
+    store32(p + 12, src);
+    store32(p + 16, dst);
+    if (router_alert)
+        store32(p + 20, 0x94040000u); // RFC 2113 Router Alert, value 0
+    if (!csum_offload)
+        store16(p + 10, csum_finish(csum_partial(bytes(p, hl))));
+    return hl;
+}
+
+icmp_error parse_icmp(bytes msg, icmp_view& out) noexcept {
+    if (msg.size() < icmp_hlen)
+        return icmp_error::truncated;
+    if (csum_finish(csum_partial(msg)) != 0)
+        return icmp_error::bad_checksum;
+    out.type = msg[0];
+    out.code = msg[1];
+    out.id = load16(msg.data() + 4);
+    out.seq = load16(msg.data() + 6);
+    return icmp_error::ok;
+}
+
+udp_error parse_udp(bytes ip_payload, ip4 src, ip4 dst, bool verify_csum, udp_view& out) noexcept {
+    if (ip_payload.size() < udp_hlen)
+        return udp_error::truncated;
+    const std::uint8_t* p = ip_payload.data();
+    const std::uint16_t len = load16(p + 4);
+    if (len < udp_hlen || len > ip_payload.size())
+        return udp_error::bad_length;
+    const std::uint16_t csum = load16(p + 6);
+    out.had_checksum = csum != 0;
+    if (verify_csum && csum != 0) { // 0: the sender sent none (allowed over IPv4)
+        const std::uint32_t s = csum_partial(ip_payload.first(len), pseudo_header_sum(src, dst, proto_udp, len));
+        if (csum_finish(s) != 0)
+            return udp_error::bad_checksum;
+    }
+    out.src_port = load16(p);
+    out.dst_port = load16(p + 2);
+    out.len = len;
+    out.payload = ip_payload.subspan(udp_hlen, len - udp_hlen);
+    return udp_error::ok;
+}
+
+void write_udp(std::uint8_t* p, ip4 src, ip4 dst, std::uint16_t sport, std::uint16_t dport,
+               std::uint16_t payload_len, bool csum_offload) noexcept {
+    const std::uint16_t len = std::uint16_t(udp_hlen + payload_len);
+    store16(p, sport);
+    store16(p + 2, dport);
+    store16(p + 4, len);
+    const std::uint32_t ph = pseudo_header_sum(src, dst, proto_udp, len);
+    if (csum_offload) {
+        store16(p + 6, std::uint16_t(ph)); // folded, not inverted: the port completes it
+        return;
+    }
+    store16(p + 6, 0);
+    std::uint16_t c = csum_finish(csum_partial(bytes(p, len), ph));
+    store16(p + 6, c == 0 ? 0xffff : c); // RFC 768: a computed 0 is sent as all ones
+}
+
+igmp_error parse_igmp(bytes msg, igmp_view& out) noexcept {
+    if (msg.size() < 8)
+        return igmp_error::truncated;
+    if (csum_finish(csum_partial(msg)) != 0)
+        return igmp_error::bad_checksum;
+    out.type = msg[0];
+    out.max_resp = msg[1];
+    out.group = load32(msg.data() + 4);
+    out.records = out.type == igmp_v3_report ? load16(msg.data() + 6) : 0;
+    out.body = msg;
+    return igmp_error::ok;
+}
+
+std::size_t write_igmp_v3_report(std::uint8_t* p, std::uint8_t record_type, ip4 group) noexcept {
+    std::memset(p, 0, 16);
+    p[0] = igmp_v3_report;
+    store16(p + 6, 1); // one group record
+    p[8] = record_type;
+    store32(p + 12, group);
+    store16(p + 2, csum_finish(csum_partial(bytes(p, 16))));
+    return 16;
+}
+
+std::size_t write_igmp_v2(std::uint8_t* p, std::uint8_t type, ip4 group) noexcept {
+    p[0] = type;
+    p[1] = 0;
+    store16(p + 2, 0);
+    store32(p + 4, group);
+    store16(p + 2, csum_finish(csum_partial(bytes(p, 8))));
+    return 8;
+}
+
+} // namespace zmx::dpdk

@@ -1,0 +1,142 @@
+// DPDK to DPDK between two processes over net_memif: this process is the memif server and
+// a forked child (its own EAL, forked before this process starts one) the client, each
+// with its own netstack: ARP, then UDP echoed by the child with content checked, then an
+// orderly stop (traffic first, then the client, then the server: the memif driver is known
+// to crash when a peer quits while traffic flows).
+#include <poll.h>
+#include <sys/wait.h>
+
+#include "dpdk_env.hpp"
+#include "dpdk_frames.hpp"
+#include "port.hpp"
+
+using namespace zmx::dpdk;
+using namespace zmx::dpdk::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const ip4 server_ip = make_ip4(10, 96, 0, 1), client_ip = make_ip4(10, 96, 0, 2);
+
+std::string memif_args(const char* role, const std::string& sock) {
+    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
+}
+
+// The child: waits for the parent's go (the server socket exists), echoes datagrams on
+// port 7 until a datagram on port 9, answers it and leaves. Exit code 0 on success.
+int client_main(int go_fd, const std::string& sock) {
+    pollfd p{go_fd, POLLIN, 0};
+    char c;
+    if (::poll(&p, 1, 20000) != 1 || ::read(go_fd, &c, 1) != 1)
+        return 10;
+    eal_options o;
+    o.memory_mb = 48;
+    o.log_level = 3;
+    if (eal_init(o) != 0)
+        return 11;
+    port_options po;
+    po.pool_mbufs = 1023;
+    std::unique_ptr<port> dev;
+    if (port::open_vdev("net_memif_c" + std::to_string(getpid()), memif_args("client", sock), po, dev) != 0)
+        return 12;
+    int rc = 13;
+    {
+        stack_config c2;
+        c2.mac = {{2, 0x96, 0, 0, 0, 2}};
+        c2.addr = client_ip;
+        stack st(*dev, c2);
+        udp_socket echo, ctl;
+        if (echo.bind(st, 7) != 0 || ctl.bind(st, 9) != 0)
+            return 14;
+        const std::uint64_t end = mono_ns() + 30'000'000'000;
+        bool started = false;
+        while (mono_ns() < end) {
+            if (!started && dev->link_up()) {
+                st.start(mono_ns());
+                started = true;
+            }
+            (void)st.poll(mono_ns());
+            udp_datagram d;
+            while (echo.recv(d))
+                (void)echo.send_to(d.src(), d.src_port(), d.payload());
+            if (ctl.recv(d)) {
+                (void)ctl.send_to(d.src(), d.src_port(), d.payload());
+                for (int i = 0; i < 100; ++i)
+                    (void)st.poll(mono_ns()); // flush the answer
+                rc = 0;
+                break;
+            }
+        }
+    }
+    dev.reset(); // the client leaves first, with no traffic in flight
+    return rc;
+}
+
+TEST(memif, udp_between_two_processes) {
+    if (geteuid() != 0)
+        GTEST_SKIP() << "DPDK tests need root; not root";
+    ASSERT_FALSE(eal_ready()) << "the child must be forked before this process starts its EAL";
+    const std::string sock = "/tmp/zmx-memif-" + std::to_string(getpid()) + ".sock";
+    ::unlink(sock.c_str());
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(go[1]);
+        ::_exit(client_main(go[0], sock));
+    }
+    ::close(go[0]);
+    struct reaper { // the child never outlives a failed assertion
+        pid_t pid;
+        int status = -1;
+        bool done = false;
+        ~reaper() {
+            if (!done) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, &status, 0);
+            }
+        }
+    } child_guard{child};
+    ZMX_REQUIRE_EAL();
+    port_options po;
+    po.pool_mbufs = 1023;
+    std::unique_ptr<port> dev;
+    ASSERT_EQ(port::open_vdev(unique_name("net_memif_s"), memif_args("server", sock), po, dev), 0);
+    ASSERT_EQ(::write(go[1], "g", 1), 1);
+    ::close(go[1]);
+    {
+        stack_config c1;
+        c1.mac = {{2, 0x96, 0, 0, 0, 1}};
+        c1.addr = server_ip;
+        stack st(*dev, c1);
+        ASSERT_TRUE(pump({&st}, [&] { return dev->link_up(); }, 20s)) << "memif peer did not connect";
+        st.start(mono_ns());
+        udp_socket s;
+        ASSERT_EQ(s.bind(st, 5000), 0);
+        for (int i = 0; i < 500; ++i) {
+            const auto m = pattern(std::size_t(1 + (i * 53) % 1400), std::uint8_t(i));
+            ASSERT_EQ(s.send_to(client_ip, 7, m), 0);
+            udp_datagram d;
+            ASSERT_TRUE(pump({&st}, [&] { return s.recv(d); })) << i;
+            ASSERT_EQ(d.src(), client_ip);
+            ASSERT_TRUE(std::equal(m.begin(), m.end(), d.payload().begin(), d.payload().end())) << i;
+        }
+        mac_addr m;
+        ASSERT_TRUE(st.arp_lookup(client_ip, m));
+        EXPECT_EQ(m, (mac_addr{{2, 0x96, 0, 0, 0, 2}}));
+        const auto bye = pattern(3, 1);
+        ASSERT_EQ(s.send_to(client_ip, 9, bye), 0);
+        udp_datagram d;
+        ASSERT_TRUE(pump({&st}, [&] { return s.recv(d); }));
+        // Keep polling (the client's going is seen by the port) until the child has exited.
+        ASSERT_TRUE(pump({&st}, [&] { return ::waitpid(child, &child_guard.status, WNOHANG) == child; }, 20s));
+        child_guard.done = true;
+        EXPECT_TRUE(WIFEXITED(child_guard.status)) << "child status " << child_guard.status;
+        EXPECT_EQ(WEXITSTATUS(child_guard.status), 0);
+    }
+    dev.reset();
+    ::unlink(sock.c_str());
+}
+
+} // namespace
