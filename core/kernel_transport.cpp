@@ -153,6 +153,7 @@ public:
         }
         pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
         if (ps == nullptr) return ENOMEM;
+        ps->set_byte_limit(1, s.options().max_queued_bytes); // what the peer queues for us
         stream_session* session = stream_session::create_connecting(cfg, ep, ps);
         if (session == nullptr) {
             ps->release();

@@ -639,6 +639,7 @@ constexpr desc table[] = {
     int_opt(ZMX_MAX_CONNECTIONS, &so::max_connections, -1),
     int_opt(ZMX_SHM_SIZE, &so::shm_size, 4096, 1 << 30),
     int_opt(ZMX_SHM_MODE, &so::shm_mode, 0, 0777),
+    desc{.id = ZMX_MAX_QUEUED_BYTES, .k = kind::int64_any, .type = option_type::int64_value, .i64 = &so::max_queued_bytes},
 };
 
 constexpr bool table_sorted()

@@ -127,6 +127,9 @@ struct socket_options {
     // ZMX_MAX_CONNECTIONS: accepted connections one tcp/ipc listener keeps at once; the
     // next ones are closed right after accept (ZMQ_EVENT_ACCEPT_FAILED). -1: no cap.
     int max_connections = -1;
+    // ZMX_MAX_QUEUED_BYTES: bytes one connection's engine may queue for the socket (HWM
+    // counts messages: 1000 large ones are a lot of memory). Negative: no limit.
+    std::int64_t max_queued_bytes = std::int64_t{256} << 20;
     // shm:// (ZMX_SHM_SIZE, ZMX_SHM_MODE): bytes per ring direction, rendezvous file mode.
     int shm_size = 4 << 20;
     int shm_mode = 0600;

@@ -36,6 +36,14 @@ void pipe_shared::set_hwm(int side, std::int64_t hwm) noexcept
     m_end[1 - side].m_read_batch = static_cast<std::uint32_t>(batch);
 }
 
+void pipe_shared::set_byte_limit(int side, std::int64_t bytes) noexcept
+{
+    m_dir[side].byte_limit.store(bytes < 0 ? 0 : bytes, std::memory_order_relaxed);
+    // The reader publishes at least every 64 messages, so a writer held by the byte
+    // limit learns of room while the queue still has some (not only once it runs dry).
+    if (bytes > 0 && m_end[1 - side].m_read_batch > 64) m_end[1 - side].m_read_batch = 64;
+}
+
 void pipe_shared::release() noexcept
 {
     // acq_rel: the last owner sees everything the other owner did to the queues.
@@ -63,7 +71,10 @@ void pipe::publish_reads() noexcept
     if (m_msgs_read == m_msgs_read_published) return;
     auto& d = m_shared->m_dir[1 - m_side];
     m_msgs_read_published = m_msgs_read;
-    if (d.hwm.load(std::memory_order_relaxed) == 0) return; // nobody waits on an unlimited pipe
+    if (d.hwm.load(std::memory_order_relaxed) == 0 && d.byte_limit.load(std::memory_order_relaxed) == 0) {
+        return; // nobody waits on an unlimited pipe
+    }
+    d.bytes_read.store(m_bytes_read, std::memory_order_relaxed); // published by the store below
     d.msgs_read.store(m_msgs_read, std::memory_order_seq_cst);
     if (d.writer_waiting.load(std::memory_order_seq_cst) && d.writer_waiting.exchange(false, std::memory_order_seq_cst)) {
         notify_peer(command::activate_write);
@@ -107,6 +118,7 @@ void pipe::rollback() noexcept
             (void)q.write(m);
             break;
         }
+        m_bytes_written -= m.size();
         (void)m.close();
     }
     m_in_message = false;

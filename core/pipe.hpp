@@ -12,7 +12,10 @@
 //   frames still in them.
 //
 // HWM (messages, not frames): the writer counts messages written; the reader publishes
-// how many it has read every `batch` messages and whenever its queue turns empty. A
+// how many it has read every `batch` messages and whenever its queue turns empty. A byte
+// limit (set_byte_limit: ZMX_MAX_QUEUED_BYTES on what a peer's engine queues for its
+// socket) works the same way on bytes; a message is refused only while the bytes queued
+// reach the limit, so one message larger than the limit still passes on its own. A
 // writer at its limit announces it is waiting (writer_waiting) and re-checks; the
 // reader, after publishing, rings the writer if it was waiting (Dekker pair with
 // seq_cst on msgs_read / writer_waiting).
@@ -51,6 +54,11 @@ public:
     // activate_write once the reader makes room; a spinning writer (may_sleep false) just
     // asks again later and costs the reader nothing.
     [[nodiscard]] bool check_write(bool may_sleep = true) noexcept;
+    [[nodiscard]] bool room(std::int64_t hwm, std::int64_t bytes) const noexcept
+    {
+        return (hwm == 0 || m_msgs_written - m_peer_read_cache < static_cast<std::uint64_t>(hwm)) &&
+               (bytes == 0 || m_bytes_written - m_peer_bytes_cache < static_cast<std::uint64_t>(bytes));
+    }
     // Write a frame (moved; m is left empty). Call check_write() before the first frame
     // of a message; later frames of the same message are always accepted.
     [[nodiscard]] bool write(msg& m) noexcept;
@@ -105,11 +113,14 @@ private:
     // Writer state for the outbound direction.
     std::uint64_t m_msgs_written = 0;
     std::uint64_t m_peer_read_cache = 0;
+    std::uint64_t m_bytes_written = 0;
+    std::uint64_t m_peer_bytes_cache = 0;
     bool m_in_message = false; // some frames of a message written, not its last
 
     // Reader state for the inbound direction.
     std::uint64_t m_msgs_read = 0;
     std::uint64_t m_msgs_read_published = 0;
+    std::uint64_t m_bytes_read = 0;
     std::uint32_t m_read_batch = 1;
     bool m_reading_message = false; // read frames of a message, not its last
 
@@ -130,6 +141,8 @@ public:
     void attach(int side, mailbox_ptr mb) noexcept;
     // Change the limit of the direction written by `side` (before traffic flows).
     void set_hwm(int side, std::int64_t hwm) noexcept;
+    // Bytes the direction written by `side` may hold (before traffic flows; <= 0: none).
+    void set_byte_limit(int side, std::int64_t bytes) noexcept;
 
     // The routing id of end `side`'s owner, as the owner of the other end should know it
     // (its ZMQ_ROUTING_ID, or the ZMTP Identity of a remote peer; "" if none). Set once by
@@ -152,10 +165,12 @@ private:
         msg_queue queue;
         // Reader-published count of messages read; writer reads it when at its limit.
         alignas(cache_line) std::atomic<std::uint64_t> msgs_read{0};
+        std::atomic<std::uint64_t> bytes_read{0}; // published with msgs_read
         std::atomic<bool> writer_waiting{false};
         std::atomic<bool> discard{false}; // writer ended with linger 0
         std::atomic<int> linger_ms{-1};   // writer's linger when it ended
         alignas(cache_line) std::atomic<std::int64_t> hwm{0};
+        std::atomic<std::int64_t> byte_limit{0};
     };
 
     pipe_shared() = default;
@@ -199,6 +214,7 @@ inline bool pipe::read(msg& out, bool may_sleep) noexcept
     if (m == nullptr) return false;
     std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
     m_shared->m_dir[1 - m_side].queue.pop();
+    m_bytes_read += out.size();
     m_reading_message = out.more();
     if (!m_reading_message && ++m_msgs_read - m_msgs_read_published >= m_read_batch) publish_reads();
     return true;
@@ -210,15 +226,17 @@ inline bool pipe::check_write(bool may_sleep) noexcept
     if (m_in_message) return true;
     auto& d = m_shared->m_dir[m_side];
     const std::int64_t hwm = d.hwm.load(std::memory_order_relaxed);
-    if (hwm == 0) return true;
-    const auto limit = static_cast<std::uint64_t>(hwm);
-    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    const std::int64_t bytes = d.byte_limit.load(std::memory_order_relaxed);
+    if (hwm == 0 && bytes == 0) return true;
+    if (room(hwm, bytes)) return true;
     m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
-    if (m_msgs_written - m_peer_read_cache < limit) return true;
+    m_peer_bytes_cache = d.bytes_read.load(std::memory_order_relaxed); // stored before msgs_read
+    if (room(hwm, bytes)) return true;
     if (!may_sleep) return false;
     d.writer_waiting.store(true, std::memory_order_seq_cst);
     m_peer_read_cache = d.msgs_read.load(std::memory_order_seq_cst);
-    if (m_msgs_written - m_peer_read_cache < limit) {
+    m_peer_bytes_cache = d.bytes_read.load(std::memory_order_relaxed);
+    if (room(hwm, bytes)) {
         d.writer_waiting.store(false, std::memory_order_relaxed);
         return true;
     }
@@ -229,7 +247,9 @@ inline bool pipe::write(msg& m) noexcept
 {
     if (m_terminated) return false;
     const bool more = m.more();
+    const std::size_t n = m.size();
     if (!m_shared->m_dir[m_side].queue.write(m)) return false;
+    m_bytes_written += n;
     m_in_message = more;
     if (!more) ++m_msgs_written;
     return true;

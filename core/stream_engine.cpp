@@ -1152,6 +1152,7 @@ bool stream_session::attach_new_pipe(std::string_view peer_id) noexcept
         finish();
         return false;
     }
+    ps->set_byte_limit(1, o.max_queued_bytes); // what the peer queues for the socket
     ps->attach(0, m_cfg.socket_mailbox);
     ps->end(0).peer_engine = !m_cfg.direct;
     ps->set_routing_id(1, peer_id);

@@ -674,6 +674,7 @@ private:
             finish();
             return false;
         }
+        ps->set_byte_limit(1, o.max_queued_bytes); // what the peer queues for the socket
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
         ps->set_routing_id(1, peer_id);
@@ -1550,6 +1551,7 @@ public:
         }
         pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
         if (ps == nullptr) return ENOMEM;
+        ps->set_byte_limit(1, s.options().max_queued_bytes);
         shm_session* session = shm_session::create_connecting(cfg, std::move(path), ps);
         if (session == nullptr) {
             ps->release();

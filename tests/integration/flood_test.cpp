@@ -136,13 +136,72 @@ TEST_F(Flood, EndlessMultipartMessageIsCutOff) {
   EXPECT_EQ(std::optional<std::string>("after"), recv_str_within(pull2));
 }
 
+// HWM counts messages: 1000 messages of 1 MiB would be 1 GiB queued for a socket that
+// does not read. ZMX_MAX_QUEUED_BYTES stops reading the peer at 4 MiB queued instead; once
+// the socket reads, everything the peer wrote arrives, whole.
+TEST_F(Flood, QueuedBytesAreBounded) {
+  if (!built_against_zmx) GTEST_SKIP() << "zmx option";
+  sock pull2(ctx, ZMQ_PULL);
+  configure_for_test(pull2);
+  ASSERT_EQ(0, set_int(pull2, ZMQ_RCVHWM, 1000));
+  ASSERT_EQ(0, set_int(pull2, ZMQ_RCVBUF, 256 * 1024));
+  const int64_t limit = 4 << 20;
+  ASSERT_EQ(0, zmq_setsockopt(pull2, ZMX_MAX_QUEUED_BYTES, &limit, sizeof limit));
+  ASSERT_EQ(0, zmq_bind(pull2, "tcp://127.0.0.1:*"));
+  raw_tcp peer(port_of(last_endpoint(pull2)));
+  ASSERT_TRUE(peer.connected());
+  ASSERT_TRUE(peer.null_handshake("PUSH"));
+  const std::string body = pattern(1 << 20, 5);
+  const std::string unit = zmtp::frame(body);
+  const long long written = flood_and_check(peer, unit, 1LL << 30, 48LL << 20);
+  ASSERT_LT(written, 1LL << 30) << "the PULL never stopped reading";
+  const long long whole = written / static_cast<long long>(unit.size());
+  ASSERT_GE(whole, 4);
+  for (long long i = 0; i < whole; ++i) {
+    const auto m = recv_str_within(pull2);
+    ASSERT_TRUE(m) << "message " << i << " of " << whole;
+    ASSERT_TRUE(*m == body) << "message " << i << " damaged";
+  }
+}
+
+// One message larger than the limit still passes (alone).
+TEST_F(Flood, QueuedBytesLetALargerMessagePass) {
+  if (!built_against_zmx) GTEST_SKIP() << "zmx option";
+  for (const char* ep : {"tcp://127.0.0.1:*", "shm://flood-large"}) {
+    sock pull2(ctx, ZMQ_PULL);
+    configure_for_test(pull2);
+    int64_t limit = 1 << 20;
+    ASSERT_EQ(0, zmq_setsockopt(pull2, ZMX_MAX_QUEUED_BYTES, &limit, sizeof limit));
+    int64_t v = 0;
+    size_t len = sizeof v;
+    ASSERT_EQ(0, zmq_getsockopt(pull2, ZMX_MAX_QUEUED_BYTES, &v, &len));
+    EXPECT_EQ(limit, v);
+    const std::string name = std::string(ep) == "shm://flood-large" ? unique_shm("flood-large") : ep;
+    ASSERT_EQ(0, zmq_bind(pull2, name.c_str()));
+    sock push(ctx, ZMQ_PUSH);
+    configure_for_test(push);
+    ASSERT_EQ(0, zmq_connect(push, last_endpoint(pull2).c_str()));
+    const std::string big = pattern(4 << 20, 6);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(static_cast<int>(big.size()), zmq_send(push, big.data(), big.size(), 0));
+    for (int i = 0; i < 3; ++i) {
+      const auto m = recv_str_within(pull2);
+      ASSERT_TRUE(m) << ep << " message " << i;
+      EXPECT_TRUE(*m == big) << ep;
+    }
+  }
+}
+
 TEST_F(Flood, MaxMessageSizeOption) {
   if (!built_against_zmx) GTEST_SKIP() << "zmx option";
   int64_t v = 0;
   size_t len = sizeof v;
   ASSERT_EQ(0, zmq_getsockopt(pull, ZMX_MAX_MESSAGE_SIZE, &v, &len));
   EXPECT_EQ(int64_t{256} << 20, v);  // the default
+  ASSERT_EQ(0, zmq_getsockopt(pull, ZMX_MAX_QUEUED_BYTES, &v, &len));
+  EXPECT_EQ(int64_t{256} << 20, v);  // the default
   v = -1;
+  EXPECT_EQ(0, zmq_setsockopt(pull, ZMX_MAX_QUEUED_BYTES, &v, sizeof v));
+  ZMX_EXPECT_ERRNO(EINVAL, zmq_setsockopt(pull, ZMX_MAX_QUEUED_BYTES, &v, 4));
   EXPECT_EQ(0, zmq_setsockopt(pull, ZMX_MAX_MESSAGE_SIZE, &v, sizeof v));
   ZMX_EXPECT_ERRNO(EINVAL, zmq_setsockopt(pull, ZMX_MAX_MESSAGE_SIZE, &v, 4));
 }
