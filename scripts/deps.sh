@@ -4,7 +4,8 @@
 # gnuplot-nox draws the chart of scripts/compare-libzmq.sh.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
-      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox)
+      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox
+      clang-14 libclang-rt-14-dev)  # the libFuzzer targets (scripts/fuzz.sh)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
