@@ -110,10 +110,10 @@ std::size_t socket_type_index(const char* name) noexcept
 namespace {
 
 constexpr std::int64_t hs_command_limits[16] = {64 * 1024, 0,   1,    2,    40,   41,   199,  200,
-                                                 255,       256, 1024, 4096, 8192, 32768, 65536, -1};
-// -1 ("no limit") is not among these: a hostile 8-byte size would then allocate up to the
-// machine's memory, which libFuzzer reports as a crash; engines bound it by
-// ZMX_MAX_MESSAGE_SIZE (see stream_engine.cpp).
+                                                 255,       256, 1024, 4096, 8192, 32768, 65536, 1 << 20};
+// -1 ("no limit") is in neither table: a hostile 8-byte size would then allocate up to the
+// machine's memory, which libFuzzer reports as a crash. Engines never run a handshake
+// without its 64 KiB bound, and bound traffic frames by ZMX_MAX_MESSAGE_SIZE.
 constexpr std::int64_t hs_frame_limits[16] = {1 << 20, 0,   1,    32,   33,   40,    41,      72,
                                                73,      255, 256, 1024, 4096, 65536, 1 << 16, 16 << 20};
 
