@@ -9,9 +9,10 @@
 #   scripts/fuzz.sh --time 300 --merge  # then add new interesting inputs to the corpus
 #   scripts/fuzz.sh --minimize          # rewrite each corpus as a minimal set (no fuzzing)
 #
-# Options: --time S (seconds per target), --merge (after fuzzing, merge inputs that add
-# coverage into tests/fuzz/corpus/<target>), --minimize (replace each repository corpus by
-# the smallest subset of corpus + generated seeds with the same coverage), --jobs N.
+# Options: --time S (seconds per target), --merge (after fuzzing, merge inputs that reach
+# new edges into tests/fuzz/corpus/<target>), --minimize (keep the named inputs regress-*
+# and seed-*, replace the others by the smallest subset of corpus + generated seeds that
+# reaches the same edges).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --time) time_s=$2; shift 2 ;;
         --merge) merge=1; shift ;;
         --minimize) minimize=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -56,9 +57,13 @@ for t in "${targets[@]}"; do
     cp -r "$repo/." "$corpus/" 2>/dev/null || true
     cp -r "$work/generated/$t/." "$corpus/" 2>/dev/null || true
     if [ "$minimize" -eq 1 ]; then
+        # Named inputs (regress-*, seed-*) stay as they are; the rest is replaced by the
+        # smallest set that adds edges beyond them (-use_counters=0: edges, not hit counts).
         fresh="$work/$t.min"
-        mkdir -p "$fresh"
-        "$bin/${t}_fuzz" "${flags[@]}" -merge=1 "$fresh" "$corpus" 2>"$work/$t.merge.log"
+        mkdir -p "$fresh" "$work/$t.named"
+        find "$repo" -maxdepth 1 -type f \( -name 'regress-*' -o -name 'seed-*' \) -exec cp {} "$work/$t.named/" \;
+        cp "$work/$t.named/." "$fresh/" -r
+        "$bin/${t}_fuzz" "${flags[@]}" -use_counters=0 -merge=1 "$fresh" "$corpus" 2>"$work/$t.merge.log"
         rm -rf "$repo"
         cp -r "$fresh" "$repo"
         echo "fuzz: $t: corpus minimised to $(ls "$repo" | wc -l) files"
@@ -76,7 +81,7 @@ for t in "${targets[@]}"; do
         ls -l "$artifacts" | grep -- "$t-" || true
     fi
     if [ "$merge" -eq 1 ]; then
-        "$bin/${t}_fuzz" "${flags[@]}" -merge=1 "$repo" "$corpus" 2>"$work/$t.merge.log"
+        "$bin/${t}_fuzz" "${flags[@]}" -use_counters=0 -merge=1 "$repo" "$corpus" 2>"$work/$t.merge.log"
         echo "fuzz: $t: corpus now $(ls "$repo" | wc -l) files"
     fi
 done

@@ -688,10 +688,9 @@ struct command_case {
 TEST(zmtp_command, interpret_command_decides_what_an_engine_does)
 {
     const auto named = [](std::string_view name, std::string_view data) {
-        bytes b{static_cast<std::uint8_t>(name.size())};
-        b.insert(b.end(), name.begin(), name.end());
-        b.insert(b.end(), data.begin(), data.end());
-        return b;
+        std::string s(1, static_cast<char>(name.size()));
+        s.append(name).append(data);
+        return bytes(s.begin(), s.end());
     };
     const std::string long_group(256, 'g');
     const command_case cases[] = {
