@@ -116,7 +116,7 @@ private:
     segment* m_head;                   // consumer
     alignas(cache_line) segment* m_tail; // producer
     alignas(cache_line) std::atomic<bool> m_sleeping{false};
-    char m_pad[cache_line - sizeof(std::atomic<bool>)];
+    [[maybe_unused]] char m_pad[cache_line - sizeof(std::atomic<bool>)]; // keeps the next object off this line
 };
 
 } // namespace zmx::core

@@ -223,7 +223,7 @@ private:
     std::uint32_t m_tag = tag_alive;
     context& m_ctx;
     const int m_type;
-    const std::uint32_t m_sid;
+    [[maybe_unused]] const std::uint32_t m_sid; // the context's id for this socket (kept for debugging)
     mailbox_ptr m_mailbox;
     monitor_ptr m_monitor;
     std::unique_ptr<io_core> m_direct_io;

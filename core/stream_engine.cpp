@@ -184,11 +184,6 @@ static int group_command(msg& out, bool join, std::string_view group) noexcept
     const zmtp::bytes_view g{reinterpret_cast<const std::uint8_t*>(group.data()), group.size()};
     return zmtp::make_command(out, join ? "JOIN" : "LEAVE", g);
 }
-// A group as RFC 48 allows it: at most 255 bytes, none of them zero.
-static bool valid_group(const void* data, std::size_t size) noexcept
-{
-    return size <= msg::group_max && (size == 0 || std::memchr(data, 0, size) == nullptr);
-}
 
 // ---- stream_session -----------------------------------------------------------------------
 
@@ -500,7 +495,16 @@ void stream_session::begin_handshake() noexcept
     ho.routing_id = o.routing_id;
     ho.properties.assign(o.metadata.begin(), o.metadata.end());
     s.hs = std::make_unique<zmtp::handshake>(std::move(ho));
-    s.decoder.emplace(o.maxmsgsize);
+    // A frame above ZMX_MAX_MESSAGE_SIZE would cut the peer off once delivered anyway:
+    // refuse it at its header, before its body is allocated (a hostile 8-byte size). With
+    // CURVE a frame is the boxed MESSAGE, a little larger than what it carries.
+    std::int64_t frame_limit = o.maxmsgsize;
+    if (o.max_message_size >= 0) {
+        const std::int64_t box = o.mechanism == ZMQ_CURVE ? std::int64_t{curve::message_min_size} : 0;
+        const std::int64_t whole = o.max_message_size > INT64_MAX - box ? INT64_MAX : o.max_message_size + box;
+        if (frame_limit < 0 || whole < frame_limit) frame_limit = whole;
+    }
+    s.decoder.emplace(frame_limit);
     s.encoder.emplace(zmtp::batch_encoder::limits{64 * 1024, 1024, 64});
     s.rpos = s.rlen = 0;
     s.ph = phase::handshaking;
@@ -539,11 +543,19 @@ void stream_session::handshake_ready() noexcept
 {
     state& s = *m_st;
     disarm(s.t_handshake);
-    // Properties of every inbound message: the peer's READY properties plus Peer-Address.
+    // Properties of every inbound message: Peer-Address, the ZAP handler's metadata, then
+    // the peer's READY properties. Lookups take the first match: what we know of the
+    // peer comes first, so its own properties cannot pose as Peer-Address or User-Id.
     metadata::entries props;
-    if (metadata* pm = s.hs->peer_metadata(); pm != nullptr) props = pm->all();
-    if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);
-    for (auto& kv : s.zap_props) props.push_back(std::move(kv)); // ZAP handler's metadata
+    try {
+        if (!s.peer_address.empty()) props.emplace_back("Peer-Address", s.peer_address);
+        for (auto& kv : s.zap_props) props.push_back(std::move(kv)); // ZAP handler's metadata
+        if (metadata* pm = s.hs->peer_metadata(); pm != nullptr) {
+            props.insert(props.end(), pm->all().begin(), pm->all().end());
+        }
+    } catch (...) {
+        props.clear(); // messages go without properties rather than not at all
+    }
     s.zap_props.clear();
     if (s.md != nullptr) s.md->release();
     s.md = nullptr;
@@ -820,7 +832,8 @@ bool stream_session::deliver_grouped(msg& frame) noexcept
     }
     const auto* g = static_cast<const char*>(s.dish_group.data());
     const std::size_t n = s.dish_group.size();
-    const bool ok = valid_group(g, n) && frame.set_group(g, n) == 0; // else bad, or no memory
+    const zmtp::bytes_view group{reinterpret_cast<const std::uint8_t*>(g), n};
+    const bool ok = zmtp::is_valid_group(group) && frame.set_group(g, n) == 0; // else bad, or no memory
     (void)s.dish_group.close();
     s.dish_group.init();
     if (!ok) {
@@ -864,66 +877,56 @@ bool stream_session::deliver_message(msg& frame) noexcept
 bool stream_session::handle_command(msg& frame) noexcept
 {
     state& s = *m_st;
-    zmtp::command_view cmd;
     const zmtp::bytes_view body{static_cast<const std::uint8_t*>(frame.data()), frame.size()};
-    const zmtp::error e = zmtp::parse_command(body, cmd);
-    bool keep = true;
-    if (e != zmtp::error::none) {
-        keep = false;
-    } else if (cmd.kind == zmtp::command_kind::ping) {
-        std::uint16_t ttl = 0;
-        zmtp::bytes_view ctx;
-        if (zmtp::parse_ping(cmd.data, ttl, ctx) != zmtp::error::none) {
-            keep = false;
-        } else {
-            msg pong;
-            pong.init();
-            if (zmtp::make_pong(pong, ctx) == 0) (void)send_command(pong);
-            (void)pong.close();
-            // The peer promises traffic within ttl; without it the connection is dead.
-            if (ttl > 0 && !s.dead && s.ph == phase::active) arm(t_heartbeat_ttl, std::int64_t{ttl} * 100, s.t_recv_deadline);
+    // The decision is zmtp::interpret_command's (pure, fuzzed); here it is carried out.
+    const zmtp::command_decision d = zmtp::interpret_command(body, takes_subscriptions(m_cfg.socket_type),
+                                                             m_cfg.socket_type == ZMQ_RADIO);
+    const std::string_view text(reinterpret_cast<const char*>(d.data.data()), d.data.size());
+    switch (d.action) {
+    case zmtp::command_action::pong: {
+        msg pong;
+        pong.init();
+        if (zmtp::make_pong(pong, d.data) == 0) (void)send_command(pong);
+        (void)pong.close();
+        // The peer promises traffic within ttl; without it the connection is dead.
+        if (d.ttl_deciseconds > 0 && !s.dead && s.ph == phase::active) {
+            arm(t_heartbeat_ttl, std::int64_t{d.ttl_deciseconds} * 100, s.t_recv_deadline);
         }
-    } else if (cmd.kind == zmtp::command_kind::error) {
-        keep = false; // the peer gives up on us
-    } else if ((cmd.kind == zmtp::command_kind::subscribe || cmd.kind == zmtp::command_kind::cancel) &&
-               takes_subscriptions(m_cfg.socket_type)) {
+        break;
+    }
+    case zmtp::command_action::subscribe:
+    case zmtp::command_action::cancel: {
         // ZMTP 3.1 subscription: the socket gets it as a "\x01topic" / "\x00topic" message.
         // Between the frames of a data message it would become that message's last
         // frame: dropped (a SUB never sends one there; libzmq 4.3.4 applies it).
-        if (s.in_message) {
-            (void)frame.close();
-            return true;
-        }
+        if (s.in_message) break;
         msg sub;
-        const std::string_view topic(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
-        const int rc = subscription_message(sub, cmd.kind == zmtp::command_kind::subscribe, topic);
-        (void)frame.close(); // topic pointed into it
+        const int rc = subscription_message(sub, d.action == zmtp::command_action::subscribe, text);
+        (void)frame.close(); // the topic pointed into it
         if (rc != 0) return true; // out of memory: lost
         return deliver_message(sub);
-    } else if ((cmd.kind == zmtp::command_kind::join || cmd.kind == zmtp::command_kind::leave) &&
-               m_cfg.socket_type == ZMQ_RADIO) {
-        // A DISH joins or leaves: the socket gets a join / leave message. A group RFC 48
-        // does not allow (over 255 bytes, a zero byte) is a protocol error.
-        if (!valid_group(cmd.data.data(), cmd.data.size())) {
-            keep = false;
-        } else {
-            msg jl;
-            if (cmd.kind == zmtp::command_kind::join) {
-                jl.init_join();
-            } else {
-                jl.init_leave();
-            }
-            const int rc = jl.set_group(reinterpret_cast<const char*>(cmd.data.data()), cmd.data.size());
-            (void)frame.close();
-            if (rc != 0) {
-                (void)jl.close();
-                return true; // out of memory: lost
-            }
-            return deliver_message(jl);
-        }
     }
-    // PONG: any traffic already cleared the deadline. SUBSCRIBE / CANCEL / JOIN / LEAVE
-    // for socket types that do not take them, and unknown commands: ignored.
+    case zmtp::command_action::join:
+    case zmtp::command_action::leave: {
+        // A DISH joins or leaves: the socket gets a join / leave message.
+        msg jl;
+        if (d.action == zmtp::command_action::join) {
+            jl.init_join();
+        } else {
+            jl.init_leave();
+        }
+        const int rc = jl.set_group(text.data(), text.size());
+        (void)frame.close();
+        if (rc != 0) {
+            (void)jl.close();
+            return true; // out of memory: lost
+        }
+        return deliver_message(jl);
+    }
+    case zmtp::command_action::ignore: break; // PONG (any traffic cleared the deadline), others
+    case zmtp::command_action::close: break;
+    }
+    const bool keep = d.action != zmtp::command_action::close;
     (void)frame.close();
     if (!keep && !s.dead) connection_lost();
     return keep && !s.dead;

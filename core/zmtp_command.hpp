@@ -89,6 +89,30 @@ std::size_t encode_properties(std::uint8_t* out, const metadata::entries& props)
 [[nodiscard]] error parse_ping(bytes_view data, std::uint16_t& ttl_deciseconds, bytes_view& context) noexcept;
 [[nodiscard]] error parse_pong(bytes_view data, bytes_view& context) noexcept;
 
+// ---- commands after the handshake (RFC 23, 37, 48) ----
+
+// What a connection does with a command frame received once the handshake is over.
+enum class command_action : std::uint8_t {
+    ignore,    // PONG, unknown names, and commands this socket type does not take
+    close,     // malformed, ERROR (the peer gives up), bad PING, bad group
+    pong,      // PING: answer PONG with `data` as context; ttl_deciseconds > 0 arms a deadline
+    subscribe, // SUBSCRIBE / CANCEL (only when takes_subscriptions): `data` is the topic
+    cancel,
+    join,      // JOIN / LEAVE (only when takes_groups): `data` is a valid RFC 48 group
+    leave,
+};
+struct command_decision {
+    command_action action = command_action::close;
+    std::uint16_t ttl_deciseconds = 0; // pong
+    bytes_view data;                   // points into the body
+};
+// Pure: decides from the body of a received command frame. takes_subscriptions: the
+// socket is PUB or XPUB; takes_groups: it is RADIO.
+[[nodiscard]] command_decision interpret_command(bytes_view body, bool takes_subscriptions,
+                                                 bool takes_groups) noexcept;
+// An RFC 48 group: at most 255 bytes, none of them zero.
+[[nodiscard]] bool is_valid_group(bytes_view group) noexcept;
+
 // ---- socket types (RFC 37 "The Socket-Type Property") ----
 
 // "PAIR", "PUB", ... for a ZMQ_* socket type; nullptr for STREAM, DGRAM and unknown values

@@ -397,7 +397,9 @@ handshake::status handshake::accept_metadata(bytes_view data) noexcept
         }
     }
     try {
-        if (!m_user_id.empty()) props.emplace_back("User-Id", m_user_id);
+        // Ours first: lookups take the first match, so a peer that sends a "User-Id"
+        // property of its own cannot pass for another user.
+        if (!m_user_id.empty()) props.emplace(props.begin(), "User-Id", m_user_id);
         m_peer_md = metadata::create(std::move(props));
     } catch (const std::bad_alloc&) {
         return fail(error::out_of_memory);

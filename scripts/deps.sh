@@ -4,7 +4,8 @@
 # gnuplot-nox draws the chart of scripts/compare-libzmq.sh.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
-      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox)
+      libbenchmark-dev libzmq3-dev python3 python3-zmq libsodium-dev gnuplot-nox
+      clang-14 libclang-rt-14-dev)  # the libFuzzer targets (scripts/fuzz.sh)
 # dpdk_io: DPDK 22.11 and what its tests drive on the kernel side of a tap (ip, ping, nft).
 pkgs+=(dpdk dpdk-dev libdpdk-dev iproute2 iputils-ping nftables)
 missing=()

@@ -201,6 +201,30 @@ TEST_F(HostilePeer, ReadyWithPropertyOverrunningTheFrame) {
   expect_service_intact();
 }
 
+TEST_F(HostilePeer, PeerAddressPropertyCannotBeSpoofed) {
+  // A peer sending "Peer-Address" in READY must not hide its real address from
+  // zmq_msg_gets (as in libzmq, where the local value is inserted first and kept).
+  raw_tcp peer(port);
+  ASSERT_TRUE(peer.connected());
+  std::string body("\x05READY", 6);
+  body += '\x0B';
+  body += "Socket-Type";
+  body += std::string("\0\0\0\x04", 4);
+  body += "PUSH";
+  body += '\x0C';
+  body += "Peer-Address";
+  body += std::string("\0\0\0\x07", 4);
+  body += "6.6.6.6";
+  ASSERT_TRUE(peer.send_all(zmtp::greeting() + zmtp::frame(body, 0x04) + zmtp::frame("spoof")));
+  zmq_msg_t m;
+  ASSERT_EQ(0, zmq_msg_init(&m));
+  ASSERT_EQ(5, zmq_msg_recv(&m, target, 0)) << zmq_strerror(zmq_errno());
+  const char* addr = zmq_msg_gets(&m, "Peer-Address");
+  ASSERT_NE(nullptr, addr);
+  EXPECT_STREQ("127.0.0.1", addr);
+  EXPECT_EQ(0, zmq_msg_close(&m));
+}
+
 // ---------------------------------------------------------------------------------------
 // After a valid handshake.
 

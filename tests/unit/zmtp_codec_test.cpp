@@ -656,6 +656,70 @@ TEST(zmtp_command, hostile_properties_are_refused)
     }
 }
 
+TEST(zmtp_command, many_properties_are_checked_for_duplicates_quickly)
+{
+    // 64 KiB of distinct 3-letter names (the default handshake command bound): the
+    // duplicate check is O(n log n), so this takes milliseconds, not seconds.
+    bytes data;
+    static constexpr char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789-_"; // distinct in any case
+    const auto c = [](int i) { return static_cast<std::uint8_t>(chars[i % 38]); };
+    for (int i = 0; data.size() + 8 <= 64 * 1024; ++i) {
+        data.insert(data.end(), {3, c(i), c(i / 38), c(i / (38 * 38)), 0, 0, 0, 0});
+    }
+    const auto start = std::chrono::steady_clock::now();
+    metadata::entries out;
+    EXPECT_EQ(z::parse_properties(data, out), z::error::none);
+    EXPECT_EQ(out.size(), data.size() / 8);
+    // The same list with one name repeated at the end, in another case.
+    data.insert(data.end(), {3, 'A', 'A', 'A', 0, 0, 0, 0});
+    EXPECT_EQ(z::parse_properties(data, out), z::error::duplicate_property);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+struct command_case {
+    const char* what;
+    bytes body;
+    bool subs; // PUB / XPUB
+    bool groups; // RADIO
+    z::command_action action;
+    std::string data;
+};
+
+TEST(zmtp_command, interpret_command_decides_what_an_engine_does)
+{
+    const auto named = [](std::string_view name, std::string_view data) {
+        std::string s(1, static_cast<char>(name.size()));
+        s.append(name).append(data);
+        return bytes(s.begin(), s.end());
+    };
+    const std::string long_group(256, 'g');
+    const command_case cases[] = {
+        {"malformed", {0}, true, true, z::command_action::close, ""},
+        {"ERROR", named("ERROR", "\x03" "bad"), true, true, z::command_action::close, ""},
+        {"PING", named("PING", std::string("\x00\x0a", 2) + "ctx"), false, false, z::command_action::pong, "ctx"},
+        {"PING without TTL", named("PING", "x"), false, false, z::command_action::close, ""},
+        {"PING context too long", named("PING", std::string(19, 'c')), false, false, z::command_action::close, ""},
+        {"PONG", named("PONG", "ctx"), false, false, z::command_action::ignore, ""},
+        {"SUBSCRIBE to PUB", named("SUBSCRIBE", "topic"), true, false, z::command_action::subscribe, "topic"},
+        {"CANCEL to PUB", named("CANCEL", ""), true, false, z::command_action::cancel, ""},
+        {"SUBSCRIBE to PAIR", named("SUBSCRIBE", "topic"), false, true, z::command_action::ignore, ""},
+        {"JOIN to RADIO", named("JOIN", "grp"), false, true, z::command_action::join, "grp"},
+        {"LEAVE to RADIO", named("LEAVE", "grp"), false, true, z::command_action::leave, "grp"},
+        {"JOIN with a zero byte", named("JOIN", std::string("g\0x", 3)), false, true, z::command_action::close, ""},
+        {"JOIN over 255 bytes", named("JOIN", long_group), false, true, z::command_action::close, ""},
+        {"JOIN to PUB", named("JOIN", "grp"), true, false, z::command_action::ignore, ""},
+        {"unknown", named("FOO", "x"), true, true, z::command_action::ignore, ""},
+    };
+    for (const auto& c : cases) {
+        const z::command_decision d = z::interpret_command(c.body, c.subs, c.groups);
+        EXPECT_EQ(d.action, c.action) << c.what;
+        if (d.action != z::command_action::close && d.action != z::command_action::ignore) {
+            EXPECT_EQ(std::string(d.data.begin(), d.data.end()), c.data) << c.what;
+        }
+    }
+    EXPECT_EQ(z::interpret_command(named("PING", std::string("\x01\x02", 2)), false, false).ttl_deciseconds, 0x0102);
+}
+
 TEST(zmtp_command, command_names_are_bounds_checked)
 {
     const prop_case cases[] = {

@@ -192,6 +192,21 @@ TEST(zmtp_handshake, plain_succeeds_and_the_server_sees_the_credentials)
     EXPECT_TRUE(client.peer_greeting().as_server);
 }
 
+TEST(zmtp_handshake, a_peer_cannot_claim_a_user_id_of_its_own)
+{
+    // Regression (found by the handshake fuzzer's User-Id invariant): a client sending a
+    // "User-Id" property in INITIATE used to win the lookup over the one its check gave.
+    auto os = plain_opts(true);
+    os.plain_check = [](std::string_view, std::string_view) { return z::plain_verdict{200, "guest"}; };
+    auto oc = plain_opts(false);
+    oc.properties = {{"user-id", "root"}};
+    z::handshake server(os);
+    z::handshake client(oc);
+    wire_link{client, server}.run();
+    ASSERT_EQ(server.state(), hs_status::ready) << server.error_reason();
+    EXPECT_STREQ(server.peer_property("User-Id"), "guest");
+}
+
 TEST(zmtp_handshake, plain_wrong_password_is_answered_with_error)
 {
     auto os = plain_opts(true);
