@@ -717,7 +717,11 @@ private:
             }
             return deliver(m);
         }
-        if (r.size >= view_min && m_map->next - m_map->first < max_views) {
+        // Only the last frame of a message may be a view. The socket gets no frame of a
+        // message before its last one, so a view of an earlier frame would pin the ring
+        // until the rest of the message is in: with a rest larger than the free ring, the
+        // writer waits for space that is never released (a deadlock).
+        if (r.size >= view_min && !more && m_map->next - m_map->first < max_views) {
             mapping::view_slot& slot = m_map->slots[m_map->next % max_views];
             slot.released.store(false, std::memory_order_relaxed);
             slot.begin = r.begin;
