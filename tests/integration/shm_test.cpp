@@ -715,28 +715,33 @@ const std::vector<std::pair<const char*, scribble>>& scribbles()
 
 // The connection was cut off: DISCONNECTED arrives (after HANDSHAKE_FAILED_PROTOCOL when
 // `protocol` is set; a peer past a size limit gets DISCONNECTED alone).
-void expect_cut_off(monitor& mon, bool protocol = true)
+// `handshaken`: the handshake succeeded first (the ring was reached), else it must not.
+void expect_cut_off(monitor& mon, bool handshaken, bool protocol = true)
 {
     const std::size_t before = mon.seen().size();
     ASSERT_EQ(ZMQ_EVENT_DISCONNECTED, mon.wait_for(ZMQ_EVENT_DISCONNECTED).id) << "not cut off";
+    const std::vector<int> seen(mon.seen().begin() + static_cast<std::ptrdiff_t>(before), mon.seen().end());
+    const auto has = [&](int id) { return std::find(seen.begin(), seen.end(), id) != seen.end(); };
     if (protocol) {
-        const std::vector<int> seen(mon.seen().begin() + static_cast<std::ptrdiff_t>(before), mon.seen().end());
-        EXPECT_NE(seen.end(), std::find(seen.begin(), seen.end(), ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
-            << "no HANDSHAKE_FAILED_PROTOCOL";
+        EXPECT_TRUE(has(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) << "no HANDSHAKE_FAILED_PROTOCOL";
     }
+    EXPECT_EQ(handshaken, has(ZMQ_EVENT_HANDSHAKE_SUCCEEDED));
 }
 
 bool protocol_scribble(const char* what) { return std::string(what) != "a fragment claiming a huge frame"; }
 
 // A zmx PULL bound at `ep`, watched by a monitor, fed by an honest PUSH (another context).
 struct attacked_binder {
-    attacked_binder() : pull(ctx, ZMQ_PULL), mon(ctx, pull, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED)
+    attacked_binder()
+        : pull(ctx, ZMQ_PULL),
+          mon(ctx, pull, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     {
         configure_for_test(pull);
         EXPECT_EQ(0, zmq_bind(pull, ep.c_str()));
         push = sock(honest_ctx, ZMQ_PUSH);
         configure_for_test(push);
         EXPECT_EQ(0, zmq_connect(push, ep.c_str()));
+        EXPECT_EQ(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, mon.wait_for(ZMQ_EVENT_HANDSHAKE_SUCCEEDED).id); // the honest one
     }
     // The honest connection still carries messages.
     void honest_works(const std::string& tag)
@@ -764,7 +769,7 @@ void expect_refused_client(attacked_binder& b, const std::string& what, const st
     const int fd = raw_unix_connect(rv_path(b.ep));
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(send_with_fds(fd, bytes, fds));
-    expect_cut_off(b.mon);
+    expect_cut_off(b.mon, false);
     EXPECT_TRUE(wait_peer_closed(fd));
     ::close(fd);
     b.honest_works(what);
@@ -804,7 +809,7 @@ TEST(ShmHostile, ConnectingPeerWritingNonsenseIntoItsRingIsCutOff)
             ASSERT_TRUE(map_peer_segment(fds[0], seg));
             write(seg, 1); // the connecting side writes ring 1
             ring_bell(fds[1]); // the accepting side's doorbell
-            expect_cut_off(b.mon, protocol_scribble(what));
+            expect_cut_off(b.mon, true, protocol_scribble(what));
             EXPECT_TRUE(wait_peer_closed(fd));
         }
         for (int x : fds) ::close(x);
@@ -817,7 +822,8 @@ TEST(ShmHostile, ConnectingPeerWritingNonsenseIntoItsRingIsCutOff)
 // PUSH binder); each hostile answer must end in a handshake failure.
 struct fake_binder_case {
     fake_binder_case()
-        : pull(ctx, ZMQ_PULL), mon(ctx, pull, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED)
+        : pull(ctx, ZMQ_PULL),
+          mon(ctx, pull, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     {
         configure_for_test(pull);
         EXPECT_EQ(0, set_int(pull, ZMQ_RECONNECT_IVL, 60000)); // no second try at a fake
@@ -825,6 +831,7 @@ struct fake_binder_case {
         configure_for_test(push);
         EXPECT_EQ(0, zmq_bind(push, honest_ep.c_str()));
         EXPECT_EQ(0, zmq_connect(pull, honest_ep.c_str()));
+        EXPECT_EQ(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, mon.wait_for(ZMQ_EVENT_HANDSHAKE_SUCCEEDED).id); // the honest one
     }
     void honest_works(const std::string& tag)
     {
@@ -846,7 +853,7 @@ struct fake_binder_case {
 // `after` may act on the connection (given the fds). A handshake failure must follow.
 template <class After>
 void fake_binder_round(fake_binder_case& f, const std::string& what, const std::vector<int>& fds, After after,
-                       bool protocol = true)
+                       bool handshaken = false, bool protocol = true)
 {
     SCOPED_TRACE(what);
     const std::string ep = unique_shm("fake");
@@ -861,7 +868,7 @@ void fake_binder_round(fake_binder_case& f, const std::string& what, const std::
     EXPECT_EQ(shm_hello("PULL"), recv_with_fds(cfd, 12, none, eof));
     ASSERT_TRUE(send_with_fds(cfd, shm_hello("PUSH"), fds));
     after(fds);
-    expect_cut_off(f.mon, protocol);
+    expect_cut_off(f.mon, handshaken, protocol);
     EXPECT_TRUE(wait_peer_closed(cfd));
     EXPECT_EQ(0, zmq_disconnect(f.pull, ep.c_str()));
     ::close(cfd);
@@ -908,7 +915,7 @@ TEST(ShmHostile, FakeBinderWritingNonsenseIntoItsRingIsCutOff)
             ASSERT_TRUE(map_peer_segment(fds[0], seg));
             w(seg, 0);         // the accepting side writes ring 0
             ring_bell(fds[2]); // the connecting side's doorbell
-        }, protocol_scribble(what));
+        }, true, protocol_scribble(what));
     }
 }
 
@@ -1031,7 +1038,7 @@ TEST_P(ShmIdle, PingPong)
     const std::string ep = unique_shm("idle");
     // Two spinning threads beside the I/O thread on a shared 2-CPU machine make each
     // round trip wait for the scheduler now and then: fewer rounds keep the test short.
-    const int rounds = c.idle == ZMX_IDLE_SPIN ? 1000 : 3000;
+    const int rounds = c.idle == ZMX_IDLE_SPIN ? 500 : 3000;
     context ctx;
     sock a(ctx, ZMQ_PAIR);
     configure_for_test(a);
