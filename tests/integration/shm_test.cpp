@@ -297,9 +297,9 @@ TEST(ShmProcess, OtherProcessPushesEveryFrameSize)
     sock pull(ctx, ZMQ_PULL);
     open_for_test(pull);
     ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
-    child_process c = spawn_role("push", ep, false, 3);
+    child_process c = spawn_role("push", ep, false, 2);
     ASSERT_TRUE(c.started());
-    for (std::uint64_t k = 0; k < 3; ++k) ASSERT_EQ("", recv_sized_message(pull, k));
+    for (std::uint64_t k = 0; k < 2; ++k) ASSERT_EQ("", recv_sized_message(pull, k));
     EXPECT_EQ(0, c.wait_exit(10000));
     EXPECT_FALSE(recv_str_within(pull, absent_ms).has_value());
 }
@@ -307,14 +307,14 @@ TEST(ShmProcess, OtherProcessPushesEveryFrameSize)
 TEST(ShmProcess, ThisProcessPushesEveryFrameSizeToABinder)
 {
     const std::string ep = unique_shm("pullsizes");
-    child_process c = spawn_role("pull", ep, true, 3);
+    child_process c = spawn_role("pull", ep, true, 2);
     ASSERT_TRUE(c.started());
     context ctx;
     sock push(ctx, ZMQ_PUSH);
     open_for_test(push);
     ASSERT_EQ(0, set_int(push, ZMQ_LINGER, 10000));
     ASSERT_EQ(0, zmq_connect(push, ep.c_str())); // reconnects until the child has bound
-    for (std::uint64_t k = 0; k < 3; ++k) ASSERT_TRUE(send_sized_message(push, k));
+    for (std::uint64_t k = 0; k < 2; ++k) ASSERT_TRUE(send_sized_message(push, k));
     EXPECT_EQ(0, c.wait_exit(15000));
 }
 
@@ -347,15 +347,15 @@ TEST(ShmProcess, PubToTwoSubscriberProcesses)
     ASSERT_EQ(0, set_int(pub, ZMQ_SNDHWM, 0));
     ASSERT_EQ(0, set_int(pub, ZMQ_XPUB_VERBOSE, 1)); // both subscriptions, not the first only
     ASSERT_EQ(0, zmq_bind(pub, ep.c_str()));
-    child_process a = spawn_role("sub", ep, false, 3);
-    child_process b = spawn_role("sub", ep, false, 3);
+    child_process a = spawn_role("sub", ep, false, 2);
+    child_process b = spawn_role("sub", ep, false, 2);
     ASSERT_TRUE(a.started() && b.started());
     for (int i = 0; i < 2; ++i) {
         auto sub = recv_str_within(pub, 10000);
         ASSERT_TRUE(sub.has_value()) << "subscription " << i;
         ASSERT_EQ(std::string(1, '\1'), *sub);
     }
-    for (std::uint64_t k = 0; k < 3; ++k) ASSERT_TRUE(send_sized_message(pub, k));
+    for (std::uint64_t k = 0; k < 2; ++k) ASSERT_TRUE(send_sized_message(pub, k));
     EXPECT_EQ(0, a.wait_exit(15000));
     EXPECT_EQ(0, b.wait_exit(15000));
 }
