@@ -17,6 +17,7 @@
 #include "shm_util.hpp"
 #include "test_util.hpp"
 
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -597,6 +598,17 @@ TEST(ShmRendezvous, UnbindAndCloseRemoveTheFile)
 
 // ---- hostile peers ----
 
+// Open descriptors of this process (a hostile peer's descriptors must not leak).
+int open_fds()
+{
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d) != nullptr) ++n;
+        ::closedir(d);
+    }
+    return n;
+}
+
 using zmx::shm::layout;
 using zmx::shm::record_header;
 using zmx::shm::ring_control;
@@ -779,6 +791,7 @@ TEST(ShmHostile, ConnectingPeerWithABadHelloIsRefused)
 {
     attacked_binder b;
     b.honest_works("first");
+    const int fds_before = open_fds();
     expect_refused_client(b, "bad magic", shm_hello("PUSH", "", 0x31535a59));
     expect_refused_client(b, "bad version", shm_hello("PUSH", "", 0x31535a58, 2));
     expect_refused_client(b, "reserved byte set", shm_hello("PUSH", "", 0x31535a58, 1, 1));
@@ -789,11 +802,14 @@ TEST(ShmHostile, ConnectingPeerWithABadHelloIsRefused)
     ASSERT_GE(efd, 0);
     expect_refused_client(b, "connecting side sends descriptors", shm_hello("PUSH"), {efd});
     ::close(efd);
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
 }
 
 TEST(ShmHostile, ConnectingPeerWritingNonsenseIntoItsRingIsCutOff)
 {
     attacked_binder b;
+    b.honest_works("first");
+    const int fds_before = open_fds();
     for (const auto& [what, write] : scribbles()) {
         SCOPED_TRACE(what);
         const int fd = raw_unix_connect(rv_path(b.ep));
@@ -816,6 +832,7 @@ TEST(ShmHostile, ConnectingPeerWritingNonsenseIntoItsRingIsCutOff)
         ::close(fd);
         b.honest_works(what);
     }
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
 }
 
 // A fake binder at the rendezvous of `ep`: the zmx PULL connects to it (and to an honest
@@ -884,6 +901,7 @@ TEST(ShmHostile, FakeBinderWithBadDescriptorsIsRefused)
 {
     fake_binder_case f;
     f.honest_works("first");
+    const int fds_before = open_fds();
     const auto efd = [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); };
     fake_binder_round(f, "no descriptors", {}, nothing_after);
     fake_binder_round(f, "two descriptors", {make_segment(4096), efd()}, nothing_after);
@@ -902,11 +920,14 @@ TEST(ShmHostile, FakeBinderWithBadDescriptorsIsRefused)
     fake_binder_round(f, "bad segment magic",
                       {make_segment(4096, true, [](zmx::shm::segment_header& h) { h.magic = 0; }), efd(), efd()},
                       nothing_after);
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
 }
 
 TEST(ShmHostile, FakeBinderWritingNonsenseIntoItsRingIsCutOff)
 {
     fake_binder_case f;
+    f.honest_works("first");
+    const int fds_before = open_fds();
     for (const auto& [what, write] : scribbles()) {
         const int e0 = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), e1 = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         const scribble w = write;
@@ -917,6 +938,7 @@ TEST(ShmHostile, FakeBinderWritingNonsenseIntoItsRingIsCutOff)
             ring_bell(fds[2]); // the connecting side's doorbell
         }, true, protocol_scribble(what));
     }
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
 }
 
 // ---- views ----
