@@ -710,7 +710,7 @@ TEST_P(ShmIdle, PingPong)
     const std::string ep = unique_shm("idle");
     // Two spinning threads beside the I/O thread on a shared 2-CPU machine make each
     // round trip wait for the scheduler now and then: fewer rounds keep the test short.
-    const int rounds = c.idle == ZMX_IDLE_SPIN ? 500 : 3000;
+    const int rounds = c.idle == ZMX_IDLE_SPIN ? 500 : 2000;
     context ctx;
     sock a(ctx, ZMQ_PAIR);
     configure_for_test(a);
