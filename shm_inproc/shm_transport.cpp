@@ -288,10 +288,12 @@ public:
             m_reader.cancel_sleep();
             m_sleep_armed = false;
         }
+        // A connection lost on the way (a corrupt ring: a connecting session waits to
+        // reconnect, not dead) has no mapping and no rings any more.
         std::size_t done = pump_in();
-        if (m_dead) return done;
+        if (m_dead || m_phase != phase::active) return done;
         done += pump_out();
-        if (m_dead) return done;
+        if (m_dead || m_phase != phase::active) return done;
         if (m_peer_gone && !m_in_stalled && !m_reader.has_data()) connection_lost();
         return done;
     }
@@ -713,7 +715,7 @@ private:
             ++done;
             if (!take_record(r)) break; // stalled, or the connection went
         }
-        if (m_dead) return done;
+        if (m_dead || m_phase != phase::active) return done;
         if (done != 0) m_p->flush();
         release_consumed();
         return done;
@@ -750,7 +752,11 @@ private:
             }
             return deliver(m);
         }
-        if (r.size >= view_min && m_map->next - m_map->first < max_views) {
+        // Only the last frame of a message may be a view. The socket gets no frame of a
+        // message before its last one, so a view of an earlier frame would pin the ring
+        // until the rest of the message is in: with a rest larger than the free ring, the
+        // writer waits for space that is never released (a deadlock).
+        if (r.size >= view_min && !more && m_map->next - m_map->first < max_views) {
             mapping::view_slot& slot = m_map->slots[m_map->next % max_views];
             slot.released.store(false, std::memory_order_relaxed);
             slot.begin = r.begin;
@@ -796,8 +802,7 @@ private:
             const std::int64_t whole = m_cfg.options.max_message_size;
             if ((limit >= 0 && total > static_cast<std::uint64_t>(limit)) ||
                 (whole >= 0 && total > static_cast<std::uint64_t>(whole))) {
-                event(ZMQ_EVENT_DISCONNECTED, 0);
-                connection_lost();
+                connection_lost(); // says DISCONNECTED (once)
                 return false;
             }
             if (m_frag.init_size(total) != 0) {
@@ -891,7 +896,8 @@ private:
     // Pipe -> ring.
     std::size_t pump_out() noexcept
     {
-        if (m_p == nullptr) return 0;
+        // Between connections (activate_read comes at any time) the writer is unmapped.
+        if (m_p == nullptr || m_phase != phase::active) return 0;
         std::size_t done = 0;
         m_out_blocked = false;
         for (int i = 0; i < batch; ++i) {
