@@ -640,6 +640,7 @@ constexpr desc table[] = {
     int_opt(ZMX_SHM_SIZE, &so::shm_size, 4096, 1 << 30),
     int_opt(ZMX_SHM_MODE, &so::shm_mode, 0, 0777),
     desc{.id = ZMX_MAX_QUEUED_BYTES, .k = kind::int64_any, .type = option_type::int64_value, .i64 = &so::max_queued_bytes},
+    int_opt(ZMX_IPC_MODE, &so::ipc_mode, -1, 0777),
 };
 
 constexpr bool table_sorted()

@@ -133,6 +133,7 @@ struct socket_options {
     // shm:// (ZMX_SHM_SIZE, ZMX_SHM_MODE): bytes per ring direction, rendezvous file mode.
     int shm_size = 4 << 20;
     int shm_mode = 0600;
+    int ipc_mode = -1; // ZMX_IPC_MODE: bound ipc:// file mode (-1: the umask's)
     int sndbuf = -1;
     int rcvbuf = -1;
     int backlog = 100;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1616,9 +1617,19 @@ int stream_listener::create(const stream_config& cfg, const net_address& addr, c
         }
     }
     tune_common(fd, cfg.options, addr.family());
+    // ZMX_IPC_MODE: the socket file gets this mode at bind (Linux takes it from the
+    // socket's inode, so it is never open wider), and again after, whatever the umask.
+    const bool set_mode = addr.family() == AF_UNIX && !ipc_path.empty() && cfg.options.ipc_mode >= 0;
+    if (set_mode) (void)::fchmod(fd, static_cast<mode_t>(cfg.options.ipc_mode));
     if (::bind(fd, addr.sa(), addr.length) != 0 || ::listen(fd, cfg.options.backlog > 0 ? cfg.options.backlog : 100) != 0) {
         const int e = errno;
         ::close(fd);
+        return e;
+    }
+    if (set_mode && ::chmod(ipc_path.c_str(), static_cast<mode_t>(cfg.options.ipc_mode)) != 0) {
+        const int e = errno;
+        ::close(fd);
+        (void)::unlink(ipc_path.c_str());
         return e;
     }
     net_address local;

@@ -746,6 +746,8 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
 #define ZMX_SHM_SIZE 0x5A16          /* int: bytes of each direction's shm:// ring (rounded up to a power
                                         of two, 4 KiB .. 1 GiB; default 4 MiB); set before bind */
 #define ZMX_SHM_MODE 0x5A17          /* int: file mode of a bound shm:// rendezvous (default 0600) */
+#define ZMX_IPC_MODE 0x5A19          /* int: file mode of a bound ipc:// socket file (-1: as the umask
+                                        makes it, the default, as libzmq) */
 #define ZMX_MAX_QUEUED_BYTES 0x5A18  /* int64: bytes a tcp/ipc/shm peer's connection may queue for the
                                         socket beyond what it reads (-1: none; default 256 MiB; one
                                         larger message still passes); then the peer is not read */

@@ -5,6 +5,7 @@
 // sends reaches the socket, and allowed peers are unaffected. The address matching rules
 // (masks, IPv6, v4-mapped peers) are in unit/accept_filter_test.cpp. Every test here also
 // passes against libzmq 4.3.4 (g++ -I tests/support this_file -lzmq -lgtest -lgtest_main).
+#include <sys/stat.h>
 #include "monitor_util.hpp"
 #include "net_util.hpp"
 
@@ -18,6 +19,9 @@
 
 #ifndef ZMX_MAX_CONNECTIONS  // built against libzmq: the zmx-only test skips
 #define ZMX_MAX_CONNECTIONS 0x5A15
+#endif
+#ifndef ZMX_IPC_MODE
+#define ZMX_IPC_MODE 0x5A19
 #endif
 
 namespace {
@@ -142,6 +146,36 @@ TEST_F(AcceptFilter, IpcAnyListedCredentialIsEnough) {
                          ASSERT_EQ(0, set_int(s, ZMQ_IPC_FILTER_UID, static_cast<int>(uid)));
                        },
                        false));
+}
+
+// ZMX_IPC_MODE: the bound socket file's mode; by default what the umask makes (libzmq).
+TEST_F(AcceptFilter, IpcFileMode) {
+  if (!built_against_zmx) GTEST_SKIP() << "zmx option";
+  auto mode_of = [](const std::string& ep) {
+    struct stat st {};
+    if (ep.rfind("ipc://", 0) != 0 || ::stat(ep.substr(6).c_str(), &st) != 0) return -1;
+    return static_cast<int>(st.st_mode & 0777);
+  };
+  for (int mode : {0600, 0660, 0700}) {
+    sock pull = make(ZMQ_PULL);
+    ASSERT_EQ(0, set_int(pull, ZMX_IPC_MODE, mode));
+    ASSERT_EQ(mode, get_int(pull, ZMX_IPC_MODE));
+    ASSERT_EQ(0, zmq_bind(pull, dir.ipc("mode" + std::to_string(mode)).c_str()));
+    const std::string ep = last_endpoint(pull);
+    EXPECT_EQ(mode, mode_of(ep)) << ep;
+    sock push = make(ZMQ_PUSH);  // the owner may still connect
+    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+    ASSERT_GE(send_str(push, "hello"), 0);
+    EXPECT_EQ(std::optional<std::string>("hello"), recv_str_within(pull));
+  }
+  const mode_t um = ::umask(0);
+  ::umask(um);
+  sock pull = make(ZMQ_PULL);
+  EXPECT_EQ(-1, get_int(pull, ZMX_IPC_MODE));
+  ASSERT_EQ(0, zmq_bind(pull, dir.ipc("mode-default").c_str()));
+  EXPECT_EQ(static_cast<int>(0777 & ~um), mode_of(last_endpoint(pull)));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(pull, ZMX_IPC_MODE, 01000));
+  ZMX_EXPECT_ERRNO(EINVAL, set_int(pull, ZMX_IPC_MODE, -2));
 }
 
 // ZMX_MAX_CONNECTIONS: a listener keeps at most N connections; the next peer is refused

@@ -140,6 +140,7 @@ const std::vector<int_spec> int_specs = {
     {ZMX_SPIN_US, -1, -1, imax, rule::range, true, all},
     {ZMX_SHM_SIZE, 4 << 20, 4096, 1 << 30, rule::range, true, all},
     {ZMX_SHM_MODE, 0600, 0, 0777, rule::range, true, all},
+    {ZMX_IPC_MODE, -1, -1, 0777, rule::range, true, all},
     {ZMX_DIRECT, 0, 0, 1, rule::strict_bool, true, all},
 };
 
