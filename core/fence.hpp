@@ -1,5 +1,23 @@
-// full_fence(): a sequentially consistent fence for Dekker-style "announce, then check"
-// handshakes (see msg_queue's sleep flag).
+// Fences for Dekker-style "announce, then check" handshakes (msg_queue's sleep flag, a
+// pipe's writer_waiting flag).
+//
+// Each handshake has a hot side, run for every message (a writer publishing, a reader
+// returning credit), and a cold side, run before a thread goes to sleep. Both need a
+// store-load fence, and on x86 that fence makes the hot side wait until its store has
+// reached the other core: a cross-core round trip per message.
+//
+// Asymmetric fences move the whole cost to the cold side. The hot side calls
+// light_fence(), which is only a compiler barrier; the cold side calls heavy_fence(),
+// which is membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every other running thread of
+// this process executes a full barrier before it returns, so for each hot-side thread
+// either its publish is visible to the cold side's re-check, or its later check sees
+// the cold side's flag. This holds between threads of one process only: handshakes with
+// another process (shm rings) keep full fences on both sides.
+//
+// The mode is chosen once, when the library is loaded: asymmetric when the kernel offers
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED and registration succeeds, and ZMX_ASYM_FENCE is not
+// "0" in the environment; full fences on both sides otherwise (and always under TSan,
+// which models neither). Both sides read the same flag, set before any pipe exists.
 //
 // ThreadSanitizer does not model std::atomic_thread_fence (GCC refuses it under -Werror).
 // In TSan builds both sides instead do a seq_cst read-modify-write of one shared atomic:
@@ -20,5 +38,25 @@ inline void full_fence() noexcept
     std::atomic_thread_fence(std::memory_order_seq_cst);
 #endif
 }
+
+// True when light_fence()/heavy_fence() are asymmetric (set at load, never changed).
+extern bool g_asym_fence;
+
+// Hot side of an in-process handshake.
+inline void light_fence() noexcept
+{
+#if defined(__SANITIZE_THREAD__)
+    full_fence();
+#else
+    if (g_asym_fence) [[likely]] {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+#endif
+}
+
+// Cold side of an in-process handshake (a system call when asymmetric).
+void heavy_fence() noexcept;
 
 } // namespace zmx::core

@@ -55,6 +55,28 @@ bool msg_queue::grow() noexcept
     return true;
 }
 
+void msg_queue::fence_before_sleep() noexcept
+{
+    const std::uint64_t run = m_popped - m_popped_at_sleep;
+    m_popped_at_sleep = m_popped;
+    if (!g_asym_fence) {
+        full_fence();
+        return;
+    }
+    if (m_fence_mode.load(std::memory_order_relaxed) == fence_asym) {
+        // Stored before the heavy fence, so every publish after it sees sym (header).
+        if (run <= sym_below) m_fence_mode.store(fence_sym, std::memory_order_relaxed);
+        heavy_fence();
+        return;
+    }
+    if (run >= asym_after) {
+        m_fence_mode.store(fence_asym, std::memory_order_relaxed);
+        heavy_fence();
+        return;
+    }
+    full_fence();
+}
+
 msg* msg_queue::advance() noexcept
 {
     for (;;) {

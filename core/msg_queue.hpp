@@ -8,9 +8,24 @@
 //
 // The sleep handshake lives here, not in the segments, because the producer may publish
 // into a segment the consumer has not reached yet:
-//   consumer: m_sleeping = true; fence(seq_cst) [F2]; re-check for data
-//   producer: publish (release); fence(seq_cst) [F1]; if m_sleeping: ring the doorbell
+//   consumer: m_sleeping = true; fence [F2]; re-check for data
+//   producer: publish (release); fence [F1]; if m_sleeping: ring the doorbell
 // F1 and F2 order the two sides: at least one of them sees the other's store.
+//
+// The fences are chosen per queue by the consumer (fence.hpp), in m_fence_mode:
+// - sym: full fences on both sides. F1 costs the producer a cross-core round trip per
+//   publish; F2 is cheap. For consumers that sleep often (ping-pong, sparse traffic).
+// - asym: light_fence() for F1 (a compiler barrier) and heavy_fence() for F2 (a
+//   membarrier system call that interrupts the producer's CPU). For streams, where the
+//   consumer sleeps rarely and the producer publishes millions of times in between.
+// The consumer counts the messages it read between sleeps and switches: to asym after a
+// run of asym_after messages, back to sym after sym_below or fewer. The producer reads
+// the mode before its fence. Switching to asym is a plain store (the consumer's fences
+// are heavy from then on, which orders any producer fence); switching to sym is stored
+// before one last heavy F2, after which every producer publish sees sym.
+// A consumer that finds its flag still raised skips F2: the flag has been visible to the
+// producer since the F2 that raised it, so any later publish rings (or has rung) the
+// doorbell.
 //
 // Threads: producer functions on the writer's thread, consumer functions on the reader's
 // thread; the destructor when both are done.
@@ -56,9 +71,13 @@ public:
     [[nodiscard]] bool unwrite(msg& out) noexcept { return m_tail->ring.unwrite(out); }
 
     // publish() in two halves, for a writer publishing into many queues at once (PUB
-    // fan-out, pipe::flush_all): commit each, one full_fence() for all (F1), then ask
+    // fan-out, pipe::flush_all): commit each, one fence for all (F1), then ask
     // each whether its consumer sleeps. One fence per message instead of one per subscriber.
     void commit() noexcept { m_tail->ring.commit(); }
+    [[nodiscard]] bool producer_needs_full_fence() const noexcept
+    {
+        return m_fence_mode.load(std::memory_order_relaxed) == fence_sym;
+    }
     [[nodiscard]] bool consumer_sleeping_after_fence() noexcept
     {
         if (m_sleeping.load(std::memory_order_relaxed)) {
@@ -72,7 +91,11 @@ public:
     [[nodiscard]] bool publish() noexcept
     {
         m_tail->ring.commit(); // the segment's own sleep flag is unused here
-        full_fence(); // F1
+        if (producer_needs_full_fence()) { // F1
+            full_fence();
+        } else {
+            light_fence();
+        }
         if (m_sleeping.load(std::memory_order_relaxed)) {
             return m_sleeping.exchange(false, std::memory_order_relaxed);
         }
@@ -88,13 +111,19 @@ public:
         return advance();
     }
 
-    void pop() noexcept { m_head->ring.pop(); }
+    void pop() noexcept
+    {
+        m_head->ring.pop();
+        ++m_popped;
+    }
 
     // Returns true if the consumer may sleep (still empty after announcing it).
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        m_sleeping.store(true, std::memory_order_relaxed);
-        full_fence(); // F2
+        if (!m_sleeping.load(std::memory_order_relaxed)) {
+            m_sleeping.store(true, std::memory_order_relaxed);
+            fence_before_sleep(); // F2
+        }
         if (front() != nullptr) {
             m_sleeping.store(false, std::memory_order_relaxed);
             return false;
@@ -110,13 +139,24 @@ private:
         std::atomic<segment*> next{nullptr};
     };
 
+    static constexpr std::uint8_t fence_sym = 0;
+    static constexpr std::uint8_t fence_asym = 1;
+    static constexpr std::uint64_t asym_after = 4096; // messages read between sleeps
+    static constexpr std::uint64_t sym_below = 256;
+
     bool grow() noexcept;
     msg* advance() noexcept;
+    void fence_before_sleep() noexcept;
 
     segment* m_head;                   // consumer
+    std::uint64_t m_popped = 0;        // consumer: messages read
+    std::uint64_t m_popped_at_sleep = 0;
     alignas(cache_line) segment* m_tail; // producer
+    // The handshake line: both flags are read by the producer on every publish and
+    // written only around a sleep.
     alignas(cache_line) std::atomic<bool> m_sleeping{false};
-    [[maybe_unused]] char m_pad[cache_line - sizeof(std::atomic<bool>)]; // keeps the next object off this line
+    std::atomic<std::uint8_t> m_fence_mode{fence_sym}; // written by the consumer
+    [[maybe_unused]] char m_pad[cache_line - 2]; // keeps the next object off this line
 };
 
 } // namespace zmx::core

@@ -68,7 +68,7 @@ public:
     // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
     // flush() of many pipes at once (PUB and RADIO fan-out): each is committed, then one
-    // full_fence() serves them all before each checks for a sleeping reader.
+    // fence serves them all before each checks for a sleeping reader.
     static void flush_all(pipe* const* pipes, std::size_t n) noexcept;
 
     // ---- lifecycle (owner thread) ----
@@ -266,10 +266,19 @@ inline void pipe::flush() noexcept
 inline void pipe::flush_all(pipe* const* pipes, std::size_t n) noexcept
 {
     if (n == 0) return;
+    bool full = false;
     for (std::size_t i = 0; i < n; ++i) {
-        if (!pipes[i]->m_in_message) pipes[i]->m_shared->m_dir[pipes[i]->m_side].queue.commit();
+        if (pipes[i]->m_in_message) continue;
+        msg_queue& q = pipes[i]->m_shared->m_dir[pipes[i]->m_side].queue;
+        q.commit();
+        full |= q.producer_needs_full_fence();
     }
-    full_fence(); // F1 of msg_queue's handshake, once for all
+    // F1 of msg_queue's handshake, once for all: a full fence if any consumer asked for one.
+    if (full) {
+        full_fence();
+    } else {
+        light_fence();
+    }
     for (std::size_t i = 0; i < n; ++i) {
         pipe& p = *pipes[i];
         if (!p.m_in_message && p.m_shared->m_dir[p.m_side].queue.consumer_sleeping_after_fence()) {

@@ -15,13 +15,20 @@
 #include <gtest/gtest.h>
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
+#include <atomic>
+#include <thread>
+
+#include "fence.hpp"
 
 namespace {
 
@@ -719,3 +726,117 @@ TEST(msg_queue, unwrite_takes_back_only_staged_frames)
 }
 
 } // namespace
+
+namespace {
+
+// Empties the queue, closing every frame; returns how many it read.
+int drain(msg_queue& q)
+{
+    int n = 0;
+    while (msg* f = q.front()) {
+        (void)f->close();
+        q.pop();
+        ++n;
+    }
+    return n;
+}
+
+void publish_n(msg_queue& q, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        msg m = make_frame(static_cast<std::uint64_t>(i), 8, false);
+        ASSERT_TRUE(q.write(m));
+        (void)q.publish();
+    }
+}
+
+} // namespace
+
+TEST(msg_queue, fence_mode_follows_the_consumers_runs_between_sleeps)
+{
+    msg_queue q;
+    EXPECT_TRUE(q.producer_needs_full_fence()) << "a new queue starts symmetric";
+    EXPECT_TRUE(q.prepare_sleep());
+    publish_n(q, 5000);                  // a long run, then the consumer sleeps
+    EXPECT_EQ(drain(q), 5000);
+    EXPECT_TRUE(q.prepare_sleep());
+    EXPECT_EQ(q.producer_needs_full_fence(), !zmx::core::g_asym_fence)
+        << "after a run of 5000 messages the producer's fence is light when the kernel has membarrier";
+    publish_n(q, 3);                     // short runs: back to full fences
+    EXPECT_EQ(drain(q), 3);
+    EXPECT_TRUE(q.prepare_sleep());
+    EXPECT_TRUE(q.producer_needs_full_fence());
+    publish_n(q, 3);
+    EXPECT_EQ(drain(q), 3);
+    EXPECT_TRUE(q.prepare_sleep());
+    EXPECT_TRUE(q.producer_needs_full_fence());
+}
+
+// Two threads, the consumer sleeping on an eventfd whenever prepare_sleep() allows and the
+// producer ringing it whenever publish() says so, in bursts whose lengths switch the
+// queue between its fence modes again and again. A lost wakeup leaves the consumer
+// asleep with messages queued: the wait times out and the test fails.
+TEST(msg_queue, no_lost_wakeup_across_fence_mode_switches)
+{
+    msg_queue q;
+    const int efd = ::eventfd(0, EFD_CLOEXEC);
+    ASSERT_GE(efd, 0);
+    constexpr std::uint64_t total = 2'000'000;
+    std::atomic<bool> lost{false};
+    std::thread consumer([&] {
+        std::uint64_t got = 0;
+        std::uint64_t expect = 0;
+        while (got < total && !lost.load()) {
+            if (msg* f = q.front()) {
+                if (!frame_is(*f, expect, 8, false)) lost.store(true);
+                ++expect;
+                (void)f->close();
+                q.pop();
+                ++got;
+                continue;
+            }
+            if (!q.prepare_sleep()) continue;
+            pollfd p{efd, POLLIN, 0};
+            if (::poll(&p, 1, 5000) != 1) {
+                lost.store(true); // asleep for 5 s with the producer not done: a lost wakeup
+                break;
+            }
+            std::uint64_t v = 0;
+            (void)::read(efd, &v, sizeof v);
+        }
+    });
+    std::uint64_t sent = 0;
+    std::uint64_t bursts_sym = 0;
+    std::uint64_t bursts_asym = 0;
+    std::uint32_t x = 12345;
+    while (sent < total && !lost.load()) {
+        x = x * 1103515245u + 12345u;
+        // Bursts of 1 to 8192 messages, most short, some long enough to switch to asym.
+        const std::uint64_t burst = (x >> 16) % 8 == 0 ? 4096 + (x >> 8) % 4096 : 1 + (x >> 8) % 64;
+        for (std::uint64_t i = 0; i < burst && sent < total; ++i, ++sent) {
+            msg m = make_frame(sent, 8, false);
+            while (!q.write(m)) {
+            }
+            if (q.publish()) {
+                const std::uint64_t one = 1;
+                (void)::write(efd, &one, sizeof one);
+            }
+        }
+        if (q.producer_needs_full_fence()) {
+            ++bursts_sym;
+        } else {
+            ++bursts_asym;
+        }
+        // Let the consumer catch up and go to sleep now and then.
+        if ((x >> 20) % 4 == 0) std::this_thread::yield();
+    }
+    consumer.join();
+    ::close(efd);
+    EXPECT_FALSE(lost.load()) << "a wakeup was lost or a message came out of order";
+    EXPECT_GT(bursts_sym, 0u);
+    if (zmx::core::g_asym_fence) {
+        EXPECT_GT(bursts_asym, 0u) << "the long bursts never switched the queue to asym";
+    }
+    std::printf("bursts: %llu symmetric, %llu asymmetric\n", static_cast<unsigned long long>(bursts_sym),
+                static_cast<unsigned long long>(bursts_asym));
+}
