@@ -288,6 +288,7 @@ public:
             m_reader.cancel_sleep();
             m_sleep_armed = false;
         }
+        if (m_in_stalled) (void)unstall();
         // A connection lost on the way (a corrupt ring: a connecting session waits to
         // reconnect, not dead) has no mapping and no rings any more.
         std::size_t done = pump_in();
@@ -307,6 +308,8 @@ public:
             } else {
                 ok = false;
             }
+        } else if (m_p != nullptr && m_p->check_write(true)) {
+            ok = false; // room turned up: poll() resumes (else the socket's read rings us)
         }
         if (m_out_blocked && m_writer.wait_for_space(m_out_need, m_out_need_group)) ok = false;
         if (m_map->views_outstanding()) {
@@ -852,7 +855,10 @@ private:
             (void)frame.close(); // RFC 48: a RADIO discards what dishes send it
             return true;
         }
-        if (!m_in_message && !m_p->check_write()) {
+        // No doorbell asked for here: a core that keeps polling retries in poll(); one
+        // about to sleep asks in prepare_sleep() (a direct socket would otherwise post
+        // itself an activate_write, an eventfd write and read, per stall).
+        if (!m_in_message && !m_p->check_write(false)) {
             (void)m_stalled_in.move(frame);
             m_have_stalled_in = true;
             m_in_stalled = true;
@@ -875,9 +881,15 @@ private:
 
     void resume_input() noexcept
     {
-        if (!m_in_stalled || m_p == nullptr || m_dead) return;
+        if (unstall()) (void)poll();
+    }
+
+    // The pipe to the socket has room again: the held frame goes in. False while full.
+    bool unstall() noexcept
+    {
+        if (!m_in_stalled || m_p == nullptr || m_dead) return false;
         if (m_have_stalled_in) {
-            if (!m_socket_gone && !m_p->check_write()) return;
+            if (!m_socket_gone && !m_p->check_write(false)) return false;
             m_have_stalled_in = false;
             m_in_stalled = false;
             if (m_socket_gone) {
@@ -890,7 +902,7 @@ private:
         }
         m_in_stalled = false;
         m_p->flush(); // the frame just written may complete a message
-        (void)poll();
+        return true;
     }
 
     // Pipe -> ring.
