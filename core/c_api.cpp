@@ -219,6 +219,17 @@ int zmq_msg_send(zmq_msg_t* m, void* s, int flags)
     return rc == 0 ? size_result(n) : fail(rc);
 }
 
+int zmx_msg_init_claim(zmq_msg_t* m, void* s, size_t size)
+{
+    socket_base* sock = as_socket(s);
+    if (sock == nullptr) return fail(ENOTSOCK);
+    if (m == nullptr) return fail(EFAULT);
+    bool in_place = false;
+    const int rc = sock->claim(*as_msg(m), size, in_place);
+    if (rc != 0) return fail(rc);
+    return in_place ? 1 : 0;
+}
+
 int zmq_msg_recv(zmq_msg_t* m, void* s, int flags)
 {
     socket_base* sock = as_socket(s);

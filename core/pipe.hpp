@@ -35,6 +35,7 @@
 namespace zmx::core {
 
 class pipe_shared;
+class claim_sink;
 
 class pipe {
 public:
@@ -98,6 +99,9 @@ public:
     bool attached = false;
     bool peer_engine = false; // the other end belongs to an engine on an I/O core
     std::uint64_t mark = 0;   // owner's scratch (PUB: "already chosen for this message")
+    // Set by a transport on its own end when the socket may write frames straight into
+    // it (claim.hpp); read by the socket on the same thread.
+    claim_sink* sink = nullptr;
 
 private:
     friend class pipe_shared;

@@ -521,12 +521,61 @@ int socket_base::sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexce
     return rc;
 }
 
+claim_sink* socket_base::claim_sink_now() noexcept
+{
+    process_commands_if_pending();
+    if (m_pipes.size() != 1) return nullptr;
+    pipe* p = m_pipes.front();
+    return p->shared().end(1 - p->side()).sink;
+}
+
+int socket_base::claim(msg& m, std::size_t size, bool& in_place) noexcept
+{
+    api_guard guard(*this);
+    in_place = false;
+    if (m_closed) return ENOTSOCK;
+    if (m_ctx.terminating()) return ETERM;
+    process_commands_if_pending();
+    if (m_claim != nullptr && m_claim->open_claim() == nullptr) {
+        m_claim_body = nullptr; // sent or withdrawn
+    }
+    if (m_direct_io && !m_sndmore && m_claim_body == nullptr && size != 0) {
+        // The sink pumps what was sent before into the ring itself; a full turn of the
+        // direct core (connection progress) only when there is none yet or it refused.
+        claim_sink* s = claim_sink_now();
+        if (s == nullptr || !s->claim(m, size)) {
+            direct_flush();
+            s = claim_sink_now();
+            if (s != nullptr && !s->claim(m, size)) s = nullptr;
+        }
+        if (s != nullptr) {
+            if (s != m_claim) {
+                s->ref();
+                if (m_claim != nullptr) m_claim->unref();
+                m_claim = s;
+            }
+            m_claim_body = m.data();
+            in_place = true;
+            return 0;
+        }
+    }
+    return m.init_size(size) == 0 ? 0 : ENOMEM;
+}
+
 int socket_base::send(msg& m, int flags) noexcept
 {
     api_guard guard(*this);
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (!m.valid()) return EFAULT;
+    if (m_claim_body != nullptr) {
+        if (m_claim->open_claim() != m_claim_body) {
+            m_claim_body = nullptr; // withdrawn (closed unsent)
+        } else if (m.data() != m_claim_body) {
+            return EFSM; // the claimed frame is next; nothing may overtake it
+        }
+    }
+    const bool claimed = m_claim_body != nullptr;
     process_commands_if_pending();
     m.set_more((flags & ZMQ_SNDMORE) != 0);
     const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.sndtimeo != 0;
@@ -539,11 +588,11 @@ int socket_base::send(msg& m, int flags) noexcept
         rc = xsend(m);
     }
     m_may_sleep = true;
-    if (rc != EAGAIN || !will_wait) {
-        direct_flush();
-        return rc;
+    if (rc == EAGAIN && will_wait) rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
+    if (rc == 0) {
+        m_sndmore = (flags & ZMQ_SNDMORE) != 0;
+        if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
     }
-    rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
     direct_flush();
     return rc;
 }
@@ -668,6 +717,11 @@ void socket_base::close() noexcept
         detach(*p);
     }
     close_direct();
+    if (m_claim != nullptr) {
+        m_claim->unref();
+        m_claim = nullptr;
+        m_claim_body = nullptr;
+    }
     m_monitor->stop();
     m_mailbox->close();
     m_tag = tag_dead; // later calls on this handle answer ENOTSOCK

@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "claim.hpp"
 #include "io_core.hpp"
 #include "mailbox.hpp"
 #include "monitor.hpp"
@@ -77,6 +78,11 @@ public:
     [[nodiscard]] int unbind(const char* uri) noexcept;
     [[nodiscard]] int disconnect(const char* uri) noexcept;
     [[nodiscard]] int send(msg& m, int flags) noexcept;
+    // Zero-copy send (claim.hpp): makes m a message of `size` bytes whose body is space in
+    // the transport when it can (direct mode, one peer whose transport takes claims, the
+    // first frame of a message, no claim open), an ordinary buffer otherwise. Sets
+    // in_place accordingly. Sending another message while a claimed one is unsent: EFSM.
+    [[nodiscard]] int claim(msg& m, std::size_t size, bool& in_place) noexcept;
     [[nodiscard]] int recv(msg& m, int flags) noexcept;
     // zmq_join / zmq_leave (DISH groups); ENOTSUP for the other types.
     [[nodiscard]] int join(const char* group) noexcept;
@@ -219,6 +225,7 @@ private:
         if (m_direct_io) (void)m_direct_io->poll(0);
     }
     void close_direct() noexcept;
+    claim_sink* claim_sink_now() noexcept; // the one peer's, when it takes claims
 
     std::uint32_t m_tag = tag_alive;
     context& m_ctx;
@@ -240,6 +247,9 @@ private:
     int m_spin_skip = 0;
     int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)
     bool m_rcvmore = false;
+    bool m_sndmore = false;        // the last frame sent had ZMQ_SNDMORE
+    claim_sink* m_claim = nullptr; // the transport of the last claim (a reference held)
+    const void* m_claim_body = nullptr; // that claim's body until it is sent
     bool m_may_sleep = true;
     bool m_closed = false;
 };

@@ -751,6 +751,18 @@ ZMQ_EXPORT void zmq_threadclose (void *thread);
 #define ZMX_MAX_QUEUED_BYTES 0x5A18  /* int64: bytes a tcp/ipc/shm peer's connection may queue for the
                                         socket beyond what it reads (-1: none; default 256 MiB; one
                                         larger message still passes); then the peer is not read */
+/* Zero-copy send. Initialises msg as a message of `size` bytes for socket `s` whose
+ * body, when the socket can, is space reserved in the transport itself: with ZMX_DIRECT,
+ * one peer over shm://, a socket of type PAIR, PUSH, PUB, DEALER, CLIENT or SCATTER, and
+ * at the first frame of a message, the body is in the shared-memory ring and
+ * zmq_msg_send() only publishes it. Otherwise it is an ordinary buffer (as
+ * zmq_msg_init_size). Fill zmq_msg_data(msg), then zmq_msg_send() it (commit) or
+ * zmq_msg_close() it (abort). Until it is sent or closed, other sends on the socket fail
+ * with EFSM. Send or close it on the socket's thread; copies made with zmq_msg_copy()
+ * must not be read after it is sent. Returns 1 when the body is in the transport, 0 when
+ * it is an ordinary buffer, -1 with errno (ENOTSOCK, ETERM, ENOMEM, EFAULT). */
+ZMQ_EXPORT int zmx_msg_init_claim (zmq_msg_t *msg, void *s, size_t size);
+
 /* Socket types (zmq_socket): the survey pattern; outside libzmq's numbers. */
 #define ZMX_SURVEYOR 0x5A20          /* sends a survey to every respondent, collects replies */
 #define ZMX_RESPONDENT 0x5A21        /* receives surveys, replies to the one it received */

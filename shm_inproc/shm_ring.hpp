@@ -171,6 +171,7 @@ public:
         m_bytes = bytes;
         m_tail = c->tail.load(std::memory_order_relaxed);
         m_published = m_tail;
+        m_holding = false;
         m_head_cache = c->head.load(std::memory_order_acquire);
     }
 
@@ -202,14 +203,44 @@ public:
         return m_data + at + sizeof h;
     }
 
-    [[nodiscard]] bool has_unpublished() const noexcept { return m_tail != m_published; }
+    [[nodiscard]] bool has_unpublished() const noexcept { return publishable() != m_published; }
 
-    // Publishes every claimed record. True when the consumer sleeps: ring its doorbell.
+    // A record the application fills in place (zero-copy send): reserved like claim(),
+    // but nothing from it on is published until commit_hold() (which sets its flags) or
+    // withdrawn by abort_hold(). One at a time.
+    [[nodiscard]] std::uint8_t* claim_held(std::uint32_t payload) noexcept
+    {
+        if (m_holding) return nullptr;
+        const std::uint64_t before = m_tail;
+        std::uint8_t* body = claim(payload, 0, 0);
+        if (body == nullptr) return nullptr;
+        m_hold = before;
+        m_hold_header = body - sizeof(record_header);
+        m_holding = true;
+        return body;
+    }
+    void commit_hold(std::uint8_t flags) noexcept
+    {
+        if (!m_holding) return;
+        m_hold_header[offsetof(record_header, flags)] = flags;
+        m_holding = false;
+    }
+    void abort_hold() noexcept
+    {
+        if (!m_holding) return;
+        m_tail = m_hold; // nothing after it was claimed: writers wait while one is held
+        m_holding = false;
+    }
+    [[nodiscard]] bool holding() const noexcept { return m_holding; }
+
+    // Publishes every claimed record (up to a held one). True when the consumer sleeps:
+    // ring its doorbell.
     [[nodiscard]] bool publish() noexcept
     {
-        if (m_tail == m_published) return false;
-        m_published = m_tail;
-        m_ctl->tail.store(m_tail, std::memory_order_release);
+        const std::uint64_t to = publishable();
+        if (to == m_published) return false;
+        m_published = to;
+        m_ctl->tail.store(to, std::memory_order_release);
         zmx::core::full_fence();
         if (m_ctl->consumer_sleeping.load(std::memory_order_relaxed) != 0) {
             return m_ctl->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0;
@@ -246,6 +277,11 @@ private:
     std::uint64_t m_bytes = 0;
     std::uint64_t m_tail = 0;
     std::uint64_t m_published = 0;
+    std::uint64_t m_hold = 0; // start of the held record (and a padding record before it)
+    std::uint8_t* m_hold_header = nullptr;
+    bool m_holding = false;
+
+    [[nodiscard]] std::uint64_t publishable() const noexcept { return m_holding ? m_hold : m_tail; }
     std::uint64_t m_head_cache = 0;
 };
 

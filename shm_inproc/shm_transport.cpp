@@ -168,6 +168,34 @@ void view_released(void*, void* hint) noexcept
     m->unref();
 }
 
+class shm_session;
+
+// The claim_sink of a direct session (core/claim.hpp). Refcounted: the session, the
+// socket that claimed last and every claimed message hold it, so it outlives whichever
+// goes first; `session` is cleared when the session goes.
+struct claim_port final : core::claim_sink {
+    std::atomic<int> refs{1};
+    shm_session* session = nullptr;
+    const void* open = nullptr; // the claimed body not yet committed or withdrawn
+
+    void ref() noexcept override { refs.fetch_add(1, std::memory_order_relaxed); }
+    void unref() noexcept override
+    {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+    [[nodiscard]] bool claim(msg& m, std::size_t size) noexcept override;
+    [[nodiscard]] const void* open_claim() const noexcept override { return open; }
+};
+
+// What a claimed message holds: the port (to withdraw the claim if it is closed unsent)
+// and the mapping its body lies in (kept mapped while the message exists).
+struct claim_ticket {
+    claim_port* port;
+    mapping* map;
+};
+
+void claim_freed(void* data, void* hint) noexcept;
+
 struct shm_config {
     context* ctx = nullptr;
     io_core* io = nullptr;
@@ -324,6 +352,47 @@ public:
         return ok;
     }
 
+    // ---- zero-copy send (claim_port) ----
+    // Socket types whose pattern writes only what the application sends, so nothing can
+    // overtake a claimed frame (REQ adds a delimiter, ROUTER and RADIO need headers).
+    static bool takes_claims(int type) noexcept
+    {
+        return type == ZMQ_PAIR || type == ZMQ_PUSH || type == ZMQ_PUB || type == ZMQ_DEALER ||
+               type == ZMQ_CLIENT || type == ZMQ_SCATTER;
+    }
+    bool claim_frame(msg& m, std::size_t size) noexcept
+    {
+        if (m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr || m_port->open != nullptr ||
+            m_writer.holding()) {
+            return false;
+        }
+        if (size > m_writer.max_payload()) return false; // fragments are copied
+        // Everything sent before goes into the ring first: the claim is at its end.
+        for (int i = 0; i < 64 && pump_out() != 0;) ++i;
+        if (m_dead || m_phase != phase::active || m_have_held_out || m_out_blocked || m_out_mid_message ||
+            m_p->check_read(false)) {
+            return false;
+        }
+        std::uint8_t* body = m_writer.claim_held(static_cast<std::uint32_t>(size));
+        if (body == nullptr) return false;
+        auto* t = new (std::nothrow) claim_ticket{m_port, m_map};
+        if (t == nullptr || m.init_data(body, size, claim_freed, t) != 0) {
+            delete t;
+            m_writer.abort_hold();
+            return false;
+        }
+        m_port->ref();
+        m_map->ref();
+        m_port->open = body;
+        return true;
+    }
+    // The claimed message was closed unsent: its record goes.
+    void withdraw_claim() noexcept
+    {
+        if (m_map != nullptr) m_writer.abort_hold();
+        (void)pump_out(); // what waited behind it
+    }
+
 private:
     enum class phase : std::uint8_t { waiting, handshaking, active };
     enum timer_id : int { t_reconnect = 1, t_handshake, t_linger };
@@ -341,6 +410,10 @@ private:
         m_frag.init();
         m_bell.s = this;
         m_reconnect_ivl = cfg.options.reconnect_ivl;
+        if (cfg.direct && takes_claims(cfg.socket_type)) {
+            m_port = new (std::nothrow) claim_port;
+            if (m_port != nullptr) m_port->session = this;
+        }
         m_cfg.ctx->linger_add();
         m_cfg.io->adjust_owned(1);
     }
@@ -349,6 +422,10 @@ private:
         if (m_have_held_out) (void)m_held_out.close();
         if (m_have_stalled_in) (void)m_stalled_in.close();
         (void)m_frag.close();
+        if (m_port != nullptr) {
+            m_port->session = nullptr;
+            m_port->unref();
+        }
         if (m_handle) {
             std::lock_guard lock(m_handle->mutex);
             m_handle->session = nullptr;
@@ -662,6 +739,7 @@ private:
             connection_lost();
             return;
         }
+        if (m_port != nullptr && m_p != nullptr) m_p->sink = m_port;
         m_polling = true;
         m_phase = phase::active;
         m_reconnect_ivl = m_cfg.options.reconnect_ivl;
@@ -1004,6 +1082,14 @@ private:
     bool write_frame(msg& m) noexcept
     {
         std::uint8_t flags = m.more() ? r_more : 0;
+        if (m_writer.holding()) {
+            // The claimed frame: written in place already, committed now. Nothing else may
+            // be written while it is held (its record is at the end of the ring).
+            if (m_port == nullptr || m.data() != m_port->open) return false;
+            m_writer.commit_hold(flags);
+            m_port->open = nullptr;
+            return true;
+        }
         const char* group = "";
         std::size_t glen = 0;
         if (m.is_join() || m.is_leave()) {
@@ -1101,6 +1187,12 @@ private:
         close_quietly(m_efd[1]);
         for (int& fd : m_fds_in) close_quietly(fd);
         m_fds_in.clear();
+        if (m_port != nullptr) {
+            // A claimed message outlives the ring it was to go into: once sent it is
+            // copied like any other (its ticket keeps its memory mapped).
+            m_port->open = nullptr;
+            if (m_p != nullptr) m_p->sink = nullptr;
+        }
         if (m_map != nullptr) m_map->unref(); // views keep it mapped
         m_map = nullptr;
         m_hello_in = false;
@@ -1223,6 +1315,7 @@ private:
     bool m_bell_registered = false;
     bool m_polling = false;
     mapping* m_map = nullptr;
+    claim_port* m_port = nullptr; // direct sessions of types that take claims
     layout m_layout;
     ring_writer m_writer;
     ring_reader m_reader;
@@ -1256,6 +1349,24 @@ private:
     int m_reconnect_ivl = 0;
     io_core::timer_handle m_t_reconnect = 0, m_t_handshake = 0, m_t_linger = 0;
 };
+
+bool claim_port::claim(msg& m, std::size_t size) noexcept
+{
+    return session != nullptr && session->claim_frame(m, size);
+}
+
+void claim_freed(void* data, void* hint) noexcept
+{
+    auto* t = static_cast<claim_ticket*>(hint);
+    claim_port* port = t->port;
+    if (port->open == data) {
+        port->open = nullptr;
+        if (port->session != nullptr) port->session->withdraw_claim();
+    }
+    t->map->unref();
+    port->unref();
+    delete t;
+}
 
 class shm_listener final : public io_core::handler {
 public:

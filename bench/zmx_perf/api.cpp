@@ -41,6 +41,7 @@ zmq_api make_zmx_api()
     a.connect = &zmq_connect;
     a.msg_init = &zmq_msg_init;
     a.msg_init_size = &zmq_msg_init_size;
+    a.msg_init_claim = &zmx_msg_init_claim;
     a.msg_send = &zmq_msg_send;
     a.msg_recv = &zmq_msg_recv;
     a.msg_close = &zmq_msg_close;

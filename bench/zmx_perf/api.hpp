@@ -33,6 +33,7 @@ struct zmq_api {
     int (*connect)(void*, const char*) = nullptr;
     int (*msg_init)(zmq_msg_t*) = nullptr;
     int (*msg_init_size)(zmq_msg_t*, std::size_t) = nullptr;
+    int (*msg_init_claim)(zmq_msg_t*, void*, std::size_t) = nullptr; // zmx only
     int (*msg_send)(zmq_msg_t*, void*, int) = nullptr;
     int (*msg_recv)(zmq_msg_t*, void*, int) = nullptr;
     int (*msg_close)(zmq_msg_t*) = nullptr;

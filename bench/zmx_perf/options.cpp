@@ -269,6 +269,10 @@ bool lib_option(const std::string& name, std::optional<std::string>& inline_valu
         if (inline_value)
             throw arg_error{"--direct takes no value"};
         o.direct = true;
+    } else if (name == "--claim") {
+        if (inline_value)
+            throw arg_error{"--claim takes no value"};
+        o.claim = true;
     } else if (name == "--curve") {
         if (inline_value)
             throw arg_error{"--curve takes no value"};
@@ -574,6 +578,8 @@ std::string usage_text(std::string_view program)
            "                       context (libzmq has no such option: ignored there)\n"
            "  --spin-us N          zmx: ZMX_SPIN_US, poll N us before sleeping\n"
            "  --direct             zmx: ZMX_DIRECT\n"
+           "  --claim              zmx: thr/fanout senders fill bodies in place with\n"
+           "                       zmx_msg_init_claim (zero-copy send over shm with --direct)\n"
            "  --io-threads N       ZMQ_IO_THREADS\n"
            "  --hwm N              ZMQ_SNDHWM and ZMQ_RCVHWM on every socket\n"
            "  --curve              CURVE security on every connection (the binding socket is\n"

@@ -491,6 +491,7 @@ std::string report_json(const report_info& info, const scenario_options& o, cons
         w.null();
     w.field("spin_us", o.lib.spin_us >= 0 ? static_cast<double>(o.lib.spin_us) : not_measured)
         .field("direct", o.lib.direct)
+        .field("claim", o.lib.claim)
         .field("io_threads", o.lib.io_threads > 0 ? static_cast<double>(o.lib.io_threads) : not_measured)
         .field("hwm", o.lib.hwm >= 0 ? static_cast<double>(o.lib.hwm) : not_measured);
     w.key("libs").begin_array();

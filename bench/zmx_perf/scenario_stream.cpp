@@ -64,8 +64,12 @@ void send_data(const stream_params& p, void* s, worker_state& w, std::uint64_t i
 {
     const zmq_api& api = *p.api;
     zmq_msg_t m;
-    if (api.msg_init_size(&m, p.size) != 0)
+    if (p.opts->lib.claim && api.msg_init_claim != nullptr) {
+        if (api.msg_init_claim(&m, s, p.size) < 0)
+            fatal(api, "zmx_msg_init_claim");
+    } else if (api.msg_init_size(&m, p.size) != 0) {
         fatal(api, "zmq_msg_init_size");
+    }
     if (p.size >= 8) {
         void* d = api.msg_data(&m);
         put_u64(d, 0, i);

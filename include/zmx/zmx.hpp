@@ -122,6 +122,48 @@ private:
     zmq_msg_t m_msg;
 };
 
+// Zero-copy send (zmx_msg_init_claim): space for one frame, reserved in the transport
+// (the shm:// ring of a direct socket with one peer) when it can be, an ordinary buffer
+// otherwise. Fill data(), then commit() sends it; destroying it unsent withdraws it.
+//   auto c = sock.claim(bytes);
+//   if (c.error()) ...;
+//   std::memcpy(c.data().data(), src, bytes);
+//   c.commit();
+class claim {
+public:
+    claim(const claim&) = delete;
+    claim& operator=(const claim&) = delete;
+    claim(claim&&) noexcept = default;
+    claim& operator=(claim&&) noexcept = default;
+    ~claim() = default; // an unsent message is closed: the reservation is withdrawn
+
+    [[nodiscard]] std::error_code error() const noexcept { return m_error; }
+    // True when the body lies in the transport (no copy when sent).
+    [[nodiscard]] bool in_place() const noexcept { return m_in_place; }
+    [[nodiscard]] std::span<std::byte> data() noexcept { return m_msg.data(); }
+    [[nodiscard]] std::error_code commit(send_flags f = send_flags::none) noexcept
+    {
+        if (m_error) return m_error;
+        return zmq_msg_send(m_msg.handle(), m_sock, static_cast<int>(f)) < 0 ? detail::last_error() : std::error_code{};
+    }
+
+private:
+    friend class socket;
+    claim(void* sock, std::size_t size) noexcept : m_sock(sock)
+    {
+        const int rc = zmx_msg_init_claim(m_msg.handle(), sock, size);
+        if (rc < 0) {
+            m_error = detail::last_error();
+            zmq_msg_init(m_msg.handle());
+        }
+        m_in_place = rc == 1;
+    }
+    message m_msg;
+    void* m_sock;
+    std::error_code m_error;
+    bool m_in_place = false;
+};
+
 // A context: owns I/O cores and sockets' shared state. Terminates on destruction
 // (which waits until every socket of it is closed, as zmq_ctx_term does).
 class context {
@@ -228,6 +270,7 @@ public:
     {
         return zmq_msg_send(m.handle(), m_sock, static_cast<int>(f)) < 0 ? detail::last_error() : std::error_code{};
     }
+    [[nodiscard]] zmx::claim claim(std::size_t size) noexcept { return zmx::claim(m_sock, size); }
     [[nodiscard]] std::error_code recv(message& m, recv_flags f = recv_flags::none) noexcept
     {
         return zmq_msg_recv(m.handle(), m_sock, static_cast<int>(f)) < 0 ? detail::last_error() : std::error_code{};

@@ -1,0 +1,32 @@
+// claim_sink: zero-copy send, a transport's side. A transport that can take a frame's
+// body written in place (shm:// in direct mode: space in the outgoing ring) hangs a
+// claim_sink on its end of the pipe (pipe::claim_sink). socket_base::claim() asks it for
+// `size` bytes and hands the application a message whose body is that space; the
+// application fills it and sends the message (the transport then commits the record it
+// reserved, no copy) or closes it (the reservation is withdrawn).
+//
+// Threads: everything on the socket's thread (direct mode: the transport runs there).
+#pragma once
+
+#include <cstddef>
+
+namespace zmx::core {
+
+class msg;
+
+class claim_sink {
+public:
+    virtual void ref() noexcept = 0;
+    virtual void unref() noexcept = 0;
+    // Reserves `size` bytes for the next frame and makes m a message whose body is that
+    // space. False (m untouched) when it cannot now: another claim is open, the
+    // connection is not up, frames are still queued ahead, the size does not fit.
+    [[nodiscard]] virtual bool claim(msg& m, std::size_t size) noexcept = 0;
+    // The body of the claim not yet committed nor withdrawn, or nullptr.
+    [[nodiscard]] virtual const void* open_claim() const noexcept = 0;
+
+protected:
+    ~claim_sink() = default;
+};
+
+} // namespace zmx::core
