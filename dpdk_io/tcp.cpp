@@ -68,7 +68,8 @@ tcp::~tcp() {
         l->_port = 0;
     }
     _listeners.clear();
-    std::vector<tcp_conn*> all;
+    std::vector<tcp_conn*> all(_closed.begin(), _closed.end());
+    _closed.clear();
     for (auto& [k, c] : _conns)
         all.push_back(c);
     _conns.clear();
@@ -180,8 +181,13 @@ void tcp::unlink(tcp_conn* c) noexcept {
 }
 
 void tcp::maybe_free(tcp_conn* c) noexcept {
-    if (c->in_table || c->has_handle)
+    if (c->in_table)
         return;
+    if (c->has_handle) {
+        _closed.insert(c);
+        return;
+    }
+    _closed.erase(c);
     c->release_buffers(true);
     delete c;
 }

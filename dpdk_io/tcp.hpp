@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "stack.hpp"
@@ -208,6 +209,9 @@ private:
     std::uint8_t _rcv_wscale;
     std::uint64_t _key[2];
     std::unordered_map<key, tcp_conn*> _conns;
+    // CLOSED connections whose handle still exists: they may hold received data, and must
+    // learn when this tcp goes.
+    std::unordered_set<tcp_conn*> _closed;
     std::unordered_map<std::uint16_t, tcp_listener*> _listeners;
     std::uint64_t _now = 0, _next_timer = 0;
     std::uint64_t _challenge_window = 0;
