@@ -116,15 +116,15 @@ bool tcp::challenge_ack_allowed(std::uint64_t now) noexcept {
 }
 
 bool tcp::send_segment(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
-                       std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2, std::uint16_t mss_opt,
-                       std::int8_t wscale_opt) noexcept {
+                       std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2,
+                       const tcp_out_opts& opts) noexcept {
     pkt* p = _st.dev().alloc();
     if (p == nullptr) {
         ++ctr().tx_no_buffer;
         return false;
     }
     std::uint8_t* th = p->data + stack::ip_payload_offset();
-    const std::size_t hl = write_tcp(th, sport, dport, seq, ack, flags, window, mss_opt, wscale_opt);
+    const std::size_t hl = write_tcp(th, sport, dport, seq, ack, flags, window, opts);
     const std::size_t len = hl + d1.size() + d2.size();
     if (stack::ip_payload_offset() + len > p->room) {
         _st.dev().free(p);
@@ -145,11 +145,11 @@ void tcp::send_reset_for(const ip4_view& ip, const tcp_view& t) noexcept {
         return; // never a RST for a RST
     ++ctr().tcp_rst_out;
     if ((t.flags & tcp_ack) != 0) {
-        (void)send_segment(ip.src, t.dst_port, t.src_port, t.ack, 0, tcp_rst, 0, {}, {}, 0, -1);
+        (void)send_segment(ip.src, t.dst_port, t.src_port, t.ack, 0, tcp_rst, 0, {}, {});
         return;
     }
     const std::uint32_t len = std::uint32_t(t.payload.size()) + ((t.flags & tcp_syn) ? 1 : 0) + ((t.flags & tcp_fin) ? 1 : 0);
-    (void)send_segment(ip.src, t.dst_port, t.src_port, 0, t.seq + len, tcp_rst | tcp_ack, 0, {}, {}, 0, -1);
+    (void)send_segment(ip.src, t.dst_port, t.src_port, 0, t.seq + len, tcp_rst | tcp_ack, 0, {}, {});
 }
 
 tcp_conn* tcp::new_conn(ip4 raddr, std::uint16_t rport, std::uint16_t lport) noexcept {

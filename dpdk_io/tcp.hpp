@@ -44,6 +44,12 @@ struct tcp_config {
     unsigned max_ooo_segments = 256; // out-of-order segments held per connection
     unsigned challenge_acks_per_s = 1000; // RFC 5961 section 7
     std::uint64_t isn_key[2] = {0, 0};    // 0, 0: random (std::random_device)
+    // Offered in our SYNs, used when the peer offers them too. Timestamps (RFC 7323) give a
+    // Linux sender RTT samples across retransmissions; SACK blocks (RFC 2018) from the
+    // reassembly queue let it repair several holes per round trip. We never act on the
+    // peer's SACK blocks (NewReno only).
+    bool timestamps = true;
+    bool sack = true;
     std::uint16_t ephemeral_lo = 49152, ephemeral_hi = 65535;
 };
 
@@ -186,8 +192,8 @@ private:
     std::uint32_t isn(ip4 raddr, std::uint16_t rport, std::uint16_t lport, std::uint64_t now) const noexcept;
     // A segment from our address; the payload is d1 then d2 (a send ring's two parts), copied.
     bool send_segment(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
-                      std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2, std::uint16_t mss_opt,
-                      std::int8_t wscale_opt) noexcept;
+                      std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2,
+                      const tcp_out_opts& opts = {}) noexcept;
     void send_reset_for(const ip4_view& ip, const tcp_view& t) noexcept;
     bool challenge_ack_allowed(std::uint64_t now) noexcept;
     void listen_input(tcp_listener& l, const ip4_view& ip, const tcp_view& t, std::uint64_t now) noexcept;

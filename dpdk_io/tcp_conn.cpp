@@ -55,17 +55,58 @@ std::uint16_t tcp_conn::window_field() noexcept {
 
 // ---- sending ---------------------------------------------------------------------------------------------
 
+tcp_out_opts tcp_conn::opts() const noexcept {
+    tcp_out_opts o;
+    if (ts_ok) {
+        o.ts = true;
+        o.ts_val = std::uint32_t(t->_now / 1'000'000); // a 1 ms clock (RFC 7323 section 5.4)
+        o.ts_ecr = ts_recent;
+    }
+    if (!sack_ok || ooo.empty())
+        return o;
+    // The held ranges, merged; the one holding the latest arrival first (RFC 2018 section 4).
+    std::uint32_t r[8][2];
+    unsigned n = 0;
+    for (const tcp_seg& s : ooo) {
+        const std::uint32_t end = s.seq + s.len;
+        if (n > 0 && seq_leq(s.seq, r[n - 1][1])) {
+            if (seq_gt(end, r[n - 1][1]))
+                r[n - 1][1] = end;
+        } else if (n < 8) {
+            r[n][0] = s.seq;
+            r[n][1] = end;
+            ++n;
+        }
+    }
+    const unsigned max = ts_ok ? 3 : 4;
+    unsigned first = 0;
+    for (unsigned i = 0; i < n; ++i)
+        if (seq_geq(last_ooo, r[i][0]) && seq_lt(last_ooo, r[i][1]))
+            first = i;
+    o.sack[0][0] = r[first][0];
+    o.sack[0][1] = r[first][1];
+    o.sack_blocks = 1;
+    for (unsigned i = 0; i < n && o.sack_blocks < max; ++i) {
+        if (i == first)
+            continue;
+        o.sack[o.sack_blocks][0] = r[i][0];
+        o.sack[o.sack_blocks][1] = r[i][1];
+        ++o.sack_blocks;
+    }
+    return o;
+}
+
 void tcp_conn::send_ack() noexcept {
     if (t == nullptr)
         return;
-    (void)t->send_segment(raddr, lport, rport, snd_nxt, rcv_nxt, tcp_ack, window_field(), {}, {}, 0, -1);
+    (void)t->send_segment(raddr, lport, rport, snd_nxt, rcv_nxt, tcp_ack, window_field(), {}, {}, opts());
 }
 
 void tcp_conn::send_rst() noexcept {
     if (t == nullptr)
         return;
     ++ctr().tcp_rst_out;
-    (void)t->send_segment(raddr, lport, rport, snd_nxt, rcv_nxt, tcp_rst | tcp_ack, 0, {}, {}, 0, -1);
+    (void)t->send_segment(raddr, lport, rport, snd_nxt, rcv_nxt, tcp_rst | tcp_ack, 0, {}, {});
 }
 
 void tcp_conn::send_syn() noexcept {
@@ -74,10 +115,17 @@ void tcp_conn::send_syn() noexcept {
     // The window in a SYN is never scaled (RFC 7323 section 2.2).
     const std::uint32_t w = std::min<std::uint32_t>(rcv_wnd(), 0xffff);
     rcv_adv = rcv_nxt + w;
-    // Window scale: always offered in a SYN; in a SYN-ACK only when the SYN had it.
-    const std::int8_t ws = (!synack || ws_ok) ? std::int8_t(t->_rcv_wscale) : std::int8_t(-1);
-    (void)t->send_segment(raddr, lport, rport, iss, synack ? rcv_nxt : 0, flags, std::uint16_t(w), {}, {},
-                          t->mss(), ws);
+    // Window scale, SACK-permitted, timestamps: offered in a SYN; in a SYN-ACK only when
+    // the SYN had them.
+    const tcp_config& cfg = t->config();
+    tcp_out_opts o;
+    o.mss = t->mss();
+    o.wscale = (!synack || ws_ok) ? std::int8_t(t->_rcv_wscale) : std::int8_t(-1);
+    o.sack_permitted = synack ? sack_ok : cfg.sack;
+    o.ts = synack ? ts_ok : cfg.timestamps;
+    o.ts_val = std::uint32_t(t->_now / 1'000'000);
+    o.ts_ecr = synack ? ts_recent : 0;
+    (void)t->send_segment(raddr, lport, rport, iss, synack ? rcv_nxt : 0, flags, std::uint16_t(w), {}, {}, o);
 }
 
 void tcp_conn::emit(std::uint32_t seq, std::size_t len, std::uint8_t flags) noexcept {
@@ -94,8 +142,8 @@ void tcp_conn::emit(std::uint32_t seq, std::size_t len, std::uint8_t flags) noex
         ++ctr().tcp_retransmits;
         ++retransmits;
     }
-    (void)t->send_segment(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), a, b, 0,
-                          -1);
+    (void)t->send_segment(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), a, b,
+                          opts());
 }
 
 void tcp_conn::output(std::uint64_t now) noexcept {
@@ -295,6 +343,11 @@ void tcp_conn::start_passive(const tcp_view& syn, std::uint64_t now) noexcept {
     mss = std::min<std::uint16_t>(t->mss(), syn.opts.mss != 0 ? syn.opts.mss : 536);
     if (mss < 64)
         mss = 64; // a peer's absurd MSS would make us send one byte per frame
+    ts_ok = t->config().timestamps && syn.opts.has_timestamps;
+    ts_recent = syn.opts.ts_val;
+    sack_ok = t->config().sack && syn.opts.sack_permitted;
+    if (ts_ok)
+        mss = std::uint16_t(mss - 12); // every segment carries 12 bytes of timestamps
     ws_ok = syn.opts.wscale >= 0;
     snd_ws = ws_ok ? std::uint8_t(syn.opts.wscale) : 0;
     rcv_ws = ws_ok ? t->_rcv_wscale : 0;
@@ -321,7 +374,7 @@ void tcp_conn::on_timer(std::uint64_t now) noexcept {
         ++ctr().tcp_persist_probes;
         // A zero-length probe one below SND.UNA: out of window, so the peer answers with an
         // ACK carrying its current window.
-        (void)t->send_segment(raddr, lport, rport, snd_una - 1, rcv_nxt, tcp_ack, window_field(), {}, {}, 0, -1);
+        (void)t->send_segment(raddr, lport, rport, snd_una - 1, rcv_nxt, tcp_ack, window_field(), {}, {}, opts());
         persist_at = now + std::min(rto << std::min(persist_backoff, 20u), cfg.rto_max_ns);
         t->arm(persist_at);
     }
@@ -401,7 +454,7 @@ void tcp_conn::syn_sent_input(const tcp_view& seg, std::uint64_t now) noexcept {
         ++ctr().tcp_bad_ack;
         if ((seg.flags & tcp_rst) == 0) {
             ++ctr().tcp_rst_out;
-            (void)t->send_segment(raddr, lport, rport, seg.ack, 0, tcp_rst, 0, {}, {}, 0, -1);
+            (void)t->send_segment(raddr, lport, rport, seg.ack, 0, tcp_rst, 0, {}, {});
         }
         return;
     }
@@ -423,6 +476,11 @@ void tcp_conn::syn_sent_input(const tcp_view& seg, std::uint64_t now) noexcept {
     mss = std::min<std::uint16_t>(t->mss(), seg.opts.mss != 0 ? seg.opts.mss : 536);
     if (mss < 64)
         mss = 64;
+    ts_ok = t->config().timestamps && seg.opts.has_timestamps;
+    ts_recent = seg.opts.ts_val;
+    sack_ok = t->config().sack && seg.opts.sack_permitted;
+    if (ts_ok)
+        mss = std::uint16_t(mss - 12);
     ws_ok = seg.opts.wscale >= 0;
     snd_ws = ws_ok ? std::uint8_t(seg.opts.wscale) : 0;
     rcv_ws = ws_ok ? t->_rcv_wscale : 0;
@@ -507,6 +565,9 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         finish(quiet ? 0 : ECONNRESET);
         return;
     }
+    // RFC 7323 section 4.3: remember the peer's clock from segments that reach RCV.NXT.
+    if (ts_ok && seg.opts.has_timestamps && seq_leq(seg.seq, rcv_nxt))
+        ts_recent = seg.opts.ts_val;
     // Trim what we already have from the front (a SYN included), what is past the window
     // from the back (a FIN included).
     const std::uint8_t* data = seg.payload.data();
@@ -544,7 +605,7 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         if (!(seq_lt(snd_una, seg.ack) && seq_leq(seg.ack, snd_max))) {
             ++ctr().tcp_bad_ack;
             ++ctr().tcp_rst_out;
-            (void)t->send_segment(raddr, lport, rport, seg.ack, 0, tcp_rst, 0, {}, {}, 0, -1);
+            (void)t->send_segment(raddr, lport, rport, seg.ack, 0, tcp_rst, 0, {}, {});
             dev.free(p);
             return;
         }
@@ -799,6 +860,7 @@ bool tcp_conn::data_input(pkt* p, std::uint32_t seq, const std::uint8_t* data, s
         return false;
     }
     ++ctr().tcp_ooo_queued;
+    last_ooo = seq;
     ooo.insert(it, {p, seq, off, std::uint16_t(len), fin});
     return false;
 }

@@ -35,6 +35,9 @@ struct tcp_conn {
     std::uint32_t snd_wnd = 0, max_snd_wnd = 0;
     std::uint8_t snd_ws = 0, rcv_ws = 0;
     bool ws_ok = false;
+    bool ts_ok = false, sack_ok = false; // negotiated in the handshake
+    std::uint32_t ts_recent = 0;          // the peer's last timestamp, echoed
+    std::uint32_t last_ooo = 0;           // seq of the latest out-of-order arrival
     std::uint16_t mss = 536;
     std::vector<std::uint8_t> sbuf;
     std::size_t s_head = 0, s_len = 0;
@@ -81,6 +84,7 @@ struct tcp_conn {
     void release_buffers(bool rx_too) noexcept;
     std::uint32_t rcv_wnd() const noexcept;
     std::uint16_t window_field() noexcept; // also moves rcv_adv
+    tcp_out_opts opts() const noexcept;     // timestamps and SACK blocks for a segment
     stack_counters& ctr() noexcept;
 
 private:

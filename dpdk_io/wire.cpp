@@ -2,6 +2,8 @@
 // against the bytes actually present before it is used.
 #include "wire.hpp"
 
+#include <algorithm>
+
 namespace zmx::dpdk {
 
 std::uint32_t csum_partial(bytes data, std::uint32_t sum) noexcept {
@@ -296,6 +298,18 @@ tcp_error parse_tcp(bytes ip_payload, ip4 src, ip4 dst, bool verify_csum, tcp_vi
 std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
                       std::uint32_t ack, std::uint8_t flags, std::uint16_t window, std::uint16_t mss,
                       std::int8_t wscale, bool sack_permitted) noexcept {
+    tcp_out_opts o;
+    o.mss = mss;
+    o.wscale = wscale;
+    o.sack_permitted = sack_permitted;
+    return write_tcp(p, sport, dport, seq, ack, flags, window, o);
+}
+
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, const tcp_out_opts& opt) noexcept {
+    const std::uint16_t mss = opt.mss;
+    const std::int8_t wscale = opt.wscale;
+    const bool sack_permitted = opt.sack_permitted;
     std::size_t hl = tcp_hlen;
     std::uint8_t* o = p + tcp_hlen;
     if (mss != 0) {
@@ -318,7 +332,32 @@ std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport,
         o[1] = tcp_opt_nop;
         o[2] = tcp_opt_sack_permitted;
         o[3] = 2;
+        o += 4;
         hl += 4;
+    }
+    if (opt.ts) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_nop;
+        o[2] = tcp_opt_timestamps;
+        o[3] = 10;
+        store32(o + 4, opt.ts_val);
+        store32(o + 8, opt.ts_ecr);
+        o += 12;
+        hl += 12;
+    }
+    // What is left of the 40 bytes of option space bounds the SACK blocks.
+    const std::size_t room = (60 - hl >= 4 ? (60 - hl - 4) / 8 : 0);
+    const std::size_t nb = std::min<std::size_t>({opt.sack_blocks, 4, room});
+    if (nb > 0) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_nop;
+        o[2] = tcp_opt_sack;
+        o[3] = std::uint8_t(2 + 8 * nb);
+        for (std::size_t i = 0; i < nb; ++i) {
+            store32(o + 4 + 8 * i, opt.sack[i][0]);
+            store32(o + 8 + 8 * i, opt.sack[i][1]);
+        }
+        hl += 4 + 8 * nb;
     }
     store16(p, sport);
     store16(p + 2, dport);

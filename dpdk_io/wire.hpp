@@ -193,6 +193,19 @@ bool parse_tcp_options(bytes area, tcp_options& out) noexcept;
 // Checks the header length against the bytes present, the checksum, the options, the
 // flags (tcp_flags_valid) and the ports (0 is not a port).
 tcp_error parse_tcp(bytes ip_payload, ip4 src, ip4 dst, bool verify_csum, tcp_view& out) noexcept;
+// Options to write. Timestamps (RFC 7323) and SACK blocks (RFC 2018, at most 4; 3 beside
+// timestamps) fit the 40 bytes of option space together.
+struct tcp_out_opts {
+    std::uint16_t mss = 0;     // 0: none (SYN only)
+    std::int8_t wscale = -1;   // -1: none (SYN only)
+    bool sack_permitted = false;
+    bool ts = false;
+    std::uint32_t ts_val = 0, ts_ecr = 0;
+    std::uint8_t sack_blocks = 0;
+    std::uint32_t sack[4][2] = {}; // [left, right) edges
+};
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, const tcp_out_opts& o) noexcept;
 // Writes a TCP header with the given options (mss 0 and wscale -1 leave them out; only SYN
 // segments should carry them) at p; returns its length (20, 24, 28: padded to 4 bytes).
 // The checksum is not written: see tcp_fill_checksum.

@@ -242,6 +242,37 @@ TEST_F(scripted, out_of_order_segments_are_reassembled) {
     EXPECT_EQ(t->held_buffers(), 0u);
 }
 
+TEST_F(scripted, sack_blocks_report_held_ranges_latest_first) {
+    // MSS, NOP NOP SACK-permitted, NOP NOP timestamps: the peer offers both.
+    establish(true, {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0});
+    std::vector<frame> k;
+    auto part = pattern(100, 1);
+    feed(seg(spec(tcp_ack, pseq + 1000, iss + 1), part)); // [1000, 1100)
+    feed(seg(spec(tcp_ack, pseq + 3000, iss + 1), part)); // [3000, 3100)
+    feed(seg(spec(tcp_ack, pseq + 1100, iss + 1), part)); // [1000, 1200) now, the latest
+    auto out = sent_segs(k);
+    ASSERT_EQ(out.size(), 3u);
+    const tcp_view& last = out.back();
+    EXPECT_EQ(last.ack, pseq);
+    EXPECT_TRUE(last.opts.has_timestamps);
+    EXPECT_EQ(last.opts.ts_ecr, 1u); // the peer's TSval echoed
+    // SACK blocks are in the options area: NOP NOP 5 len, then pairs.
+    const std::uint8_t* o = last.payload.data() - (last.hlen - tcp_hlen);
+    const std::size_t n = last.hlen - tcp_hlen;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks;
+    for (std::size_t i = 0; i + 1 < n;) {
+        if (o[i] == 1) { ++i; continue; }
+        if (o[i] == 5)
+            for (std::size_t b = i + 2; b + 8 <= i + o[i + 1]; b += 8)
+                blocks.emplace_back(load32(o + b), load32(o + b + 4));
+        i += o[i + 1];
+    }
+    ASSERT_EQ(blocks.size(), 2u);
+    EXPECT_EQ(blocks[0], std::make_pair(pseq + 1000, pseq + 1200));
+    EXPECT_EQ(blocks[1], std::make_pair(pseq + 3000, pseq + 3100));
+    EXPECT_EQ(c.info().mss, 1448u);
+}
+
 TEST_F(scripted, overlapping_and_duplicate_segments_deliver_each_byte_once) {
     establish();
     const auto d = pattern(2000, 4);
