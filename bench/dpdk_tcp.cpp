@@ -60,6 +60,15 @@ void pin(int cpu) {
     sched_setaffinity(0, sizeof s, &s);
 }
 
+// The client pins itself once the server's core runs (polling_core::start checks the cpu
+// against the caller's affinity), and lets go afterwards.
+cpu_set_t g_all;
+int g_client_cpu = 0;
+struct pinned_client {
+    pinned_client() { pin(g_client_cpu); }
+    ~pinned_client() { sched_setaffinity(0, sizeof g_all, &g_all); }
+};
+
 stack_config cfg(int i) {
     stack_config c;
     c.mac = {{2, 0x96, 0, 0, 0, std::uint8_t(i)}};
@@ -113,14 +122,21 @@ bool client_connect(stack& a, tcp& ta, tcp_connection& c) {
 pct dpdk_rtt(ring_link& l, unsigned count, int server_cpu) {
     server srv(l.b(), true);
     polling_core core;
-    (void)core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin));
+    if (int rc = core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin)); rc != 0)
+        std::fprintf(stderr, "polling core: %d\n", rc);
+    pinned_client pc;
     stack a(l.a(), cfg(1));
     tcp ta(a);
     tcp_connection c;
     std::vector<std::uint64_t> rtt;
     if (!client_connect(a, ta, c)) {
-        std::fprintf(stderr, "connect failed\n");
         core.stop();
+        std::fprintf(stderr, "connect failed: %s error %d\n", to_string(c.state()), c.error());
+        for (stack* s : {&a, &srv.st})
+            s->counters().for_each([](const char* n, std::uint64_t v) {
+                if (v != 0)
+                    std::fprintf(stderr, "  %s %llu\n", n, (unsigned long long)v);
+            });
         return {};
     }
     rtt.reserve(count);
@@ -148,7 +164,9 @@ pct dpdk_rtt(ring_link& l, unsigned count, int server_cpu) {
 double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu) {
     server srv(l.b(), false);
     polling_core core;
-    (void)core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin));
+    if (int rc = core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin)); rc != 0)
+        std::fprintf(stderr, "polling core: %d\n", rc);
+    pinned_client pc;
     stack a(l.a(), cfg(1));
     tcp ta(a);
     tcp_connection c;
@@ -227,6 +245,7 @@ pct kernel_rtt(unsigned count, int server_cpu) {
             (void)::send(fd, b, msg, 0);
         ::close(fd);
     });
+    pinned_client pc;
     int fd = kernel_connect(port);
     std::uint8_t m[msg] = {};
     std::vector<std::uint64_t> rtt;
@@ -263,6 +282,7 @@ double kernel_one_way(std::uint64_t bytes_total, int server_cpu) {
         t_end = mono_ns();
         ::close(fd);
     });
+    pinned_client pc;
     int fd = kernel_connect(port);
     std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
     const std::uint64_t t0 = mono_ns();
@@ -292,7 +312,8 @@ int main(int argc, char** argv) {
     }
     const auto cs = cpus();
     const int client_cpu = cs.front(), server_cpu = cs.size() > 1 ? cs[1] : cs[0];
-    pin(client_cpu);
+    sched_getaffinity(0, sizeof g_all, &g_all);
+    g_client_cpu = client_cpu;
     port_options po;
     po.pool_mbufs = 8191;
     std::unique_ptr<ring_link> link;

@@ -393,6 +393,10 @@ int tcp_connection::connect(tcp& t, ip4 dst, std::uint16_t port, std::uint16_t l
         return ENOMEM;
     c->has_handle = true;
     _c = c;
+    // The time is what the stack last saw; before its first poll, the monotonic clock
+    // (what a real port runs on), so the SYN's timer is not already in the past.
+    if (t._now == 0)
+        t._now = mono_ns();
     const auto tx_before = t.ctr().tx_no_route;
     c->start_active(t._now);
     if (t.ctr().tx_no_route != tx_before) { // no route to dst: nothing will ever answer

@@ -77,7 +77,8 @@ public:
     tcp_connection(const tcp_connection&) = delete;
     tcp_connection& operator=(const tcp_connection&) = delete;
 
-    // Active open. local_port 0 picks an ephemeral port. 0 (SYN sent or waiting for ARP),
+    // Active open. local_port 0 picks an ephemeral port. The SYN's timer runs on the time the
+    // stack last saw (mono_ns() if it has not been polled yet). 0 (SYN sent or waiting for ARP),
     // EISCONN (handle in use), EINVAL (address or port 0), EADDRINUSE (the 4-tuple exists),
     // EADDRNOTAVAIL (no ephemeral port free), ENOBUFS / EHOSTUNREACH from the stack.
     [[nodiscard]] int connect(tcp& t, ip4 dst, std::uint16_t port, std::uint16_t local_port = 0) noexcept;

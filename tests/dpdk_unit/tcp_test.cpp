@@ -126,6 +126,27 @@ TEST(tcp, simultaneous_open_establishes_one_connection) {
     EXPECT_EQ(got, d);
 }
 
+TEST(tcp, connect_before_the_first_poll_runs_on_the_real_clock) {
+    // A stack never polled has no time yet: the SYN's timer must not start at 0 (which
+    // made every retry due at once on the first real poll, and the connect time out).
+    mem_netdev da(256), db(256);
+    da.wire_to(&db);
+    db.wire_to(&da);
+    stack sa(da, tcp_pair::cfg(mac_a, ip_a)), sb(db, tcp_pair::cfg(mac_b, ip_b));
+    tcp ta(sa), tb(sb);
+    tcp_listener l;
+    ASSERT_EQ(l.listen(tb, 80), 0);
+    tcp_connection a, b;
+    ASSERT_EQ(a.connect(ta, ip_b, 80), 0);
+    for (int i = 0; i < 100 && a.state() != tcp_state::established; ++i) {
+        (void)sa.poll(mono_ns());
+        (void)sb.poll(mono_ns());
+        (void)l.accept(b);
+    }
+    EXPECT_EQ(a.state(), tcp_state::established);
+    EXPECT_EQ(sa.counters().tcp_rto_timeouts, 0u);
+}
+
 TEST(tcp, connect_to_a_closed_port_is_refused) {
     tcp_pair p;
     tcp_connection a;
