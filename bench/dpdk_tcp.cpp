@@ -2,13 +2,16 @@
 // process (the echo server on its own pinned polling core, the client on this thread), next
 // to kernel TCP over loopback measured in the same run. Run by hand as root:
 //   build/release/bench/dpdk_tcp [rtt-count] [one-way-MB]
+//   build/release/bench/dpdk_tcp --memif [rtt-count] [one-way-MB]   (two processes over memif)
 // Prints round-trip percentiles for 64-byte messages (TCP_NODELAY on the kernel side; zmx
 // has no Nagle) and one-way throughput.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -299,9 +302,174 @@ double kernel_one_way(std::uint64_t bytes_total, int server_cpu) {
     return double(bytes_total) / (double(t_end - t0) / 1e9);
 }
 
+
+// ---- two processes over memif -------------------------------------------------------------------
+
+std::string memif_args(const char* role, const std::string& sock) {
+    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
+}
+
+// The child: its own EAL, the memif client port, a TCP server: port 7 echoes, port 8 counts
+// bytes and answers the count (8 bytes) at EOF. It exits once a port-8 connection is done.
+int memif_child(int go_fd, const std::string& sock) {
+    pollfd p{go_fd, POLLIN, 0};
+    char c;
+    if (::poll(&p, 1, 30000) != 1 || ::read(go_fd, &c, 1) != 1)
+        return 10;
+    eal_options o;
+    o.memory_mb = 64;
+    o.log_level = 3;
+    if (eal_init(o) != 0)
+        return 11;
+    port_options po;
+    po.pool_mbufs = 8191;
+    std::unique_ptr<port> dev;
+    if (port::open_vdev("net_memif_c", memif_args("client", sock), po, dev) != 0)
+        return 12;
+    {
+        stack b(*dev, cfg(2));
+        tcp t(b);
+        tcp_listener echo, sink;
+        (void)echo.listen(t, 7);
+        (void)sink.listen(t, 8);
+        std::vector<tcp_connection> ec;
+        tcp_connection sc;
+        std::uint64_t count = 0;
+        bool answered = false;
+        const std::uint64_t end = mono_ns() + 600'000'000'000;
+        while (mono_ns() < end) {
+            (void)b.poll(mono_ns());
+            tcp_connection n;
+            while (echo.accept(n) == 0)
+                ec.push_back(std::move(n));
+            for (tcp_connection& e : ec)
+                for (bytes d = e.peek(); !d.empty(); d = e.peek()) {
+                    std::size_t k = 0;
+                    if (e.send(d, k) != 0 || k == 0)
+                        break;
+                    e.consume(k);
+                }
+            if (!sc.valid())
+                (void)sink.accept(sc);
+            for (bytes d = sc.peek(); !d.empty(); d = sc.peek()) {
+                count += d.size();
+                sc.consume(d.size());
+            }
+            if (sc.valid() && sc.eof() && !answered) {
+                std::size_t k = 0;
+                (void)sc.send(bytes(reinterpret_cast<const std::uint8_t*>(&count), 8), k);
+                sc.close();
+                answered = true;
+            }
+            if (answered && t.connections() == 0)
+                break;
+        }
+        for (int i = 0; i < 1000; ++i)
+            (void)b.poll(mono_ns());
+    }
+    dev.reset();
+    return 0;
+}
+
+int memif_main(unsigned rtt_count, std::uint64_t mb) {
+    const std::string sock = "/tmp/zmx-bench-tcp-memif-" + std::to_string(getpid()) + ".sock";
+    ::unlink(sock.c_str());
+    int go[2];
+    if (::pipe(go) != 0)
+        return 1;
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(go[1]);
+        ::_exit(memif_child(go[0], sock));
+    }
+    ::close(go[0]);
+    eal_options o;
+    o.memory_mb = 64;
+    o.log_level = 3;
+    if (eal_init(o) != 0)
+        return 1;
+    port_options po;
+    po.pool_mbufs = 8191;
+    std::unique_ptr<port> dev;
+    if (int rc = port::open_vdev("net_memif_s", memif_args("server", sock), po, dev); rc != 0) {
+        std::fprintf(stderr, "memif server: %d\n", rc);
+        return 1;
+    }
+    (void)::write(go[1], "g", 1);
+    {
+        stack a(*dev, cfg(1));
+        tcp ta(a);
+        const std::uint64_t deadline = mono_ns() + 30'000'000'000;
+        while (!dev->link_up() && mono_ns() < deadline)
+            (void)a.poll(mono_ns());
+        tcp_connection c;
+        if (c.connect(ta, cfg(2).addr, 7) != 0)
+            return 1;
+        while (c.state() == tcp_state::syn_sent && mono_ns() < deadline)
+            (void)a.poll(mono_ns());
+        std::uint8_t m[msg] = {};
+        std::vector<std::uint64_t> rtt;
+        for (unsigned i = 0; i < rtt_count + 1000 && c.state() == tcp_state::established; ++i) {
+            const std::uint64_t t0 = mono_ns();
+            std::size_t k = 0, got = 0;
+            (void)c.send(bytes(m, msg), k);
+            while (got < msg) {
+                (void)a.poll(mono_ns());
+                for (bytes d = c.peek(); !d.empty(); d = c.peek()) {
+                    got += d.size();
+                    c.consume(d.size());
+                }
+            }
+            if (i >= 1000)
+                rtt.push_back(mono_ns() - t0);
+        }
+        if (!rtt.empty())
+            print_rtt("zmx DPDK TCP echo RTT (memif, 2 processes)", percentiles(rtt));
+        c.close();
+        tcp_connection s;
+        (void)s.connect(ta, cfg(2).addr, 8);
+        while (s.state() == tcp_state::syn_sent && mono_ns() < deadline + 30'000'000'000)
+            (void)a.poll(mono_ns());
+        std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
+        const std::uint64_t total = mb << 20, t0 = mono_ns();
+        std::uint64_t sent = 0, count = 0;
+        while (sent < total && s.error() == 0) {
+            std::size_t k = 0;
+            (void)s.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), total - sent)), k);
+            sent += k;
+            (void)a.poll(mono_ns());
+        }
+        (void)s.shutdown();
+        std::uint8_t buf[8];
+        std::size_t have = 0;
+        while (have < 8 && s.error() == 0 && !s.eof()) {
+            (void)a.poll(mono_ns());
+            have += s.read(std::span<std::uint8_t>(buf + have, 8 - have));
+        }
+        const double secs = double(mono_ns() - t0) / 1e9;
+        std::memcpy(&count, buf, 8);
+        std::printf("%-44s %8.0f MB/s (%llu of %llu bytes counted)\n", "zmx DPDK TCP one way (memif, 2 processes)",
+                    double(count) / secs / 1e6, (unsigned long long)count, (unsigned long long)total);
+        std::printf("  (sender: %llu retransmits, %llu RTO expiries, %llu fast retransmits; port tx dropped %llu)\n",
+                    (unsigned long long)a.counters().tcp_retransmits, (unsigned long long)a.counters().tcp_rto_timeouts,
+                    (unsigned long long)a.counters().tcp_fast_retransmits, (unsigned long long)dev->stats().tx_dropped);
+        s.close();
+        int status = 0;
+        const std::uint64_t wait_end = mono_ns() + 10'000'000'000;
+        while (::waitpid(child, &status, WNOHANG) != child && mono_ns() < wait_end)
+            (void)a.poll(mono_ns());
+    }
+    dev.reset();
+    ::unlink(sock.c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "--memif") == 0)
+        return memif_main(argc > 2 ? unsigned(std::atoi(argv[2])) : 100'000,
+                          argc > 3 ? std::uint64_t(std::atoll(argv[3])) : 1024);
     const unsigned rtt_count = argc > 1 ? unsigned(std::atoi(argv[1])) : 100'000;
     const std::uint64_t mb = argc > 2 ? std::uint64_t(std::atoll(argv[2])) : 1024;
     eal_options eo;
