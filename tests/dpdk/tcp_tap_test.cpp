@@ -56,7 +56,19 @@ struct nft_loss {
     std::string table;
     bool ok = false;
     nft_loss(const std::string& ifname, unsigned percent) {
+        // Tables left by a test process that was killed (its pid is gone) are removed first.
+        if (FILE* f = ::popen("nft list tables 2>/dev/null", "r")) {
+            char line[256];
+            while (std::fgets(line, sizeof line, f) != nullptr) {
+                unsigned pid = 0;
+                if (std::sscanf(line, "table ip zmx%u", &pid) == 1 && pid != 0 && ::kill(pid_t(pid), 0) != 0 &&
+                    errno == ESRCH)
+                    (void)sh("nft delete table ip zmx" + std::to_string(pid));
+            }
+            ::pclose(f);
+        }
         table = "zmx" + std::to_string(getpid());
+        (void)sh("nft delete table ip " + table); // a dead process's table with our pid
         ok = sh("nft add table ip " + table + " && nft add chain ip " + table +
                 " out '{ type filter hook output priority 0; }' && nft add rule ip " + table + " out oifname " +
                 ifname + " numgen random mod 100 '<' " + std::to_string(percent) + " counter drop") == 0;
