@@ -95,7 +95,7 @@ std::size_t stack::arp_pending_frames() const noexcept {
     return n;
 }
 
-int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool udp_csum_offload) noexcept {
+int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool l4_csum_offload) noexcept {
     if (dst == 0) {
         _dev.free(p);
         return EINVAL;
@@ -109,7 +109,8 @@ int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_le
     p->l2_len = eth_hlen;
     p->l3_len = ip4_hlen;
     p->tx_ip_csum = _caps.tx_ip_csum;
-    p->tx_udp_csum = udp_csum_offload;
+    p->tx_udp_csum = l4_csum_offload && proto == proto_udp;
+    p->tx_tcp_csum = l4_csum_offload && proto == proto_tcp;
     mac_addr next;
     ip4 hop = dst;
     if (mcast) {

@@ -20,7 +20,13 @@ void complete_offloads(pkt& p) noexcept {
             store16(udp + 6, c == 0 ? 0xffff : c);
         }
     }
-    p.tx_ip_csum = p.tx_udp_csum = false;
+    if (p.tx_tcp_csum && p.len >= p.l2_len + p.l3_len + tcp_hlen) {
+        std::uint8_t* tcp = ip + p.l3_len;
+        const std::size_t len = std::size_t(load16(ip + 2)) - p.l3_len; // from the IP total length
+        if (p.l2_len + p.l3_len + len <= p.len)
+            store16(tcp + 16, csum_finish(csum_partial(bytes(tcp, len)))); // the field holds the pseudo sum
+    }
+    p.tx_ip_csum = p.tx_udp_csum = p.tx_tcp_csum = false;
 }
 } // namespace
 

@@ -26,6 +26,7 @@ struct pkt {
     // Transmit: checksums the port must fill (only set when caps say it can).
     bool tx_ip_csum = false;
     bool tx_udp_csum = false;
+    bool tx_tcp_csum = false;
     std::uint8_t l2_len = 0, l3_len = 0;
     void* handle = nullptr;
     bytes frame() const noexcept { return {data, len}; }
@@ -35,6 +36,7 @@ struct pkt {
 struct netdev_caps {
     bool tx_ip_csum = false;  // fills IPv4 header checksums
     bool tx_udp_csum = false; // fills UDP checksums given the pseudo-header sum
+    bool tx_tcp_csum = false; // fills TCP checksums given the pseudo-header sum
     std::uint16_t mtu = 1500;
 };
 

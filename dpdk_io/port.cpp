@@ -80,6 +80,8 @@ int port::setup(std::uint16_t id, const port_options& o) {
     if (o.checksum_offload) {
         _info.tx_ip_csum = (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
         _info.tx_udp_csum = (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
+        _info.tx_tcp_csum = (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+        _info.rx_tcp_csum = (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
         _info.rx_ip_csum = (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
         _info.rx_l4_csum = (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
     }
@@ -87,12 +89,17 @@ int port::setup(std::uint16_t id, const port_options& o) {
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     if (_info.tx_udp_csum)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    if (_info.tx_tcp_csum)
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    if (_info.rx_tcp_csum)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
     if (_info.rx_ip_csum)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
     if (_info.rx_l4_csum)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
     _caps.tx_ip_csum = _info.tx_ip_csum;
     _caps.tx_udp_csum = _info.tx_udp_csum;
+    _caps.tx_tcp_csum = _info.tx_tcp_csum;
 
     const std::string pool_name = "zmxp" + std::to_string(g_pool_seq.fetch_add(1));
     const int socket = rte_eth_dev_socket_id(id) < 0 ? int(SOCKET_ID_ANY) : rte_eth_dev_socket_id(id);
@@ -191,6 +198,8 @@ bool port::send(pkt* p) noexcept {
         fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
     if (p->tx_udp_csum)
         fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+    if (p->tx_tcp_csum)
+        fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
     m->ol_flags = fl;
     m->l2_len = p->l2_len;
     m->l3_len = p->l3_len;

@@ -31,6 +31,7 @@ struct port_info {
     std::string driver;
     mac_addr mac; // the port's own (for tap: the kernel interface's; the stack uses another)
     bool rx_ip_csum = false, rx_l4_csum = false, tx_ip_csum = false, tx_udp_csum = false;
+    bool tx_tcp_csum = false, rx_tcp_csum = false;
 };
 
 class port final : public netdev {

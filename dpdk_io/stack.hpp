@@ -53,7 +53,19 @@ struct stack_config {
     X(udp_queue_full) X(udp_in) X(udp_out)                                                           \
     X(igmp_truncated) X(igmp_bad_checksum) X(igmp_queries_in) X(igmp_reports_in) X(igmp_other)       \
     X(igmp_reports_out) X(igmp_leaves_out)                                                           \
-    X(tx_no_buffer) X(tx_dropped) X(tx_no_route)
+    X(tx_no_buffer) X(tx_dropped) X(tx_no_route)                                                     \
+    ZMX_DPDK_TCP_COUNTERS(X)
+
+// TCP (tcp.hpp): malformed segments, then each drop reason and event of the state machine.
+#define ZMX_DPDK_TCP_COUNTERS(X)                                                                     \
+    X(tcp_truncated) X(tcp_bad_offset) X(tcp_bad_checksum) X(tcp_bad_options) X(tcp_bad_flags)       \
+    X(tcp_bad_port) X(tcp_not_unicast) X(tcp_in) X(tcp_out) X(tcp_no_listener) X(tcp_listen_bad)     \
+    X(tcp_rst_in) X(tcp_rst_out) X(tcp_rst_ignored) X(tcp_rst_challenged) X(tcp_syn_challenged)       \
+    X(tcp_ack_challenged) X(tcp_challenge_limited) X(tcp_out_of_window) X(tcp_bad_ack)               \
+    X(tcp_ack_too_new) X(tcp_no_ack) X(tcp_syn_in) X(tcp_syn_backlog_drop) X(tcp_accept_queue_full)  \
+    X(tcp_ooo_queued) X(tcp_ooo_dropped) X(tcp_rx_queue_full) X(tcp_data_discarded)                  \
+    X(tcp_retransmits) X(tcp_fast_retransmits) X(tcp_rto_timeouts) X(tcp_persist_probes)             \
+    X(tcp_dup_acks) X(tcp_established) X(tcp_resets) X(tcp_timeouts)
 
 struct stack_counters {
 #define ZMX_X(n) std::uint64_t n = 0;
@@ -163,7 +175,8 @@ public:
 
     // Sends an IPv4 packet whose payload the caller wrote at ip_payload_offset() of p.
     // Resolves the next hop (ARP, queueing while it resolves). Takes ownership. 0 or errno.
-    int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool udp_csum_offload = false) noexcept;
+    // l4_csum_offload: the UDP or TCP checksum field holds the pseudo-header sum for the port.
+    int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool l4_csum_offload = false) noexcept;
     static constexpr std::size_t ip_payload_offset() noexcept { return eth_hlen + ip4_hlen; }
     // One handler per protocol number (TCP: 6); nullptr removes it. Not for ICMP, UDP, IGMP.
     void register_protocol(std::uint8_t proto, ip_protocol* handler);
@@ -179,6 +192,7 @@ public:
 
 private:
     friend class udp_socket;
+    friend class tcp; // counts into _c
     struct arp_entry {
         mac_addr mac;
         bool resolved = false;

@@ -2,6 +2,8 @@
 // against the bytes actually present before it is used.
 #include "wire.hpp"
 
+#include <algorithm>
+
 namespace zmx::dpdk {
 
 std::uint32_t csum_partial(bytes data, std::uint32_t sum) noexcept {
@@ -210,6 +212,173 @@ std::size_t write_igmp_v2(std::uint8_t* p, std::uint8_t type, ip4 group) noexcep
     store32(p + 4, group);
     store16(p + 2, csum_finish(csum_partial(bytes(p, 8))));
     return 8;
+}
+
+bool parse_tcp_options(bytes area, tcp_options& out) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = area.size();
+    while (i < n) {
+        const std::uint8_t kind = area[i];
+        if (kind == tcp_opt_end)
+            break;
+        if (kind == tcp_opt_nop) {
+            ++i;
+            continue;
+        }
+        if (i + 1 >= n)
+            return false; // kind without its length byte
+        const std::size_t len = area[i + 1];
+        if (len < 2 || i + len > n)
+            return false;
+        const std::uint8_t* v = area.data() + i + 2;
+        switch (kind) {
+        case tcp_opt_mss:
+            if (len != 4)
+                return false;
+            out.mss = load16(v);
+            break;
+        case tcp_opt_wscale:
+            if (len != 3)
+                return false;
+            // RFC 7323 section 2.3: a shift above 14 is used as 14.
+            out.wscale = std::int8_t(v[0] > tcp_max_wscale ? tcp_max_wscale : v[0]);
+            break;
+        case tcp_opt_sack_permitted:
+            if (len != 2)
+                return false;
+            out.sack_permitted = true;
+            break;
+        case tcp_opt_timestamps:
+            if (len != 10)
+                return false;
+            out.has_timestamps = true;
+            out.ts_val = load32(v);
+            out.ts_ecr = load32(v + 4);
+            break;
+        default: break; // SACK blocks and unknown options: skipped by length
+        }
+        i += len;
+    }
+    return true;
+}
+
+tcp_error parse_tcp(bytes ip_payload, ip4 src, ip4 dst, bool verify_csum, tcp_view& out) noexcept {
+    if (ip_payload.size() < tcp_hlen)
+        return tcp_error::truncated;
+    const std::uint8_t* p = ip_payload.data();
+    const std::size_t hl = std::size_t(p[12] >> 4) * 4;
+    if (hl < tcp_hlen || hl > ip_payload.size())
+        return tcp_error::bad_offset;
+    if (ip_payload.size() > 0xffff)
+        return tcp_error::truncated;
+    if (verify_csum) {
+        const std::uint16_t len = std::uint16_t(ip_payload.size());
+        if (csum_finish(csum_partial(ip_payload, pseudo_header_sum(src, dst, proto_tcp, len))) != 0)
+            return tcp_error::bad_checksum;
+    }
+    out = tcp_view{};
+    if (!parse_tcp_options(ip_payload.subspan(tcp_hlen, hl - tcp_hlen), out.opts))
+        return tcp_error::bad_options;
+    out.src_port = load16(p);
+    out.dst_port = load16(p + 2);
+    out.seq = load32(p + 4);
+    out.ack = load32(p + 8);
+    out.flags = p[13];
+    out.window = load16(p + 14);
+    out.urgent = load16(p + 18);
+    out.hlen = std::uint8_t(hl);
+    out.payload = ip_payload.subspan(hl);
+    if (!tcp_flags_valid(out.flags))
+        return tcp_error::bad_flags;
+    if (out.src_port == 0 || out.dst_port == 0)
+        return tcp_error::bad_port;
+    return tcp_error::ok;
+}
+
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, std::uint16_t mss,
+                      std::int8_t wscale, bool sack_permitted) noexcept {
+    tcp_out_opts o;
+    o.mss = mss;
+    o.wscale = wscale;
+    o.sack_permitted = sack_permitted;
+    return write_tcp(p, sport, dport, seq, ack, flags, window, o);
+}
+
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, const tcp_out_opts& opt) noexcept {
+    const std::uint16_t mss = opt.mss;
+    const std::int8_t wscale = opt.wscale;
+    const bool sack_permitted = opt.sack_permitted;
+    std::size_t hl = tcp_hlen;
+    std::uint8_t* o = p + tcp_hlen;
+    if (mss != 0) {
+        o[0] = tcp_opt_mss;
+        o[1] = 4;
+        store16(o + 2, mss);
+        o += 4;
+        hl += 4;
+    }
+    if (wscale >= 0) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_wscale;
+        o[2] = 3;
+        o[3] = std::uint8_t(wscale > tcp_max_wscale ? tcp_max_wscale : wscale);
+        o += 4;
+        hl += 4;
+    }
+    if (sack_permitted) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_nop;
+        o[2] = tcp_opt_sack_permitted;
+        o[3] = 2;
+        o += 4;
+        hl += 4;
+    }
+    if (opt.ts) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_nop;
+        o[2] = tcp_opt_timestamps;
+        o[3] = 10;
+        store32(o + 4, opt.ts_val);
+        store32(o + 8, opt.ts_ecr);
+        o += 12;
+        hl += 12;
+    }
+    // What is left of the 40 bytes of option space bounds the SACK blocks.
+    const std::size_t room = (60 - hl >= 4 ? (60 - hl - 4) / 8 : 0);
+    const std::size_t nb = std::min<std::size_t>({opt.sack_blocks, 4, room});
+    if (nb > 0) {
+        o[0] = tcp_opt_nop;
+        o[1] = tcp_opt_nop;
+        o[2] = tcp_opt_sack;
+        o[3] = std::uint8_t(2 + 8 * nb);
+        for (std::size_t i = 0; i < nb; ++i) {
+            store32(o + 4 + 8 * i, opt.sack[i][0]);
+            store32(o + 8 + 8 * i, opt.sack[i][1]);
+        }
+        hl += 4 + 8 * nb;
+    }
+    store16(p, sport);
+    store16(p + 2, dport);
+    store32(p + 4, seq);
+    store32(p + 8, ack);
+    p[12] = std::uint8_t((hl / 4) << 4);
+    p[13] = flags;
+    store16(p + 14, window);
+    store16(p + 16, 0);
+    store16(p + 18, 0);
+    return hl;
+}
+
+void tcp_fill_checksum(std::uint8_t* p, ip4 src, ip4 dst, std::uint16_t len, bool csum_offload) noexcept {
+    const std::uint32_t ph = pseudo_header_sum(src, dst, proto_tcp, len);
+    if (csum_offload) {
+        store16(p + 16, std::uint16_t(ph)); // folded, not inverted: the port completes it
+        return;
+    }
+    store16(p + 16, 0);
+    store16(p + 16, csum_finish(csum_partial(bytes(p, len), ph)));
 }
 
 } // namespace zmx::dpdk

@@ -148,4 +148,72 @@ std::size_t write_igmp_v3_report(std::uint8_t* p, std::uint8_t record_type, ip4 
 // v2 report or leave: 8 bytes.
 std::size_t write_igmp_v2(std::uint8_t* p, std::uint8_t type, ip4 group) noexcept;
 
+// ---- TCP (RFC 9293; options RFC 7323, RFC 2018) -----------------------------------------------------
+constexpr std::size_t tcp_hlen = 20;
+constexpr std::uint8_t tcp_fin = 0x01, tcp_syn = 0x02, tcp_rst = 0x04, tcp_psh = 0x08, tcp_ack = 0x10,
+                       tcp_urg = 0x20, tcp_ece = 0x40, tcp_cwr = 0x80;
+constexpr std::uint8_t tcp_opt_end = 0, tcp_opt_nop = 1, tcp_opt_mss = 2, tcp_opt_wscale = 3,
+                       tcp_opt_sack_permitted = 4, tcp_opt_sack = 5, tcp_opt_timestamps = 8;
+constexpr std::uint8_t tcp_max_wscale = 14; // RFC 7323 section 2.3
+
+enum class tcp_error : std::uint8_t { ok, truncated, bad_offset, bad_checksum, bad_options, bad_flags, bad_port };
+// Options we understand; the others are skipped by their length.
+struct tcp_options {
+    std::uint16_t mss = 0;        // 0: absent
+    std::int8_t wscale = -1;      // -1: absent; else the shift, clamped to 14
+    bool sack_permitted = false;  // noted, not used
+    bool has_timestamps = false;  // noted, not used
+    std::uint32_t ts_val = 0, ts_ecr = 0;
+};
+struct tcp_view {
+    std::uint16_t src_port = 0, dst_port = 0;
+    std::uint32_t seq = 0, ack = 0;
+    std::uint8_t flags = 0;
+    std::uint16_t window = 0, urgent = 0;
+    std::uint8_t hlen = 0;   // header length in bytes, options included
+    tcp_options opts;
+    bytes payload;           // the segment's data (inside the packet)
+};
+// Sequence-number comparisons modulo 2^32 (RFC 9293 section 3.4).
+constexpr bool seq_lt(std::uint32_t a, std::uint32_t b) noexcept { return std::int32_t(a - b) < 0; }
+constexpr bool seq_leq(std::uint32_t a, std::uint32_t b) noexcept { return std::int32_t(a - b) <= 0; }
+constexpr bool seq_gt(std::uint32_t a, std::uint32_t b) noexcept { return std::int32_t(a - b) > 0; }
+constexpr bool seq_geq(std::uint32_t a, std::uint32_t b) noexcept { return std::int32_t(a - b) >= 0; }
+// Flag combinations no conforming sender produces: SYN with FIN or RST, and segments with
+// none of SYN, ACK, RST (null, FIN-only, "Xmas" scans). Only a SYN may lack ACK, a RST may.
+constexpr bool tcp_flags_valid(std::uint8_t f) noexcept {
+    if ((f & tcp_syn) != 0 && (f & (tcp_fin | tcp_rst)) != 0)
+        return false;
+    return (f & (tcp_syn | tcp_ack | tcp_rst)) != 0;
+}
+// Parses the options area (the bytes between the fixed header and the data). False when an
+// option's length runs past the area or is below 2, or a known option has the wrong size.
+bool parse_tcp_options(bytes area, tcp_options& out) noexcept;
+// `ip_payload` is the IPv4 payload; `verify_csum` false when the port already checked it.
+// Checks the header length against the bytes present, the checksum, the options, the
+// flags (tcp_flags_valid) and the ports (0 is not a port).
+tcp_error parse_tcp(bytes ip_payload, ip4 src, ip4 dst, bool verify_csum, tcp_view& out) noexcept;
+// Options to write. Timestamps (RFC 7323) and SACK blocks (RFC 2018, at most 4; 3 beside
+// timestamps) fit the 40 bytes of option space together.
+struct tcp_out_opts {
+    std::uint16_t mss = 0;     // 0: none (SYN only)
+    std::int8_t wscale = -1;   // -1: none (SYN only)
+    bool sack_permitted = false;
+    bool ts = false;
+    std::uint32_t ts_val = 0, ts_ecr = 0;
+    std::uint8_t sack_blocks = 0;
+    std::uint32_t sack[4][2] = {}; // [left, right) edges
+};
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, const tcp_out_opts& o) noexcept;
+// Writes a TCP header with the given options (mss 0 and wscale -1 leave them out; only SYN
+// segments should carry them) at p; returns its length (20, 24, 28: padded to 4 bytes).
+// The checksum is not written: see tcp_fill_checksum.
+std::size_t write_tcp(std::uint8_t* p, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window, std::uint16_t mss,
+                      std::int8_t wscale, bool sack_permitted = false) noexcept;
+// Fills the checksum of the segment at p (header and data, `len` bytes, in place). With
+// csum_offload the field gets the pseudo-header sum the port completes.
+void tcp_fill_checksum(std::uint8_t* p, ip4 src, ip4 dst, std::uint16_t len, bool csum_offload) noexcept;
+
 } // namespace zmx::dpdk

@@ -91,7 +91,52 @@ inline bool checksums_ok(bytes f) {
         icmp_view i;
         return parse_icmp(ip.payload, i) == icmp_error::ok;
     }
+    if (ip.proto == proto_tcp) {
+        tcp_view t;
+        return parse_tcp(ip.payload, ip.src, ip.dst, true, t) == tcp_error::ok;
+    }
     return true;
+}
+
+// A TCP segment (header, raw options, payload). `doff` overrides the data offset (in 32-bit
+// words) for hostile headers; the checksum is right unless csum is false.
+struct tcp_spec {
+    std::uint16_t sport = 0, dport = 0;
+    std::uint32_t seq = 0, ack = 0;
+    std::uint8_t flags = 0;
+    std::uint16_t window = 65535;
+    std::vector<std::uint8_t> options; // raw, the caller pads to 4 bytes
+    int doff = -1;
+    bool csum = true;
+};
+
+inline frame tcp_segment(ip4 src, ip4 dst, const tcp_spec& s, bytes payload = {}) {
+    const std::size_t hl = tcp_hlen + s.options.size();
+    frame t(hl + payload.size());
+    store16(&t[0], s.sport);
+    store16(&t[2], s.dport);
+    store32(&t[4], s.seq);
+    store32(&t[8], s.ack);
+    t[12] = std::uint8_t((s.doff >= 0 ? unsigned(s.doff) : unsigned(hl / 4)) << 4);
+    t[13] = s.flags;
+    store16(&t[14], s.window);
+    if (!s.options.empty())
+        std::memcpy(&t[20], s.options.data(), s.options.size());
+    if (!payload.empty())
+        std::memcpy(t.data() + hl, payload.data(), payload.size());
+    tcp_fill_checksum(t.data(), src, dst, std::uint16_t(t.size()), false);
+    if (!s.csum)
+        t[16] ^= 0x5a;
+    return t;
+}
+
+// The TCP segment inside a sent frame (views point into f). False when it is not one.
+inline bool sent_tcp(const frame& f, tcp_view& out) {
+    eth_view e;
+    ip4_view ip;
+    if (!parse_eth(f, e) || parse_ip4(e.payload, ip, true, false) != ip4_error::ok || ip.proto != proto_tcp)
+        return false;
+    return parse_tcp(ip.payload, ip.src, ip.dst, true, out) == tcp_error::ok;
 }
 
 inline std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
