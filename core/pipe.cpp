@@ -66,14 +66,29 @@ void pipe::notify_peer(command::type t) noexcept
 
 // ---- reading ----
 
-void pipe::publish_reads() noexcept
+void pipe::publish_reads(bool dry) noexcept
 {
     if (m_msgs_read == m_msgs_read_published) return;
     auto& d = m_shared->m_dir[1 - m_side];
-    m_msgs_read_published = m_msgs_read;
     if (d.hwm.load(std::memory_order_relaxed) == 0 && d.byte_limit.load(std::memory_order_relaxed) == 0) {
+        m_msgs_read_published = m_msgs_read;
         return; // nobody waits on an unlimited pipe
     }
+    if (dry && d.byte_limit.load(std::memory_order_relaxed) == 0) {
+        // The queue ran dry, under a message limit only: the count goes out without the
+        // fence and the check for a waiting writer. No writer can be waiting on it: the
+        // last fenced report (every m_read_batch <= hwm messages) is less than a batch
+        // behind, and with the queue empty a writer held at hwm would be hwm ahead of it.
+        // The store still lets a writer that looks again see the exact count (ZMQ_EVENTS,
+        // the next send); m_msgs_read_published stays, so the next batch is fenced.
+        if (m_msgs_read == m_msgs_read_stored) return;
+        m_msgs_read_stored = m_msgs_read;
+        d.bytes_read.store(m_bytes_read, std::memory_order_relaxed);
+        d.msgs_read.store(m_msgs_read, std::memory_order_release);
+        return;
+    }
+    m_msgs_read_published = m_msgs_read;
+    m_msgs_read_stored = m_msgs_read;
     d.bytes_read.store(m_bytes_read, std::memory_order_relaxed); // published by the store below
     d.msgs_read.store(m_msgs_read, std::memory_order_seq_cst);
     if (d.writer_waiting.load(std::memory_order_seq_cst) && d.writer_waiting.exchange(false, std::memory_order_seq_cst)) {

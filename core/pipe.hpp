@@ -12,7 +12,9 @@
 //   frames still in them.
 //
 // HWM (messages, not frames): the writer counts messages written; the reader publishes
-// how many it has read every `batch` messages and whenever its queue turns empty. A byte
+// how many it has read every `batch` messages (fenced, and ringing a waiting writer) and
+// whenever its queue turns empty (a plain store, see publish_reads; fenced too under a
+// byte limit). A byte
 // limit (set_byte_limit: ZMX_MAX_QUEUED_BYTES on what a peer's engine queues for its
 // socket) works the same way on bytes; a message is refused only while the bytes queued
 // reach the limit, so one message larger than the limit still passes on its own. A
@@ -107,7 +109,7 @@ private:
     friend class pipe_shared;
     pipe() = default;
 
-    void publish_reads() noexcept;
+    void publish_reads(bool dry = false) noexcept;
     msg* peek(bool may_sleep) noexcept;
     void notify_peer(command::type t) noexcept;
 
@@ -123,7 +125,8 @@ private:
 
     // Reader state for the inbound direction.
     std::uint64_t m_msgs_read = 0;
-    std::uint64_t m_msgs_read_published = 0;
+    std::uint64_t m_msgs_read_published = 0; // the last fenced report
+    std::uint64_t m_msgs_read_stored = 0;    // the last report of either kind
     std::uint64_t m_bytes_read = 0;
     std::uint32_t m_read_batch = 1;
     bool m_reading_message = false; // read frames of a message, not its last
@@ -197,7 +200,7 @@ inline msg* pipe::peek(bool may_sleep) noexcept
     auto& q = m_shared->m_dir[1 - m_side].queue;
     msg* m = q.front();
     if (m == nullptr) {
-        publish_reads();
+        publish_reads(true);
         if (!may_sleep || q.prepare_sleep()) return nullptr;
         m = q.front();
     }
