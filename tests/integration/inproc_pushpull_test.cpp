@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -380,6 +382,57 @@ TEST(InprocPushPullHwm, BlockedSendCompletesWhenReceiverDrains) {
   for (int i = 0; i <= 6; ++i) EXPECT_EQ(std::optional<std::string>(std::to_string(i)), recv_str(pull));
   sender.join();
   EXPECT_EQ(1, rc) << zmq_strerror(err);
+}
+
+// A blocking sender against a receiver that keeps running dry (reads faster) and then
+// lags (pauses): the reader reports its count without a fence when dry and with one every
+// batch, and a sender held at the HWM must always be woken. A lost wakeup shows as the
+// sender's SNDTIMEO expiring; every message arrives, in order. Several HWMs (batches of
+// 1, 1, 2, 7, 62 messages) and idle strategies.
+TEST(InprocPushPullHwm, BlockedSenderIsAlwaysWokenWhileTheReceiverRunsDryAndLags) {
+  for (const int hwm : {1, 3, 5, 15, 250}) {
+    for (const int idle : {ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN}) {
+      SCOPED_TRACE("hwm " + std::to_string(hwm) + (idle == ZMX_IDLE_SPIN ? " spin" : " block"));
+      context ctx;
+      sock push(ctx, ZMQ_PUSH), pull(ctx, ZMQ_PULL);
+      configure_for_test(push);
+      configure_for_test(pull);
+      ASSERT_EQ(0, set_int(push, ZMQ_SNDHWM, hwm));
+      ASSERT_EQ(0, set_int(pull, ZMQ_RCVHWM, hwm));
+      ASSERT_EQ(0, set_int(push, ZMX_IDLE, idle));
+      ASSERT_EQ(0, set_int(pull, ZMX_IDLE, idle));
+      const auto ep = unique_inproc("drylag");
+      ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+      ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+      constexpr std::uint32_t total = 30000;
+      int send_errno = 0;
+      std::uint32_t sent = 0;
+      std::jthread sender([&] {
+        for (; sent < total; ++sent) {
+          if (zmq_send(push, &sent, sizeof sent, 0) != static_cast<int>(sizeof sent)) {
+            send_errno = zmq_errno();
+            return;
+          }
+        }
+      });
+      std::uint32_t next = 0;
+      while (next < total) {
+        std::uint32_t v = 0;
+        const int n = zmq_recv(pull, &v, sizeof v, 0);
+        ASSERT_EQ(static_cast<int>(sizeof v), n) << "message " << next << ": " << zmq_strerror(zmq_errno());
+        ASSERT_EQ(next, v);
+        ++next;
+        if (next % 997 == 0) {
+          // Lag: let the sender fill the pipe and block.
+          const stopwatch lag;
+          while (lag.ms() < 2) std::this_thread::yield();
+        }
+      }
+      sender.join();
+      EXPECT_EQ(0, send_errno) << zmq_strerror(send_errno);
+      EXPECT_EQ(total, sent);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
