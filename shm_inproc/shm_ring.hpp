@@ -56,13 +56,15 @@ struct segment_header {
 };
 
 struct ring_control {
-    // The producer's line.
+    // The producer's line (written on every publish).
     alignas(64) std::atomic<std::uint64_t> tail;
-    std::atomic<std::uint32_t> producer_waiting;
-    // The consumer's line.
+    // The consumer's line (written on every release).
     alignas(64) std::atomic<std::uint64_t> head;
+    // The doorbell flags: read by the other side after every publish or release, written
+    // only around a sleep, so they stay cached on both sides (on the head or tail line
+    // every check would miss).
+    alignas(64) std::atomic<std::uint32_t> producer_waiting;
     std::atomic<std::uint32_t> consumer_sleeping;
-    alignas(64) std::uint8_t spare[64];
 };
 static_assert(sizeof(ring_control) == 192);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

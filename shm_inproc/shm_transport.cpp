@@ -55,7 +55,7 @@ using namespace zmx::core;
 namespace {
 
 constexpr std::uint32_t hello_magic = 0x31535a58; // "XZS1"
-constexpr std::uint8_t hello_version = 1;
+constexpr std::uint8_t hello_version = 2; // 2: the doorbell flags moved to their own line of ring_control
 constexpr std::size_t hello_fixed = 8;
 // Frames at least this large are handed to the socket as views into the ring (no copy);
 // smaller ones are copied out (cheaper than tracking a view).

@@ -109,7 +109,7 @@ class child_process {
 // type | id (shm_transport.cpp). The accepting side's hello carries 3 descriptors.
 
 inline std::string shm_hello(std::string_view type, std::string_view id = {}, std::uint32_t magic = 0x31535a58,
-                             std::uint8_t version = 1, std::uint8_t reserved = 0) {
+                             std::uint8_t version = 2, std::uint8_t reserved = 0) {
   std::string h(8, '\0');
   std::memcpy(h.data(), &magic, 4);
   h[4] = static_cast<char>(version);
