@@ -25,9 +25,47 @@ bool choose_asym_fence() noexcept
 #endif
 }
 
+bool asym_allowed() noexcept
+{
+    const char* env = std::getenv("ZMX_ASYM_FENCE");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+}
+
+bool choose_global_light() noexcept
+{
+#if defined(__SANITIZE_THREAD__)
+    return false;
+#else
+    if (!asym_allowed()) return false;
+    const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    if (cmds < 0 || (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return false;
+    return membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+#endif
+}
+
+bool choose_global_heavy() noexcept
+{
+#if defined(__SANITIZE_THREAD__)
+    return false;
+#else
+    if (!asym_allowed()) return false;
+    const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    return cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 && (cmds & MEMBARRIER_CMD_GLOBAL) != 0;
+#endif
+}
+
 } // namespace
 
 bool g_asym_fence = choose_asym_fence();
+bool g_global_light_ok = choose_global_light();
+bool g_global_heavy_ok = choose_global_heavy();
+
+void global_heavy_fence() noexcept
+{
+    if (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return;
+    if (membarrier(MEMBARRIER_CMD_GLOBAL) == 0) return;
+    full_fence(); // neither works: the peer was told otherwise at the handshake (see shm)
+}
 
 void heavy_fence() noexcept
 {

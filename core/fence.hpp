@@ -59,4 +59,13 @@ inline void light_fence() noexcept
 // Cold side of an in-process handshake (a system call when asymmetric).
 void heavy_fence() noexcept;
 
+// Between processes (shm rings): this process registered for
+// MEMBARRIER_CMD_GLOBAL_EXPEDITED at load, so a peer process's global_heavy_fence()
+// orders our light fences; and whether this process may issue one.
+extern bool g_global_light_ok;
+extern bool g_global_heavy_ok;
+// membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): a full barrier on every running thread of
+// every registered process (falls back to the slow MEMBARRIER_CMD_GLOBAL).
+void global_heavy_fence() noexcept;
+
 } // namespace zmx::core

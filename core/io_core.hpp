@@ -120,11 +120,15 @@ public:
     [[nodiscard]] std::thread::id thread_id() const noexcept { return m_tid.load(std::memory_order_acquire); }
     [[nodiscard]] std::uint64_t iterations() const noexcept { return m_iterations.load(std::memory_order_relaxed); }
 
+    // Arms every poller's doorbell (poller::prepare_sleep) for a wait that happens
+    // elsewhere (zmq_poll or ZMQ_FD on a direct socket's epoll fd). False when work
+    // turned up meanwhile: poll again instead of waiting.
+    [[nodiscard]] bool pollers_may_sleep() noexcept;
+
 private:
     void run() noexcept;
     std::size_t run_timers() noexcept;
     std::size_t run_pollers() noexcept;
-    [[nodiscard]] bool pollers_may_sleep() noexcept;
     std::size_t drain_commands() noexcept;
     [[nodiscard]] int next_timeout_ms() const noexcept;
 

@@ -361,6 +361,14 @@ unsigned socket_base::poll_events() noexcept
     unsigned ev = 0;
     if (xhas_in()) ev |= ZMQ_POLLIN;
     if (xhas_out()) ev |= ZMQ_POLLOUT;
+    if (m_direct_io && (ev & ZMQ_POLLIN) == 0 && !m_direct_io->pollers_may_sleep()) {
+        // The caller may now wait on ZMQ_FD (the direct core's epoll fd): the shm rings'
+        // doorbells are armed, so a peer's next message makes it readable. Data that
+        // turned up while arming is read now instead.
+        (void)m_direct_io->poll(0);
+        process_commands_if_pending();
+        if (xhas_in()) ev |= ZMQ_POLLIN;
+    }
     return ev;
 }
 

@@ -235,6 +235,10 @@ public:
     }
     [[nodiscard]] bool holding() const noexcept { return m_holding; }
 
+    // The consumer promised a global membarrier before each sleep and this process is
+    // registered for it (core/fence.hpp): publishing needs no fence of its own.
+    void set_light_publish(bool on) noexcept { m_light_publish = on; }
+
     // Publishes every claimed record (up to a held one). True when the consumer sleeps:
     // ring its doorbell.
     [[nodiscard]] bool publish() noexcept
@@ -243,7 +247,11 @@ public:
         if (to == m_published) return false;
         m_published = to;
         m_ctl->tail.store(to, std::memory_order_release);
-        zmx::core::full_fence();
+        if (m_light_publish) {
+            std::atomic_signal_fence(std::memory_order_seq_cst); // the sleeper's is heavy
+        } else {
+            zmx::core::full_fence();
+        }
         if (m_ctl->consumer_sleeping.load(std::memory_order_relaxed) != 0) {
             return m_ctl->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0;
         }
@@ -282,6 +290,7 @@ private:
     std::uint64_t m_hold = 0; // start of the held record (and a padding record before it)
     std::uint8_t* m_hold_header = nullptr;
     bool m_holding = false;
+    bool m_light_publish = false;
 
     [[nodiscard]] std::uint64_t publishable() const noexcept { return m_holding ? m_hold : m_tail; }
     std::uint64_t m_head_cache = 0;
@@ -371,11 +380,19 @@ public:
         return false;
     }
 
+    // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence: the producer
+    // may then publish with none (set_light_publish).
+    void set_heavy_sleep(bool on) noexcept { m_heavy_sleep = on; }
+
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
     [[nodiscard]] bool prepare_sleep() noexcept
     {
         m_ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
-        zmx::core::full_fence();
+        if (m_heavy_sleep) {
+            zmx::core::global_heavy_fence();
+        } else {
+            zmx::core::full_fence();
+        }
         if (has_data()) {
             m_ctl->consumer_sleeping.store(0, std::memory_order_relaxed);
             return false;
@@ -386,6 +403,7 @@ public:
 
 private:
     ring_control* m_ctl = nullptr;
+    bool m_heavy_sleep = false;
     std::uint8_t* m_data = nullptr;
     std::uint64_t m_bytes = 0;
     std::uint64_t m_read = 0;

@@ -494,6 +494,13 @@ private:
             m_hout[4] = hello_version;
             m_hout[5] = static_cast<std::uint8_t>(m_cfg.type_name.size());
             m_hout[6] = static_cast<std::uint8_t>(std::min<std::size_t>(id.size(), 255));
+            // Flag bit 0: as the consumer of the ring towards us we issue a global
+            // membarrier before every sleep, so the peer may publish with no fence. Only
+            // for a consumer that spins (it sleeps rarely; each membarrier interrupts
+            // every CPU running a registered process).
+            const int idle = m_cfg.direct ? m_cfg.options.idle : m_cfg.io->cfg().idle;
+            m_heavy_sleep = zmx::core::g_global_heavy_ok && idle == ZMX_IDLE_SPIN;
+            m_hout[7] = m_heavy_sleep ? 1 : 0;
             m_hout.insert(m_hout.end(), m_cfg.type_name.begin(), m_cfg.type_name.end());
             m_hout.insert(m_hout.end(), id.begin(), id.begin() + m_hout[6]);
         } catch (...) {
@@ -638,7 +645,7 @@ private:
             if (m_hin.size() >= hello_fixed) {
                 std::uint32_t magic = 0;
                 std::memcpy(&magic, m_hin.data(), 4);
-                if (magic != hello_magic || m_hin[4] != hello_version || m_hin[7] != 0) {
+                if (magic != hello_magic || m_hin[4] != hello_version || (m_hin[7] & ~1u) != 0) {
                     protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
                     return;
                 }
@@ -725,6 +732,10 @@ private:
                         base + m_layout.ring_offset[out] + control_bytes, m_layout.ring_bytes);
         m_reader.attach(reinterpret_cast<ring_control*>(base + m_layout.ring_offset[in]),
                         base + m_layout.ring_offset[in] + control_bytes, m_layout.ring_bytes);
+        // Asymmetric fences across processes (core/fence.hpp): light publishing only when
+        // the peer promised heavy sleeps and this process is registered for them.
+        m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
+        m_reader.set_heavy_sleep(m_heavy_sleep);
         m_released_pos = m_reader.read_position();
         disarm(m_t_handshake);
         if (m_p == nullptr) {
@@ -1316,6 +1327,7 @@ private:
     bool m_polling = false;
     mapping* m_map = nullptr;
     claim_port* m_port = nullptr; // direct sessions of types that take claims
+    bool m_heavy_sleep = false;   // we promised a global membarrier before each sleep
     layout m_layout;
     ring_writer m_writer;
     ring_reader m_reader;

@@ -227,7 +227,7 @@ TEST(ShmHostile, ConnectingPeerWithABadHelloIsRefused)
     const int fds_before = open_fds();
     expect_refused_client(b, "bad magic", shm_hello("PUSH", "", 0x31535a59));
     expect_refused_client(b, "bad version", shm_hello("PUSH", "", 0x31535a58, 1));
-    expect_refused_client(b, "reserved byte set", shm_hello("PUSH", "", 0x31535a58, 2, 1));
+    expect_refused_client(b, "reserved byte set", shm_hello("PUSH", "", 0x31535a58, 2, 2));
     expect_refused_client(b, "incompatible socket type", shm_hello("PULL"));
     expect_refused_client(b, "unknown socket type", shm_hello("NOPE"));
     expect_refused_client(b, "bytes after the hello", shm_hello("PUSH") + "x");
