@@ -12,46 +12,34 @@ namespace {
 
 long membarrier(int cmd) noexcept { return ::syscall(__NR_membarrier, cmd, 0u, 0); }
 
-bool choose_asym_fence() noexcept
+// The kernel offers membarrier command `cmd` and ZMX_ASYM_FENCE is not "0" (never under
+// TSan, which models neither side).
+bool offered(long cmd) noexcept
 {
 #if defined(__SANITIZE_THREAD__)
+    (void)cmd;
     return false;
 #else
     const char* env = std::getenv("ZMX_ASYM_FENCE");
     if (env != nullptr && std::strcmp(env, "0") == 0) return false;
     const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
-    if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    return cmds >= 0 && (cmds & cmd) != 0;
 #endif
 }
 
-bool asym_allowed() noexcept
+bool choose_asym_fence() noexcept
 {
-    const char* env = std::getenv("ZMX_ASYM_FENCE");
-    return env == nullptr || std::strcmp(env, "0") != 0;
+    return offered(MEMBARRIER_CMD_PRIVATE_EXPEDITED) && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
 
 bool choose_global_light() noexcept
 {
-#if defined(__SANITIZE_THREAD__)
-    return false;
-#else
-    if (!asym_allowed()) return false;
-    const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
-    if (cmds < 0 || (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return false;
-    return membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
-#endif
+    return offered(MEMBARRIER_CMD_GLOBAL_EXPEDITED) && membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
 }
 
 bool choose_global_heavy() noexcept
 {
-#if defined(__SANITIZE_THREAD__)
-    return false;
-#else
-    if (!asym_allowed()) return false;
-    const long cmds = membarrier(MEMBARRIER_CMD_QUERY);
-    return cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 && (cmds & MEMBARRIER_CMD_GLOBAL) != 0;
-#endif
+    return offered(MEMBARRIER_CMD_GLOBAL_EXPEDITED) && offered(MEMBARRIER_CMD_GLOBAL);
 }
 
 } // namespace

@@ -529,6 +529,14 @@ int socket_base::sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexce
     return rc;
 }
 
+bool socket_base::claim_pending() noexcept
+{
+    if (m_claim_body != nullptr && m_claim->open_claim() != m_claim_body) {
+        m_claim_body = nullptr; // withdrawn (closed unsent), or the connection went
+    }
+    return m_claim_body != nullptr;
+}
+
 claim_sink* socket_base::claim_sink_now() noexcept
 {
     process_commands_if_pending();
@@ -544,10 +552,7 @@ int socket_base::claim(msg& m, std::size_t size, bool& in_place) noexcept
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     process_commands_if_pending();
-    if (m_claim != nullptr && m_claim->open_claim() == nullptr) {
-        m_claim_body = nullptr; // sent or withdrawn
-    }
-    if (m_direct_io && !m_sndmore && m_claim_body == nullptr && size != 0) {
+    if (m_direct_io && !m_sndmore && !claim_pending() && size != 0) {
         // The sink pumps what was sent before into the ring itself; a full turn of the
         // direct core (connection progress) only when there is none yet or it refused.
         claim_sink* s = claim_sink_now();
@@ -576,14 +581,8 @@ int socket_base::send(msg& m, int flags) noexcept
     if (m_closed) return ENOTSOCK;
     if (m_ctx.terminating()) return ETERM;
     if (!m.valid()) return EFAULT;
-    if (m_claim_body != nullptr) {
-        if (m_claim->open_claim() != m_claim_body) {
-            m_claim_body = nullptr; // withdrawn (closed unsent)
-        } else if (m.data() != m_claim_body) {
-            return EFSM; // the claimed frame is next; nothing may overtake it
-        }
-    }
-    const bool claimed = m_claim_body != nullptr;
+    const bool claimed = claim_pending();
+    if (claimed && m.data() != m_claim_body) return EFSM; // the claimed frame is next: nothing may overtake it
     process_commands_if_pending();
     m.set_more((flags & ZMQ_SNDMORE) != 0);
     const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.sndtimeo != 0;

@@ -226,6 +226,7 @@ private:
     }
     void close_direct() noexcept;
     claim_sink* claim_sink_now() noexcept; // the one peer's, when it takes claims
+    bool claim_pending() noexcept;          // a claimed frame is still to be sent
 
     std::uint32_t m_tag = tag_alive;
     context& m_ctx;
