@@ -104,6 +104,12 @@ public:
     // Set by a transport on its own end when the socket may write frames straight into
     // it (claim.hpp); read by the socket on the same thread.
     claim_sink* sink = nullptr;
+    // Broadcast logs (shm:// PUB): a transport marks its log's pipe (is_log) and each
+    // subscriber's pipe whose messages the log carries with the same log_id; the socket
+    // (PUB / XPUB) then writes a message once, to `via`, for all of them.
+    std::uint64_t log_id = 0;
+    bool is_log = false;
+    pipe* via = nullptr;
 
 private:
     friend class pipe_shared;

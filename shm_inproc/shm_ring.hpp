@@ -148,6 +148,7 @@ enum record_flag : std::uint8_t {
     r_join = 16,
     r_leave = 32,
     r_frag = 64, // a fragment (first, middle or last)
+    r_first = 128, // broadcast logs only: the first record of a message (where a reader resyncs)
 };
 
 struct record_header {

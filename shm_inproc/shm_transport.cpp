@@ -43,6 +43,7 @@
 #include "monitor.hpp"
 #include "pipe.hpp"
 #include "registry.hpp"
+#include "shm_log.hpp"
 #include "shm_ring.hpp"
 #include "socket_base.hpp"
 #include "transport.hpp"
@@ -208,9 +209,360 @@ struct shm_config {
     bool direct = false;
 };
 
+// A PUB-side session of a connection served by a broadcast log.
+struct log_member {
+    virtual void log_progress() noexcept = 0;   // the log wrote everything it had
+    virtual void log_misbehaved() noexcept = 0; // the reader's position is a lie
+protected:
+    ~log_member() = default;
+};
+
+// The broadcast log of a PUB / XPUB bound to shm:// (shm_log.hpp): the socket writes each
+// message once into this log's pipe (pipe::via), this poller copies it into the log, and
+// every subscriber's session reads the log at its own position. Lives on the listener's
+// core; the listener and each member session hold a reference.
+class broadcast_log final : public io_core::poller, public io_core::pipe_owner {
+public:
+    // On the socket's thread, at bind. Blocking mode (SNDHWM 0 or XPUB_NODROP) keeps
+    // behind the slowest subscriber; otherwise a slow subscriber is lapped.
+    static int create(const shm_config& cfg, socket_base& s, broadcast_log*& out) noexcept
+    {
+        const std::uint64_t bytes = ring_size_for(static_cast<std::uint64_t>(cfg.options.shm_size));
+        const std::uint64_t total = log_total_bytes(bytes);
+        int fd = ::memfd_create("zmx-shm-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0) return errno;
+        void* base = MAP_FAILED;
+        if (::ftruncate(fd, static_cast<off_t>(total)) == 0) {
+            base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        }
+        if (base == MAP_FAILED) {
+            const int e = errno;
+            close_quietly(fd);
+            return e;
+        }
+        // Subscribers may map it for reading only (F_SEAL_FUTURE_WRITE: our mapping keeps
+        // writing, no new writable one). A kernel without it (before 5.1) gets the rest.
+        int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+        if (::fcntl(fd, F_ADD_SEALS, seals | F_SEAL_FUTURE_WRITE) != 0 && ::fcntl(fd, F_ADD_SEALS, seals) != 0) {
+            const int e = errno;
+            (void)::munmap(base, total);
+            close_quietly(fd);
+            return e;
+        }
+        format_log(base, bytes);
+        const socket_options& o = cfg.options;
+        const bool block = o.sndhwm == 0 || o.xpub_nodrop;
+        pipe_shared* ps = pipe_shared::create(o.sndhwm, 0);
+        auto* l = ps == nullptr ? nullptr : new (std::nothrow) broadcast_log(cfg);
+        if (l == nullptr) {
+            if (ps != nullptr) {
+                ps->release();
+                ps->release();
+            }
+            (void)::munmap(base, total);
+            close_quietly(fd);
+            return ENOMEM;
+        }
+        static std::atomic<std::uint64_t> next_id{1};
+        l->m_id = next_id.fetch_add(1, std::memory_order_relaxed);
+        l->m_fd = fd;
+        l->m_base = static_cast<std::uint8_t*>(base);
+        l->m_len = total;
+        l->m_block = block;
+        l->m_writer.attach(reinterpret_cast<log_control*>(l->m_base + log_control_offset), l->m_base + log_data_offset,
+                           bytes);
+        ps->attach(1, cfg.io->mailbox_ref());
+        l->m_p = &ps->end(1);
+        l->m_p->owner = static_cast<io_core::pipe_owner*>(l);
+        pipe& mine = ps->end(0);
+        mine.is_log = true;
+        mine.log_id = l->m_id;
+        mine.peer_engine = !cfg.direct;
+        ps->attach(0, s.mailbox_ref());
+        s.attach_pipe(mine, std::string{}); // not the endpoint's: unbind ends it through its members
+        out = l;
+        return 0;
+    }
+
+    void launch() noexcept
+    {
+        m_cfg.io->post(
+            [](void* self) {
+                auto* l = static_cast<broadcast_log*>(self);
+                if (!l->m_dead && l->m_cfg.io->add_poller(l) == 0) l->m_polling = true;
+            },
+            this);
+    }
+
+    [[nodiscard]] int fd() const noexcept { return m_fd; }
+    [[nodiscard]] bool blocking() const noexcept { return m_block; }
+    [[nodiscard]] std::uint64_t id() const noexcept { return m_id; }
+    [[nodiscard]] std::uint64_t published() const noexcept { return m_writer.published(); }
+
+    void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    // On the log's core (or the socket's thread before launch).
+    void unref() noexcept
+    {
+        if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) close_now();
+    }
+
+    // A subscriber's connection: its reader starts at what is published now (the caller
+    // put it in conn->head). False when out of memory.
+    [[nodiscard]] bool add_member(log_member* who, ring_control* conn, int bell) noexcept
+    {
+        try {
+            m_members.push_back(member{who, conn, bell, false});
+        } catch (...) {
+            return false;
+        }
+        if (m_block) m_writer.set_limit(std::min(m_writer.limit(), m_writer.published() + m_writer.bytes()));
+        return true;
+    }
+    void remove_member(log_member* who) noexcept
+    {
+        std::erase_if(m_members, [who](const member& m) { return m.who == who; });
+        if (m_block) m_writer.set_limit(limit_now(nullptr));
+    }
+
+    // Everything the socket handed over is in the log. `who` hears log_progress() when
+    // that turns true later.
+    [[nodiscard]] bool idle(log_member* who) noexcept
+    {
+        (void)poll();
+        const bool done = !m_have_held && (m_output_done || !m_p->check_read(false));
+        if (!done) {
+            for (member& m : m_members) {
+                if (m.who == who) m.want_progress = true;
+            }
+        }
+        return done;
+    }
+
+    // ---- io_core::poller ----
+    std::size_t poll() noexcept override
+    {
+        if (m_dead) return 0;
+        std::size_t done = 0;
+        m_blocked = false;
+        for (int i = 0; i < batch; ++i) {
+            if (!m_have_held) {
+                if (m_output_done) break;
+                if (!m_p->read(m_held, false)) {
+                    if (m_p->in_done()) m_output_done = true;
+                    break;
+                }
+                m_have_held = true;
+                m_off = 0;
+            }
+            if (!write_frame(m_held)) {
+                m_blocked = true;
+                break;
+            }
+            ++done;
+            m_mid = m_held.more();
+            (void)m_held.close();
+            m_held.init();
+            m_have_held = false;
+        }
+        publish();
+        if (!m_blocked && !m_have_held) {
+            bool any = false;
+            for (member& m : m_members) any |= m.want_progress;
+            if (any) {
+                // Members waiting to finish: told once (each may end and leave the list).
+                std::vector<log_member*> told;
+                try {
+                    for (member& m : m_members) {
+                        if (m.want_progress) told.push_back(m.who);
+                        m.want_progress = false;
+                    }
+                } catch (...) {
+                }
+                for (log_member* w : told) w->log_progress();
+            }
+        }
+        return done;
+    }
+
+    bool prepare_sleep() noexcept override
+    {
+        if (m_dead) return true;
+        if (m_blocked) {
+            // Ask the readers that hold us back to ring when they move, then look again.
+            const std::uint64_t need = m_writer.end_for(m_need);
+            for (member& m : m_members) {
+                if (m.conn->head.load(std::memory_order_relaxed) + m_writer.bytes() < need) {
+                    m.conn->producer_waiting.store(1, std::memory_order_relaxed);
+                }
+            }
+            full_fence();
+            return limit_now(nullptr) < need;
+        }
+        return m_have_held || m_output_done || !m_p->check_read(true);
+    }
+
+    // ---- io_core::pipe_owner ----
+    void pipe_command(command::type kind, pipe& p) noexcept override
+    {
+        if (m_dead || &p != m_p) return;
+        if (kind == command::pipe_term) p.set_peer_ended();
+        (void)poll();
+    }
+
+private:
+    struct member {
+        log_member* who;
+        ring_control* conn;
+        int bell;
+        bool want_progress;
+    };
+
+    explicit broadcast_log(const shm_config& cfg) : m_cfg(cfg)
+    {
+        m_held.init();
+        m_cfg.ctx->linger_add();
+        m_cfg.io->adjust_owned(1);
+    }
+    ~broadcast_log() override
+    {
+        if (m_have_held) (void)m_held.close();
+        if (m_base != nullptr) (void)::munmap(m_base, m_len);
+        close_quietly(m_fd);
+        context* ctx = m_cfg.ctx;
+        m_cfg.io->adjust_owned(-1);
+        ctx->linger_done();
+    }
+
+    void close_now() noexcept
+    {
+        m_dead = true;
+        if (m_polling) m_cfg.io->rm_poller(this);
+        m_polling = false;
+        if (m_p != nullptr) {
+            m_p->terminate(false);
+            m_p->owner = nullptr;
+            m_p->shared().release();
+            m_p = nullptr;
+        }
+        m_members.clear();
+        m_cfg.io->post([](void* self) { delete static_cast<broadcast_log*>(self); }, this);
+    }
+
+    // Blocking mode: how far the slowest reader lets us write. A position that is not
+    // one a reader can have (ahead of what we published, or more than a log behind) is
+    // a lie: that member's connection goes.
+    std::uint64_t limit_now(std::vector<log_member*>* bad) noexcept
+    {
+        const std::uint64_t pub = m_writer.published();
+        const std::uint64_t bytes = m_writer.bytes();
+        std::uint64_t low = no_limit;
+        for (member& m : m_members) {
+            const std::uint64_t head = m.conn->head.load(std::memory_order_acquire);
+            if (head > pub || head + bytes < m_writer.tail()) {
+                if (bad != nullptr) {
+                    try {
+                        bad->push_back(m.who);
+                    } catch (...) {
+                    }
+                }
+                continue;
+            }
+            low = std::min(low, head);
+        }
+        return low == no_limit ? no_limit : low + bytes;
+    }
+
+    std::uint8_t* claim(std::uint32_t size, std::uint8_t flags) noexcept
+    {
+        if (std::uint8_t* dst = m_writer.claim(size, flags); dst != nullptr) return dst;
+        if (!m_block) return nullptr;
+        // Publish first: a reader can only make room from what it sees.
+        publish();
+        std::vector<log_member*> bad;
+        m_writer.set_limit(limit_now(&bad));
+        for (log_member* w : bad) w->log_misbehaved(); // leaves the list (remove_member)
+        if (!bad.empty()) m_writer.set_limit(limit_now(nullptr));
+        if (std::uint8_t* dst = m_writer.claim(size, flags); dst != nullptr) return dst;
+        m_need = size;
+        return nullptr;
+    }
+
+    // One frame into the log (fragmented when large, as in a ring); false when blocked
+    // (progress kept in m_off).
+    bool write_frame(msg& m) noexcept
+    {
+        const std::uint8_t more = m.more() ? r_more : 0;
+        const std::uint8_t first = m_mid ? 0 : r_first;
+        const std::size_t size = m.size();
+        const auto* body = static_cast<const std::uint8_t*>(m.data());
+        const std::uint64_t max = m_writer.max_payload();
+        if (size <= max) {
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(size), more | first);
+            if (dst == nullptr) return false;
+            if (size != 0) std::memcpy(dst, body, size);
+            return true;
+        }
+        while (m_off < size) {
+            const bool head = m_off == 0;
+            const std::size_t lead = head ? sizeof(std::uint64_t) : 0;
+            const std::size_t chunk = std::min<std::size_t>(size - m_off, max - lead);
+            const bool last = m_off + chunk == size;
+            std::uint8_t f = r_frag;
+            if (head) f |= r_frag_first | first;
+            if (last) f |= r_frag_last | more;
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(chunk + lead), f);
+            if (dst == nullptr) return false;
+            if (head) {
+                const std::uint64_t total = size;
+                std::memcpy(dst, &total, sizeof total);
+            }
+            std::memcpy(dst + lead, body + m_off, chunk);
+            m_off += chunk;
+            if (!last) publish(); // readers start on it
+        }
+        return true;
+    }
+
+    // Publishes and rings the readers that sleep.
+    void publish() noexcept
+    {
+        if (!m_writer.publish()) return;
+        full_fence();
+        for (member& m : m_members) {
+            if (m.conn->consumer_sleeping.load(std::memory_order_relaxed) != 0 &&
+                m.conn->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0) {
+                ring_doorbell(m.bell);
+            }
+        }
+    }
+
+    shm_config m_cfg;
+    std::atomic<int> m_refs{1};
+    std::uint64_t m_id = 0;
+    int m_fd = -1;
+    std::uint8_t* m_base = nullptr;
+    std::size_t m_len = 0;
+    bool m_block = false;
+    bool m_dead = false;
+    bool m_polling = false;
+    pipe* m_p = nullptr;
+    log_writer m_writer;
+    std::vector<member> m_members;
+    msg m_held;
+    bool m_have_held = false;
+    std::size_t m_off = 0;  // bytes of a fragmented frame already written
+    bool m_mid = false;     // inside a message (its next frame is not a first)
+    bool m_output_done = false;
+    bool m_blocked = false;
+    std::uint32_t m_need = 0; // blocking mode: the record that waits for room
+};
+
 class shm_listener;
 
-class shm_session final : public io_core::handler, public io_core::pipe_owner, public io_core::poller {
+class shm_session final : public io_core::handler,
+                          public io_core::pipe_owner,
+                          public io_core::poller,
+                          public log_member {
 public:
     // ZMQ_IMMEDIATE connects have no pipe until a connection is up; the socket stops them
     // through the handle (zmq_disconnect, zmq_close).
@@ -248,7 +600,8 @@ public:
         shm_session* s = h->session;
         s->m_cfg.io->post([](void* self) { static_cast<shm_session*>(self)->stop_now(); }, s);
     }
-    static shm_session* create_accepted(const shm_config& cfg, int fd, shm_listener* parent) noexcept
+    static shm_session* create_accepted(const shm_config& cfg, int fd, shm_listener* parent,
+                                        broadcast_log* log) noexcept
     {
         auto* s = new (std::nothrow) shm_session(cfg);
         if (s == nullptr) {
@@ -258,6 +611,10 @@ public:
         s->m_fd = fd;
         s->m_side = 0;
         s->m_parent = parent;
+        if (log != nullptr) {
+            log->ref();
+            s->m_log = log;
+        }
         return s;
     }
 
@@ -313,7 +670,11 @@ public:
     {
         if (m_dead || m_phase != phase::active) return 0;
         if (m_sleep_armed) {
-            m_reader.cancel_sleep();
+            if (m_log_mode) {
+                m_lreader.cancel_sleep();
+            } else {
+                m_reader.cancel_sleep();
+            }
             m_sleep_armed = false;
         }
         if (m_in_stalled) (void)unstall();
@@ -323,7 +684,7 @@ public:
         if (m_dead || m_phase != phase::active) return done;
         done += pump_out();
         if (m_dead || m_phase != phase::active) return done;
-        if (m_peer_gone && !m_in_stalled && !m_reader.has_data()) connection_lost();
+        if (m_peer_gone && !m_in_stalled && !input_left()) connection_lost();
         return done;
     }
     bool prepare_sleep() noexcept override
@@ -331,7 +692,7 @@ public:
         if (m_dead || m_phase != phase::active) return true;
         bool ok = true;
         if (!m_in_stalled) {
-            if (m_reader.prepare_sleep()) {
+            if (m_log_mode ? m_lreader.prepare_sleep() : m_reader.prepare_sleep()) {
                 m_sleep_armed = true;
             } else {
                 ok = false;
@@ -340,7 +701,7 @@ public:
             ok = false; // room turned up: poll() resumes (else the socket's read rings us)
         }
         if (m_out_blocked && m_writer.wait_for_space(m_out_need, m_out_need_group)) ok = false;
-        if (m_map->views_outstanding()) {
+        if (!m_log_mode && m_map->views_outstanding()) {
             m_map->wake_wanted.store(true, std::memory_order_relaxed);
             full_fence();
             if (m_map->release_position(m_reader.read_position()) != m_released_pos) ok = false;
@@ -393,6 +754,16 @@ public:
         (void)pump_out(); // what waited behind it
     }
 
+    // ---- log_member (a PUB side served by a broadcast log) ----
+    void log_progress() noexcept override
+    {
+        if (!m_dead && m_socket_gone) (void)pump_out();
+    }
+    void log_misbehaved() noexcept override
+    {
+        if (!m_dead) protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+    }
+
 private:
     enum class phase : std::uint8_t { waiting, handshaking, active };
     enum timer_id : int { t_reconnect = 1, t_handshake, t_linger };
@@ -426,6 +797,7 @@ private:
             m_port->session = nullptr;
             m_port->unref();
         }
+        if (m_log != nullptr) m_log->unref();
         if (m_handle) {
             std::lock_guard lock(m_handle->mutex);
             m_handle->session = nullptr;
@@ -501,6 +873,10 @@ private:
             const int idle = m_cfg.direct ? m_cfg.options.idle : m_cfg.io->cfg().idle;
             m_heavy_sleep = zmx::core::g_global_heavy_ok && idle == ZMX_IDLE_SPIN;
             m_hout[7] = m_heavy_sleep ? 1 : 0;
+            // Bits 1 and 2 (accepting side only): the data comes through the broadcast
+            // log (the fourth descriptor) rather than ring 0; the log keeps behind its
+            // slowest reader.
+            if (m_log_member) m_hout[7] |= static_cast<std::uint8_t>(2 | (m_log->blocking() ? 4 : 0));
             m_hout.insert(m_hout.end(), m_cfg.type_name.begin(), m_cfg.type_name.end());
             m_hout.insert(m_hout.end(), id.begin(), id.begin() + m_hout[6]);
         } catch (...) {
@@ -536,6 +912,16 @@ private:
         m_efd[1] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         m_seg_fd = seg;
         if (m_efd[0] < 0 || m_efd[1] < 0) return EMFILE;
+        if (m_log != nullptr) {
+            // The subscriber reads the log from what is published now: ring 0's head is
+            // its position (and, when we go, its tail says where the log ended for it).
+            auto* conn = reinterpret_cast<ring_control*>(m_map->base + l.ring_offset[0]);
+            const std::uint64_t start = m_log->published();
+            conn->head.store(start, std::memory_order_relaxed);
+            conn->tail.store(start, std::memory_order_release);
+            if (!m_log->add_member(this, conn, m_efd[1])) return ENOMEM;
+            m_log_member = true;
+        }
         return 0;
     }
 
@@ -563,6 +949,41 @@ private:
         return true;
     }
 
+    // Connecting side: the publisher's broadcast log (the fourth descriptor), mapped
+    // read-only after the same checks as a segment. False when the connection went.
+    bool map_log(std::string_view peer_type) noexcept
+    {
+        const int fd = m_fds_in[3];
+        struct stat st{};
+        const int seals = ::fcntl(fd, F_GET_SEALS);
+        const bool types = (peer_type == "PUB" || peer_type == "XPUB") &&
+                           (m_cfg.socket_type == ZMQ_SUB || m_cfg.socket_type == ZMQ_XSUB);
+        if (!types || ::fstat(fd, &st) != 0 || seals < 0 ||
+            (seals & (F_SEAL_SHRINK | F_SEAL_SEAL)) != (F_SEAL_SHRINK | F_SEAL_SEAL) || !fd_is(fd, "/memfd:") ||
+            st.st_size < static_cast<off_t>(log_data_offset)) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        const auto len = static_cast<std::size_t>(st.st_size);
+        void* base = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+        if (base == MAP_FAILED) {
+            connection_lost();
+            return false;
+        }
+        m_log_base = base;
+        m_log_len = len;
+        m_log_bytes = check_log(base, len);
+        if (m_log_bytes == 0) {
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        close_quietly(m_fds_in[3]);
+        m_fds_in.pop_back();
+        m_log_mode = true;
+        m_log_block = (m_hin[7] & 4u) != 0;
+        return true;
+    }
+
     void flush_hello() noexcept
     {
         while (m_hout_off < m_hout.size()) {
@@ -570,17 +991,18 @@ private:
             msghdr mh{};
             mh.msg_iov = &iov;
             mh.msg_iovlen = 1;
-            alignas(cmsghdr) char ctl[CMSG_SPACE(3 * sizeof(int))];
+            alignas(cmsghdr) char ctl[CMSG_SPACE(4 * sizeof(int))];
             if (!m_fds_sent) {
+                const int fds[4] = {m_seg_fd, m_efd[0], m_efd[1], m_log_member ? m_log->fd() : -1};
+                const std::size_t nfds = m_log_member ? 4 : 3;
                 std::memset(ctl, 0, sizeof ctl);
                 mh.msg_control = ctl;
-                mh.msg_controllen = sizeof ctl;
+                mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
                 cmsghdr* c = CMSG_FIRSTHDR(&mh);
                 c->cmsg_level = SOL_SOCKET;
                 c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-                const int fds[3] = {m_seg_fd, m_efd[0], m_efd[1]};
-                std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+                c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+                std::memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
             }
             const ssize_t n = ::sendmsg(m_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0) {
@@ -645,7 +1067,11 @@ private:
             if (m_hin.size() >= hello_fixed) {
                 std::uint32_t magic = 0;
                 std::memcpy(&magic, m_hin.data(), 4);
-                if (magic != hello_magic || m_hin[4] != hello_version || (m_hin[7] & ~1u) != 0) {
+                // Flags: bit 0 from either side; bits 1-2 (a broadcast log) from the
+                // accepting side only.
+                const unsigned allowed = m_side == 1 ? 7u : 1u;
+                if (magic != hello_magic || m_hin[4] != hello_version || (m_hin[7] & ~allowed) != 0 ||
+                    (m_hin[7] & 6u) == 4u) {
                     protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
                     return;
                 }
@@ -680,10 +1106,12 @@ private:
         }
         if (m_side == 1) {
             // The descriptors the accepting side sent: a sealed memfd and two eventfds.
-            if (m_fds_in.size() != 3) {
+            const bool log = (m_hin[7] & 2u) != 0;
+            if (m_fds_in.size() != (log ? 4u : 3u)) {
                 protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
                 return;
             }
+            if (log && !map_log(peer_type)) return;
             const int seg = m_fds_in[0];
             struct stat st{};
             const int seals = ::fcntl(seg, F_GET_SEALS);
@@ -737,6 +1165,15 @@ private:
         m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
         m_reader.set_heavy_sleep(m_heavy_sleep);
         m_released_pos = m_reader.read_position();
+        if (m_log_mode) {
+            // Ring 0 carries no data: its control holds our position in the log (where
+            // the publisher told us to start) and the doorbell flags.
+            auto* conn = reinterpret_cast<ring_control*>(base + m_layout.ring_offset[0]);
+            const auto* lb = static_cast<const std::uint8_t*>(m_log_base);
+            m_lreader.attach(reinterpret_cast<const log_control*>(lb + log_control_offset), lb + log_data_offset,
+                             m_log_bytes, conn, conn->head.load(std::memory_order_acquire));
+            m_log_skipping = true; // the start may be inside a message
+        }
         disarm(m_t_handshake);
         if (m_p == nullptr) {
             // Accepted, or ZMQ_IMMEDIATE: the socket gets its pipe now (a connecting ROUTER's
@@ -750,7 +1187,7 @@ private:
             connection_lost();
             return;
         }
-        if (m_port != nullptr && m_p != nullptr) m_p->sink = m_port;
+        if (m_port != nullptr && m_p != nullptr && !m_log_member) m_p->sink = m_port;
         m_polling = true;
         m_phase = phase::active;
         m_reconnect_ivl = m_cfg.options.reconnect_ivl;
@@ -771,6 +1208,7 @@ private:
         ps->set_byte_limit(1, o.max_queued_bytes); // what the peer queues for the socket
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
+        if (m_log_member) ps->end(0).log_id = m_log->id(); // the socket writes through the log
         ps->set_routing_id(1, peer_id);
         ps->attach(1, m_cfg.io->mailbox_ref());
         m_p = &ps->end(1);
@@ -795,6 +1233,7 @@ private:
     std::size_t pump_in() noexcept
     {
         if (m_in_stalled || m_p == nullptr) return 0;
+        if (m_log_mode) return pump_log();
         std::size_t done = 0;
         for (int i = 0; i < batch; ++i) {
             record r;
@@ -813,8 +1252,86 @@ private:
         return done;
     }
 
+    // Broadcast log -> pipe (a subscriber of a PUB bound with a log). Records are copied
+    // out, then checked whole (shm_log.hpp); a lapped reader loses what it missed, never
+    // part of a message.
+    std::size_t pump_log() noexcept
+    {
+        std::size_t done = 0;
+        for (int i = 0; i < batch; ++i) {
+            record r;
+            const auto res = m_lreader.next(r);
+            if (res == log_reader::result::empty) break;
+            if (res == log_reader::result::corrupt) {
+                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+                return done;
+            }
+            if (res == log_reader::result::lapped) {
+                lapped();
+                continue;
+            }
+            if (m_log_skipping) {
+                if ((r.flags & r_first) == 0) continue;
+                m_log_skipping = false;
+            }
+            ++done;
+            if (!take_log_record(r)) break;
+        }
+        if (m_dead || m_phase != phase::active) return done;
+        if (done != 0) m_p->flush();
+        if (m_log_block && m_lreader.release()) ring_doorbell(m_efd[0]);
+        return done;
+    }
+
+    bool take_log_record(const record& r) noexcept
+    {
+        if ((r.flags & (r_join | r_leave | r_pad)) != 0 || r.group_len != 0) {
+            if (!m_lreader.intact(r.begin)) {
+                lapped();
+                return true;
+            }
+            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+            return false;
+        }
+        if ((r.flags & r_frag) != 0) return take_fragment(r);
+        msg m;
+        if (m.init_buffer(r.payload, r.size) != 0) return false;
+        if (!m_lreader.intact(r.begin)) {
+            (void)m.close();
+            lapped();
+            return true;
+        }
+        m.set_more((r.flags & r_more) != 0);
+        return deliver(m);
+    }
+
+    // The writer went a whole log past us: what we missed is lost for us alone, and the
+    // message we were in goes whole.
+    void lapped() noexcept
+    {
+        ++m_laps;
+        m_lreader.resync();
+        m_log_skipping = true;
+        if (m_in_message && m_p != nullptr) m_p->rollback();
+        m_in_message = false;
+        if (m_in_frag) {
+            (void)m_frag.close();
+            m_frag.init();
+            m_in_frag = false;
+        }
+    }
+
+    // Input still to read after the peer hung up.
+    bool input_left() noexcept
+    {
+        if (!m_log_mode) return m_reader.has_data();
+        // Only what the publisher had published when it went (others may go on writing).
+        return !m_lreader.read_up_to(m_log_end) && m_lreader.has_data();
+    }
+
     void release_consumed() noexcept
     {
+        if (m_log_mode) return;
         const std::uint64_t pos = m_map->release_position(m_reader.read_position());
         if (pos != m_released_pos) {
             m_released_pos = pos;
@@ -883,11 +1400,9 @@ private:
         std::size_t n = r.size;
         if ((r.flags & r_frag_first) != 0) {
             std::uint64_t total = 0;
-            if (m_in_frag || n < sizeof total) {
-                protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
-                return false;
-            }
+            if (m_in_frag || n < sizeof total) return frag_error(r);
             std::memcpy(&total, data, sizeof total);
+            if (m_log_mode && !m_lreader.intact(r.begin)) return log_torn();
             data += sizeof total;
             n -= sizeof total;
             const std::int64_t limit = m_cfg.options.maxmsgsize;
@@ -905,20 +1420,14 @@ private:
             m_frag_have = 0;
             m_frag_group.assign(r.group, r.group_len);
         } else if (!m_in_frag) {
-            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
-            return false;
+            return frag_error(r);
         }
-        if (n > m_frag.size() - m_frag_have) {
-            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
-            return false;
-        }
+        if (n > m_frag.size() - m_frag_have) return frag_error(r);
         std::memcpy(static_cast<std::uint8_t*>(m_frag.data()) + m_frag_have, data, n);
+        if (m_log_mode && !m_lreader.intact(r.begin)) return log_torn();
         m_frag_have += n;
         if ((r.flags & r_frag_last) == 0) return true;
-        if (m_frag_have != m_frag.size()) {
-            protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
-            return false;
-        }
+        if (m_frag_have != m_frag.size()) return frag_error(r);
         m_in_frag = false;
         msg m;
         m.init();
@@ -932,6 +1441,20 @@ private:
             if (!apply_group(m, g)) return true;
         }
         return deliver(m);
+    }
+
+    // A fragment that makes no sense: in a log, torn by a lapping writer (we were lapped)
+    // or a lie; in a ring, a lie.
+    bool frag_error(const record& r) noexcept
+    {
+        if (m_log_mode && !m_lreader.intact(r.begin)) return log_torn();
+        protocol_error(ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED);
+        return false;
+    }
+    bool log_torn() noexcept
+    {
+        lapped();
+        return true;
     }
 
     bool deliver(msg& frame) noexcept
@@ -1033,7 +1556,8 @@ private:
             m_have_held_out = false;
         }
         if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
-        if (m_output_done && !m_have_held_out && m_socket_gone) finish(); // all handed over
+        // All handed over (through the log: once the log has it all too).
+        if (m_output_done && !m_have_held_out && m_socket_gone && (!m_log_member || m_log->idle(this))) finish();
         return done;
     }
 
@@ -1092,6 +1616,9 @@ private:
     // progress of a fragmented frame is kept in m_out_offset).
     bool write_frame(msg& m) noexcept
     {
+        // Served by the broadcast log, ring 0 carries nothing (the socket writes through
+        // the log: nothing should come here).
+        if (m_log_member) return true;
         std::uint8_t flags = m.more() ? r_more : 0;
         if (m_writer.holding()) {
             // The claimed frame: written in place already, committed now. Nothing else may
@@ -1162,6 +1689,12 @@ private:
     {
         if (m_registered) m_cfg.io->rm_fd(m_fd);
         m_registered = false;
+        if (m_log_mode) {
+            // Where the log ended for us (the publisher wrote it before it went; a crashed
+            // one left our start there: nothing more is read).
+            const auto* conn = reinterpret_cast<const ring_control*>(m_map->base + m_layout.ring_offset[0]);
+            m_log_end = conn->tail.load(std::memory_order_acquire);
+        }
         m_peer_gone = true; // what it wrote is still read (poll ends the connection after)
     }
 
@@ -1186,6 +1719,19 @@ private:
 
     void teardown_connection() noexcept
     {
+        if (m_log_member) {
+            // Tell the subscriber where the log ends for it, before the hang-up it sees.
+            if (m_map != nullptr) {
+                auto* conn = reinterpret_cast<ring_control*>(m_map->base + m_layout.ring_offset[0]);
+                conn->tail.store(m_log->published(), std::memory_order_release);
+            }
+            m_log->remove_member(this);
+            m_log_member = false;
+        }
+        if (m_log_base != nullptr) (void)::munmap(m_log_base, m_log_len);
+        m_log_base = nullptr;
+        m_log_mode = false;
+        m_log_block = false;
         if (m_polling) m_cfg.io->rm_poller(this);
         m_polling = false;
         if (m_registered) m_cfg.io->rm_fd(m_fd);
@@ -1327,6 +1873,19 @@ private:
     bool m_polling = false;
     mapping* m_map = nullptr;
     claim_port* m_port = nullptr; // direct sessions of types that take claims
+    // Broadcast log: the publisher's side (a member of the listener's log) ...
+    broadcast_log* m_log = nullptr;
+    bool m_log_member = false;
+    // ... and the subscriber's (reading the log instead of ring 0).
+    bool m_log_mode = false;
+    bool m_log_block = false;    // the writer keeps behind us: release our position
+    bool m_log_skipping = false; // skipping to the next message's first record
+    void* m_log_base = nullptr;
+    std::size_t m_log_len = 0;
+    std::uint64_t m_log_bytes = 0;
+    std::uint64_t m_log_end = 0; // after the publisher hung up: read no further
+    std::uint64_t m_laps = 0;
+    log_reader m_lreader;
     bool m_heavy_sleep = false;   // we promised a global membarrier before each sleep
     layout m_layout;
     ring_writer m_writer;
@@ -1428,8 +1987,12 @@ public:
         return 0;
     }
 
+    // Before launch: the accepted connections are served by `log` (the listener's reference).
+    void set_log(broadcast_log* log) noexcept { m_log = log; }
+
     void launch() noexcept
     {
+        if (m_log != nullptr) m_log->launch();
         event(ZMQ_EVENT_LISTENING, static_cast<std::uint64_t>(m_fd));
         m_cfg.io->post(
             [](void* self) {
@@ -1478,7 +2041,7 @@ public:
                 continue;
             }
             event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));
-            shm_session* s = shm_session::create_accepted(m_cfg, fd, this);
+            shm_session* s = shm_session::create_accepted(m_cfg, fd, this, m_log);
             if (s == nullptr) continue;
             try {
                 m_children.push_back(s);
@@ -1525,6 +2088,8 @@ private:
         std::vector<shm_session*> children;
         children.swap(m_children);
         for (shm_session* c : children) c->listener_closed(all);
+        if (m_log != nullptr) m_log->unref(); // its members keep it
+        m_log = nullptr;
         m_cfg.io->post([](void* self) { delete static_cast<shm_listener*>(self); }, this);
     }
 
@@ -1532,6 +2097,7 @@ private:
     int m_fd = -1;
     std::string m_path;
     std::vector<shm_session*> m_children;
+    broadcast_log* m_log = nullptr; // a PUB's (bind with a log)
     bool m_registered = false;
     bool m_closing = false;
     io_core::timer_handle m_retry_timer = 0;
@@ -1647,6 +2213,16 @@ public:
             const std::string path = rendezvous_path(ep.path);
             shm_listener* l = nullptr;
             if (const int rc = shm_listener::create(cfg, path, l); rc != 0) return rc;
+            if (wants_log(s)) {
+                broadcast_log* log = nullptr;
+                if (const int rc = broadcast_log::create(cfg, s, log); rc != 0) {
+                    l->set_log(nullptr);
+                    l->launch();
+                    l->shutdown(true);
+                    return rc;
+                }
+                l->set_log(log);
+            }
             {
                 shm_state& st = state_of(s.ctx());
                 std::lock_guard lock(st.mutex);
@@ -1731,6 +2307,18 @@ public:
     }
 
 private:
+    // A PUB / XPUB that binds writes its messages once into a broadcast log, unless its
+    // options want per-subscriber sends (XPUB_MANUAL, a welcome message) or
+    // ZMX_SHM_BROADCAST=0 in the environment asks for a ring per subscriber.
+    static bool wants_log(socket_base& s) noexcept
+    {
+        if (s.type() != ZMQ_PUB && s.type() != ZMQ_XPUB) return false;
+        const socket_options& o = s.options();
+        if (o.xpub_manual || !o.xpub_welcome_msg.empty()) return false;
+        const char* env = std::getenv("ZMX_SHM_BROADCAST");
+        return env == nullptr || std::strcmp(env, "0") != 0;
+    }
+
     static int make_config(socket_base& s, shm_config& cfg) noexcept
     {
         const bool direct = s.options().direct;

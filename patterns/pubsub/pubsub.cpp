@@ -62,6 +62,16 @@ public:
 protected:
     void xattach_pipe(core::pipe& p) noexcept override
     {
+        if (p.is_log) {
+            // A broadcast log (shm_log.hpp): written for the subscribers that name it,
+            // never read, never a subscriber itself.
+            try {
+                m_logs.push_back(&p);
+            } catch (...) {
+                p.terminate(false);
+            }
+            return;
+        }
         try {
             m_pipes.push_back(&p);
         } catch (...) {
@@ -69,6 +79,11 @@ protected:
             return;
         }
         m_fq.attach(p);
+        if (p.log_id != 0) {
+            for (core::pipe* l : m_logs) {
+                if (l->log_id == p.log_id) p.via = l;
+            }
+        }
         if (!m_options.xpub_welcome_msg.empty() && p.check_write(false)) {
             core::msg w;
             if (w.init_buffer(m_options.xpub_welcome_msg.data(), m_options.xpub_welcome_msg.size()) == 0) {
@@ -84,6 +99,14 @@ protected:
 
     void xpipe_terminated(core::pipe& p) noexcept override
     {
+        if (p.is_log) {
+            std::erase(m_logs, &p);
+            std::erase(m_matching, &p);
+            for (core::pipe* x : m_pipes) {
+                if (x->via == &p) x->via = nullptr;
+            }
+            return;
+        }
         m_fq.terminated(p);
         std::erase(m_pipes, &p);
         std::erase(m_matching, &p);
@@ -112,6 +135,7 @@ protected:
 
     void xread_activated(core::pipe& p) noexcept override
     {
+        if (p.is_log) return;
         m_fq.activated(p);
         read_upstream();
     }
@@ -209,18 +233,22 @@ private:
     {
         m_matching.clear();
         ++m_epoch;
+        // A subscriber served by a broadcast log is written through it, once for all
+        // of them (a log is never in the trie, so its mark is its own).
+        auto take = [this](core::pipe* p) {
+            core::pipe* to = p->via != nullptr ? p->via : p;
+            if (to->mark == m_epoch) return;
+            to->mark = m_epoch;
+            m_matching.push_back(to);
+        };
         try {
             if (m_options.invert_matching) {
                 m_subs.match(view(m), [this](core::pipe* p) { p->mark = m_epoch; });
                 for (core::pipe* p : m_pipes) {
-                    if (p->mark != m_epoch) m_matching.push_back(p);
+                    if (p->mark != m_epoch) take(p);
                 }
             } else {
-                m_subs.match(view(m), [this](core::pipe* p) {
-                    if (p->mark == m_epoch) return;
-                    p->mark = m_epoch;
-                    m_matching.push_back(p);
-                });
+                m_subs.match(view(m), [&take](core::pipe* p) { take(p); });
             }
         } catch (...) {
             m_matching.clear();
@@ -329,6 +357,7 @@ private:
     };
 
     std::vector<core::pipe*> m_pipes;
+    std::vector<core::pipe*> m_logs;     // broadcast logs (not subscribers)
     std::vector<core::pipe*> m_matching; // pipes of the message being sent
     std::uint64_t m_epoch = 0;
     pipe_trie m_subs;

@@ -7,6 +7,7 @@
 // connection on the same socket keeps working. Run under ASan too (label fast).
 #include "monitor_util.hpp"
 #include "shm.hpp"
+#include "shm_log.hpp"
 #include "shm_ring.hpp"
 #include "shm_util.hpp"
 #include "test_util.hpp"
@@ -90,6 +91,8 @@ int make_segment(std::uint64_t ring_bytes, bool seal = true, void (*lie)(zmx::sh
     if (seal && ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) return -1;
     return fd;
 }
+
+int efd_nb() { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 void ring_bell(int fd)
 {
@@ -270,14 +273,22 @@ TEST(ShmHostile, ConnectingPeerWritingNonsenseIntoItsRingIsCutOff)
 
 // A fake binder at the rendezvous of `ep`: the zmx PULL connects to it (and to an honest
 // PUSH binder); each hostile answer must end in a handshake failure.
+// `pull` is the zmx socket under attack: a PULL (honest peer a PUSH), or a SUB (honest
+// peer a PUB; the fake speaks as a PUB with a broadcast log, hello flags `flags`).
 struct fake_binder_case {
-    fake_binder_case()
-        : pull(ctx, ZMQ_PULL),
+    explicit fake_binder_case(int type = ZMQ_PULL)
+        : pull(ctx, type),
           mon(ctx, pull, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     {
+        const bool sub = type == ZMQ_SUB;
+        ours = sub ? "SUB" : "PULL";
+        theirs = sub ? "PUB" : "PUSH";
         configure_for_test(pull);
         EXPECT_EQ(0, set_int(pull, ZMQ_RECONNECT_IVL, 60000)); // no second try at a fake
-        push = sock(honest_ctx, ZMQ_PUSH);
+        if (sub) {
+            EXPECT_EQ(0, zmq_setsockopt(pull, ZMQ_SUBSCRIBE, "", 0));
+        }
+        push = sock(honest_ctx, sub ? ZMQ_PUB : ZMQ_PUSH);
         configure_for_test(push);
         EXPECT_EQ(0, zmq_bind(push, honest_ep.c_str()));
         EXPECT_EQ(0, zmq_connect(pull, honest_ep.c_str()));
@@ -286,11 +297,23 @@ struct fake_binder_case {
     void honest_works(const std::string& tag)
     {
         const std::string m = "honest " + tag;
+        if (ours == "SUB") {
+            // A PUB drops until the subscription is in: send until one arrives.
+            ASSERT_TRUE(wait_until([&] {
+                (void)send_str(push, m);
+                return recv_str_within(pull, 20).has_value();
+            })) << tag;
+            while (recv_str_within(pull, 50).has_value()) {
+            }
+            return;
+        }
         ASSERT_EQ(static_cast<int>(m.size()), send_str(push, m));
         auto got = recv_str(pull);
         ASSERT_TRUE(got.has_value()) << tag;
         ASSERT_EQ(m, *got) << tag;
     }
+    std::string ours, theirs;
+    std::uint8_t flags = 0;
     std::string honest_ep = unique_shm("honest");
     context ctx;
     context honest_ctx;
@@ -315,8 +338,8 @@ void fake_binder_round(fake_binder_case& f, const std::string& what, const std::
     ASSERT_GE(cfd, 0);
     std::vector<int> none;
     bool eof = false;
-    EXPECT_EQ(shm_hello("PULL"), recv_with_fds(cfd, 12, none, eof));
-    ASSERT_TRUE(send_with_fds(cfd, shm_hello("PUSH"), fds));
+    EXPECT_EQ(shm_hello(f.ours), recv_with_fds(cfd, 8 + f.ours.size(), none, eof));
+    ASSERT_TRUE(send_with_fds(cfd, shm_hello(f.theirs, "", 0x31535a58, 2, f.flags), fds));
     after(fds);
     expect_cut_off(f.mon, handshaken, protocol);
     EXPECT_TRUE(wait_peer_closed(cfd));
@@ -372,6 +395,169 @@ TEST(ShmHostile, FakeBinderWritingNonsenseIntoItsRingIsCutOff)
         }, true, protocol_scribble(what));
     }
     EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
+}
+
+
+// ---- broadcast logs (shm_log.hpp) ----
+
+// A sealed, formatted log memfd as an honest PUB makes it (without F_SEAL_FUTURE_WRITE,
+// so the test can still write into it); `lie` may change the header.
+int make_log(std::uint64_t bytes, bool seal = true, void (*lie)(zmx::shm::log_header&) = nullptr)
+{
+    const std::uint64_t total = zmx::shm::log_total_bytes(bytes);
+    const int fd = ::memfd_create("zmx-test-log", MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0U));
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(total)) != 0) return -1;
+    void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return -1;
+    zmx::shm::format_log(p, bytes);
+    if (lie != nullptr) lie(*static_cast<zmx::shm::log_header*>(p));
+    ::munmap(p, total);
+    if (seal && ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) return -1;
+    return fd;
+}
+
+TEST(ShmHostile, FakePublisherWithABadBroadcastLogIsRefused)
+{
+    fake_binder_case f(ZMQ_SUB);
+    f.honest_works("first");
+    const int fds_before = open_fds();
+    const auto efd = [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); };
+    f.flags = 2; // "the data comes through the log"
+    fake_binder_round(f, "log flag but no log", {make_segment(4096), efd(), efd()}, nothing_after);
+    fake_binder_round(f, "log not sealed", {make_segment(4096), efd(), efd(), make_log(4096, false)}, nothing_after);
+    fake_binder_round(f, "an eventfd for a log", {make_segment(4096), efd(), efd(), efd()}, nothing_after);
+    fake_binder_round(f, "log header lies about the size",
+                      {make_segment(4096), efd(), efd(), make_log(4096, true, [](zmx::shm::log_header& h) { h.log_bytes = 8192; })},
+                      nothing_after);
+    fake_binder_round(f, "bad log magic",
+                      {make_segment(4096), efd(), efd(), make_log(4096, true, [](zmx::shm::log_header& h) { h.magic = 1; })},
+                      nothing_after);
+    f.flags = 4; // "blocking" without "log"
+    fake_binder_round(f, "blocking flag alone", {make_segment(4096), efd(), efd(), make_log(4096)}, nothing_after);
+    f.flags = 0;
+    fake_binder_round(f, "a log without the flag", {make_segment(4096), efd(), efd(), make_log(4096)}, nothing_after);
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
+}
+
+TEST(ShmHostile, FakePublisherWritingNonsenseIntoItsLogIsCutOff)
+{
+    using namespace zmx::shm;
+    fake_binder_case f(ZMQ_SUB);
+    f.honest_works("first");
+    const int fds_before = open_fds();
+    using log_scribble = void (*)(std::uint8_t* data, log_control* c);
+    const std::vector<std::pair<const char*, log_scribble>> cases = {
+        {"size past the log", [](std::uint8_t* d, log_control* c) {
+             const record_header h{0xFFFFFFF0u, r_first, 0, 0};
+             std::memcpy(d, &h, sizeof h);
+             c->tail.store(64, std::memory_order_release);
+         }},
+        {"pad of the wrong size", [](std::uint8_t* d, log_control* c) {
+             const record_header h{16, r_pad, 0, 0};
+             std::memcpy(d, &h, sizeof h);
+             c->tail.store(64, std::memory_order_release);
+         }},
+        {"a join in a log", [](std::uint8_t* d, log_control* c) {
+             const record_header h{0, r_first | r_join, 3, 0};
+             std::memcpy(d, &h, sizeof h);
+             std::memcpy(d + 8, "grp", 3);
+             c->tail.store(16, std::memory_order_release);
+         }},
+        {"fragment without a first", [](std::uint8_t* d, log_control* c) {
+             const record_header first{8, r_first, 0, 0};
+             std::memcpy(d, &first, sizeof first);
+             const record_header h{16, r_frag | r_frag_last, 0, 0};
+             std::memcpy(d + 16, &h, sizeof h);
+             c->tail.store(40, std::memory_order_release);
+         }},
+    };
+    for (const auto& [what, write] : cases) {
+        const log_scribble w = write;
+        f.flags = 2;
+        fake_binder_round(f, what, {make_segment(4096), efd_nb(), efd_nb(), make_log(4096)}, [w](const std::vector<int>& fds) {
+            const std::size_t total = log_total_bytes(4096);
+            void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fds[3], 0);
+            ASSERT_NE(MAP_FAILED, p);
+            auto* base = static_cast<std::uint8_t*>(p);
+            w(base + log_data_offset, reinterpret_cast<log_control*>(base + log_control_offset));
+            ::munmap(p, total);
+            ring_bell(fds[2]); // the connecting side's doorbell
+        }, true);
+    }
+    EXPECT_EQ(fds_before, open_fds()) << "descriptors leaked";
+}
+
+// A subscriber cannot write into the log others read, and one that lies about its position
+// (a blocking log keeps behind it) loses its connection; an honest subscriber goes on.
+TEST(ShmHostile, SubscriberCannotWriteTheLogAndALyingPositionIsCutOff)
+{
+    using namespace zmx::shm;
+    context ctx, honest_ctx;
+    sock pub(ctx, ZMQ_XPUB);
+    configure_for_test(pub);
+    ASSERT_EQ(0, set_int(pub, ZMQ_SNDHWM, 0)); // blocking log
+    ASSERT_EQ(0, set_int(pub, ZMX_SHM_SIZE, 16 << 10));
+    monitor mon(ctx, pub, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    const std::string ep = unique_shm("liar");
+    ASSERT_EQ(0, zmq_bind(pub, ep.c_str()));
+    sock sub(honest_ctx, ZMQ_SUB);
+    configure_for_test(sub);
+    ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+    ASSERT_EQ(0, zmq_connect(sub, ep.c_str()));
+    ASSERT_TRUE(recv_str_within(pub).has_value()) << "the honest subscription";
+    ASSERT_EQ(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, mon.wait_for(ZMQ_EVENT_HANDSHAKE_SUCCEEDED).id);
+
+    const int fd = raw_unix_connect(rv_path(ep));
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_with_fds(fd, shm_hello("SUB"), {}));
+    std::vector<int> fds;
+    bool eof = false;
+    const std::string hello = recv_with_fds(fd, 8 + 4, fds, eof);
+    ASSERT_EQ(shm_hello("XPUB", "", 0x31535a58, 2, 6), hello) << "log and blocking flags";
+    ASSERT_EQ(4u, fds.size());
+    ASSERT_EQ(ZMQ_EVENT_HANDSHAKE_SUCCEEDED, mon.wait_for(ZMQ_EVENT_HANDSHAKE_SUCCEEDED).id);
+    // The log: read-only for us.
+    const int seals = ::fcntl(fds[3], F_GET_SEALS);
+    ASSERT_GE(seals, 0);
+    struct stat st{};
+    ASSERT_EQ(0, ::fstat(fds[3], &st));
+    if ((seals & F_SEAL_FUTURE_WRITE) != 0) {
+        errno = 0;
+        EXPECT_EQ(MAP_FAILED, ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED,
+                                     fds[3], 0));
+        EXPECT_EQ(EPERM, errno);
+        EXPECT_EQ(-1, ::pwrite(fds[3], "x", 1, static_cast<off_t>(log_data_offset)));
+    } else {
+        ADD_FAILURE() << "the kernel has no F_SEAL_FUTURE_WRITE (Linux >= 5.1): subscribers could write the log";
+    }
+    void* ro = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fds[3], 0);
+    ASSERT_NE(MAP_FAILED, ro);
+    EXPECT_EQ(std::uint64_t{16 << 10}, check_log(ro, static_cast<std::uint64_t>(st.st_size)));
+    ::munmap(ro, static_cast<std::size_t>(st.st_size));
+    {
+        // Our position (ring 0's head) jumps ahead of anything published.
+        peer_segment seg;
+        ASSERT_TRUE(map_peer_segment(fds[0], seg));
+        seg.ctl(0)->head.store(std::uint64_t{1} << 40, std::memory_order_release);
+        // More than a log's worth: the writer looks at the readers' positions.
+        std::thread reader([&] {
+            for (int k = 0; k < 400; ++k) {
+                if (!recv_str(sub).has_value()) return;
+            }
+        });
+        const std::string body(200, 'm');
+        for (int k = 0; k < 400; ++k) ASSERT_EQ(200, send_str(pub, body));
+        expect_cut_off(mon, false);
+        EXPECT_TRUE(wait_peer_closed(fd));
+        reader.join();
+    }
+    for (int x : fds) ::close(x);
+    ::close(fd);
+    // The honest one still gets what is sent.
+    ASSERT_EQ(5, send_str(pub, "after"));
+    auto got = recv_str(sub);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ("after", *got);
 }
 
 }  // namespace

@@ -169,10 +169,11 @@ int recv_stream_message(void* s, stream_head& h, std::string& why)
 // ---- child roles ----
 
 // Exit codes: 0 done, 2 setup failed, 3 a check failed.
-int open_child_socket(void* ctx, int type, void*& s)
+int open_child_socket(void* ctx, int type, void*& s, int sndhwm = -1)
 {
     s = zmq_socket(ctx, type);
     if (s == nullptr) return 2;
+    if (sndhwm >= 0) zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm); // before a bind: its log's mode
     const std::string ep = env_str("ZMXT_EP");
     const int t = 20000;
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &t, sizeof t);
@@ -241,6 +242,26 @@ int run_role(const std::string& role)
                 break;
             }
             if (n == 3 && std::memcmp(buf, "end", 3) == 0) break;
+        }
+    } else if (role == "subseq") {
+        // SUB: ZMXT_COUNT messages of 8 bytes, the seqs 0, 1, 2, ...
+        rc = open_child_socket(ctx, ZMQ_SUB, s);
+        if (rc == 0) zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+        for (std::uint64_t k = 0; rc == 0 && k < static_cast<std::uint64_t>(count); ++k) {
+            std::uint64_t seq = 0;
+            if (zmq_recv(s, &seq, sizeof seq, 0) != sizeof seq || seq != k) {
+                std::fprintf(stderr, "child subseq: seq %llu where %llu\n", static_cast<unsigned long long>(seq),
+                             static_cast<unsigned long long>(k));
+                rc = 3;
+            }
+        }
+    } else if (role == "pubstream") {
+        // XPUB (blocking broadcast log): waits for one subscriber, then sends until killed.
+        rc = open_child_socket(ctx, ZMQ_XPUB, s, 0);
+        char sub[64];
+        if (rc == 0 && zmq_recv(s, sub, sizeof sub, 0) < 1) rc = 3;
+        for (std::uint64_t seq = 0; rc == 0; ++seq) {
+            if (!send_stream_message(s, 0, seq)) rc = 3;
         }
     } else if (role == "stream") {
         // Sends until killed (or the parent stops reading for 20 s).
@@ -400,6 +421,52 @@ void drain_until_disconnected(void* pull, monitor& mon)
         const event e = mon.next(20);
         if (e.id == ZMQ_EVENT_DISCONNECTED) return;
     }
+}
+
+// A subscriber process killed while a blocking broadcast log (SNDHWM 0) keeps behind it:
+// once its hang-up is seen the log stops waiting for it, and the other subscriber gets
+// every message.
+TEST(ShmKill, KilledSubscriberDoesNotHoldTheOthers)
+{
+    const std::string ep = unique_shm("killsub");
+    context ctx;
+    sock pub(ctx, ZMQ_XPUB);
+    open_for_test(pub);
+    ASSERT_EQ(0, set_int(pub, ZMQ_SNDHWM, 0));
+    ASSERT_EQ(0, set_int(pub, ZMQ_XPUB_VERBOSE, 1));
+    ASSERT_EQ(0, set_int(pub, ZMX_SHM_SIZE, 64 << 10));
+    ASSERT_EQ(0, zmq_bind(pub, ep.c_str()));
+    constexpr int count = 100000;
+    child_process doomed = spawn_role("subseq", ep, false, 1 << 30);
+    child_process survivor = spawn_role("subseq", ep, false, count);
+    ASSERT_TRUE(doomed.started() && survivor.started());
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(recv_str_within(pub, 10000).has_value()) << "subscription " << i;
+    for (std::uint64_t k = 0; k < count; ++k) {
+        if (k == count / 5) {
+            EXPECT_EQ(128 + 9, doomed.kill9());
+        }
+        ASSERT_EQ(8, zmq_send(pub, &k, sizeof k, 0)) << k;
+    }
+    EXPECT_EQ(0, survivor.wait_exit(20000));
+}
+
+// A publisher process killed mid-stream: the subscriber sees DISCONNECTED, and what it
+// delivered is whole (no part of a message written when the writer died).
+TEST(ShmKill, KilledPublisherIsSeenAndNoTornMessageDelivered)
+{
+    const std::string ep = unique_shm("killpub");
+    context ctx;
+    sock sub(ctx, ZMQ_SUB);
+    open_for_test(sub);
+    ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+    monitor mon(ctx, sub, ZMQ_EVENT_DISCONNECTED);
+    child_process pub = spawn_role("pubstream", ep, true);
+    ASSERT_TRUE(pub.started());
+    ASSERT_EQ(0, zmq_connect(sub, ep.c_str()));
+    std::string why;
+    ASSERT_TRUE(read_stream(sub, 0, 2000, why)) << why;
+    EXPECT_EQ(128 + 9, pub.kill9());
+    drain_until_disconnected(sub, mon);
 }
 
 TEST(ShmKill, KilledConnecterIsSeenAndItsSuccessorReached)
