@@ -289,10 +289,18 @@ public:
         return false;
     }
 
+    // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence (we promised it
+    // in the hello): the writer may then publish with none.
+    void set_heavy_sleep(bool on) noexcept { m_heavy_sleep = on; }
+
     [[nodiscard]] bool prepare_sleep() noexcept
     {
         m_conn->consumer_sleeping.store(1, std::memory_order_relaxed);
-        zmx::core::full_fence();
+        if (m_heavy_sleep) {
+            zmx::core::global_heavy_fence();
+        } else {
+            zmx::core::full_fence();
+        }
         if (has_data()) {
             m_conn->consumer_sleeping.store(0, std::memory_order_relaxed);
             return false;
@@ -312,6 +320,7 @@ private:
     const std::uint8_t* m_data = nullptr;
     std::uint64_t m_bytes = 0;
     ring_control* m_conn = nullptr;
+    bool m_heavy_sleep = false;
     std::uint64_t m_read = 0;
     std::uint64_t m_released = 0;
     std::uint64_t m_tail_cache = 0;

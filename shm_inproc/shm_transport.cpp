@@ -311,12 +311,20 @@ public:
     [[nodiscard]] bool add_member(log_member* who, ring_control* conn, int bell) noexcept
     {
         try {
-            m_members.push_back(member{who, conn, bell, false});
+            m_members.push_back(member{who, conn, bell, false, false});
         } catch (...) {
             return false;
         }
         if (m_block) m_writer.set_limit(std::min(m_writer.limit(), m_writer.published() + m_writer.bytes()));
         return true;
+    }
+    // The member's reader promised a global membarrier before each sleep (hello flag bit
+    // 0) and this process is registered for it: publishing needs no fence for it.
+    void set_member_light(log_member* who, bool light) noexcept
+    {
+        for (member& m : m_members) {
+            if (m.who == who) m.light = light;
+        }
     }
     void remove_member(log_member* who) noexcept
     {
@@ -415,6 +423,7 @@ private:
         ring_control* conn;
         int bell;
         bool want_progress;
+        bool light;
     };
 
     explicit broadcast_log(const shm_config& cfg) : m_cfg(cfg)
@@ -527,7 +536,15 @@ private:
     void publish() noexcept
     {
         if (!m_writer.publish()) return;
-        full_fence();
+        // Asymmetric fences across processes (core/fence.hpp): a compiler barrier when
+        // every reader pays a membarrier before it sleeps.
+        bool light = !m_members.empty();
+        for (const member& m : m_members) light &= m.light;
+        if (light) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        } else {
+            full_fence();
+        }
         for (member& m : m_members) {
             if (m.conn->consumer_sleeping.load(std::memory_order_relaxed) != 0 &&
                 m.conn->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0) {
@@ -1164,6 +1181,7 @@ private:
         // the peer promised heavy sleeps and this process is registered for them.
         m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
         m_reader.set_heavy_sleep(m_heavy_sleep);
+        if (m_log_member) m_log->set_member_light(this, (m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
         m_released_pos = m_reader.read_position();
         if (m_log_mode) {
             // Ring 0 carries no data: its control holds our position in the log (where
@@ -1172,6 +1190,7 @@ private:
             const auto* lb = static_cast<const std::uint8_t*>(m_log_base);
             m_lreader.attach(reinterpret_cast<const log_control*>(lb + log_control_offset), lb + log_data_offset,
                              m_log_bytes, conn, conn->head.load(std::memory_order_acquire));
+            m_lreader.set_heavy_sleep(m_heavy_sleep);
             m_log_skipping = true; // the start may be inside a message
         }
         disarm(m_t_handshake);

@@ -206,6 +206,61 @@ TEST(ShmBroadcast, EverySubscriberGetsEveryMessageThroughOneLog)
     EXPECT_EQ(logs_before + 1, open_logs()) << "still one log, whatever the number of subscribers";
 }
 
+// The same with every socket spinning in direct mode (the application threads run the
+// log writer and readers; spinning readers promise a membarrier before they sleep, and
+// the writer then publishes with no fence) and with readers that block in between.
+TEST(ShmBroadcast, SpinningDirectSocketsGetEverything)
+{
+    constexpr std::uint64_t count = 100000;
+    context ctx;
+    sock pub(ctx, ZMQ_XPUB);
+    configure_for_test(pub);
+    ASSERT_EQ(0, set_int(pub, ZMQ_SNDHWM, 0));
+    ASSERT_EQ(0, set_int(pub, ZMQ_XPUB_VERBOSE, 1));
+    ASSERT_EQ(0, set_int(pub, ZMX_SHM_SIZE, 64 << 10));
+    ASSERT_EQ(0, set_int(pub, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(pub, ZMX_IDLE, ZMX_IDLE_SPIN));
+    const std::string ep = unique_shm("spin");
+    ASSERT_EQ(0, zmq_bind(pub, ep.c_str()));
+    std::vector<sock> s;
+    for (int i = 0; i < 2; ++i) {
+        sock x(ctx, ZMQ_SUB);
+        configure_for_test(x);
+        ASSERT_EQ(0, set_int(x, ZMX_DIRECT, 1));
+        ASSERT_EQ(0, set_int(x, ZMX_IDLE, i == 0 ? ZMX_IDLE_SPIN : ZMX_IDLE_BLOCK));
+        ASSERT_EQ(0, zmq_setsockopt(x, ZMQ_SUBSCRIBE, "", 0));
+        ASSERT_EQ(0, zmq_connect(x, ep.c_str()));
+        s.push_back(std::move(x));
+    }
+    // Direct sockets make progress inside calls only: the readers wait in zmq_recv first.
+    std::string errors[2];
+    std::atomic<int> finished{0};
+    std::vector<std::thread> readers;
+    for (int i = 0; i < 2; ++i) {
+        readers.emplace_back([&, i] {
+            for (std::uint64_t k = 0; k < count; ++k) {
+                std::uint64_t seq = 0;
+                if (zmq_recv(s[static_cast<std::size_t>(i)], &seq, sizeof seq, 0) != sizeof seq || seq != k) {
+                    errors[i] = "seq " + std::to_string(seq) + " where " + std::to_string(k);
+                    break;
+                }
+            }
+            finished.fetch_add(1);
+        });
+    }
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(recv_str_within(pub, 10000).has_value()) << "subscription " << i;
+    for (std::uint64_t k = 0; k < count; ++k) {
+        ASSERT_EQ(8, zmq_send(pub, &k, sizeof k, 0)) << k;
+        if (k % 20000 == 0) std::this_thread::yield(); // let a blocking reader fall asleep now and then
+    }
+    // A direct PUB writes its log inside its own calls only: keep calling until the
+    // readers are done.
+    while (finished.load() < 2) (void)events(pub);
+    for (auto& t : readers) t.join();
+    EXPECT_EQ("", errors[0]) << "spinning reader";
+    EXPECT_EQ("", errors[1]) << "blocking reader";
+}
+
 TEST(ShmBroadcast, SubscribersFilterWhatTheOthersAskedFor)
 {
     context ctx;
