@@ -155,12 +155,14 @@ void io_core::rm_poller(poller* p) noexcept
     }
 }
 
-std::size_t io_core::run_pollers() noexcept
+std::size_t io_core::run_pollers(bool all) noexcept
 {
     std::size_t done = 0;
+    const std::uint64_t turn = m_iterations.load(std::memory_order_relaxed);
     // Index loop: a poller may add pollers (push_back) while it runs.
     for (std::size_t i = 0; i < m_pollers.size(); ++i) {
-        if (poller* p = m_pollers[i]; p != nullptr) done += p->poll();
+        poller* p = m_pollers[i];
+        if (p != nullptr && (all || (turn & (p->poll_every - 1)) == 0)) done += p->poll();
     }
     if (m_pollers_holes) {
         std::erase(m_pollers, nullptr);
@@ -259,7 +261,9 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     // a late ring left unread would keep epoll answering at once, forever.
     if (doorbell || m_mailbox->pending()) done += drain_commands();
     done += run_timers();
-    if (!m_pollers.empty()) done += run_pollers();
+    // After a wait or an event (a doorbell), every poller looks: the lazy ones are lazy
+    // only while the core spins.
+    if (!m_pollers.empty()) done += run_pollers(n > 0 || timeout_ms != 0);
     return done;
 }
 

@@ -65,6 +65,10 @@ public:
         virtual ~poller() = default;
         virtual std::size_t poll() noexcept = 0;
         [[nodiscard]] virtual bool prepare_sleep() noexcept = 0;
+        // A power of two: polled on every nth turn only (a poller that rarely has work,
+        // such as a broadcast log member's upstream ring; prepare_sleep still runs before
+        // every sleep).
+        std::uint32_t poll_every = 1;
     };
 
     using timer_handle = std::uint64_t;
@@ -128,7 +132,7 @@ public:
 private:
     void run() noexcept;
     std::size_t run_timers() noexcept;
-    std::size_t run_pollers() noexcept;
+    std::size_t run_pollers(bool all) noexcept; // all: also those polled every nth turn
     std::size_t drain_commands() noexcept;
     [[nodiscard]] int next_timeout_ms() const noexcept;
 

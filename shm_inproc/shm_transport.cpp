@@ -65,6 +65,17 @@ constexpr std::size_t max_views = 1024;
 // Records moved per direction per turn, so one busy connection does not starve others.
 constexpr int batch = 256;
 
+// What a direct session queues for its socket when RCVHWM is 0 (no limit). It runs inside
+// the application's calls, so with no limit it would read a batch per call and the queue
+// would grow without end (and the process fault in new pages); what it does not take
+// waits in the ring, where it is already stored.
+constexpr std::int64_t direct_unlimited_queue = 4096;
+
+std::int64_t inbound_hwm(const socket_options& o, bool direct) noexcept
+{
+    return o.rcvhwm == 0 && direct ? direct_unlimited_queue : o.rcvhwm;
+}
+
 void close_quietly(int& fd) noexcept
 {
     if (fd >= 0) (void)::close(fd);
@@ -1181,7 +1192,12 @@ private:
         // the peer promised heavy sleeps and this process is registered for them.
         m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
         m_reader.set_heavy_sleep(m_heavy_sleep);
-        if (m_log_member) m_log->set_member_light(this, (m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
+        if (m_log_member) {
+            m_log->set_member_light(this, (m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
+            // Only subscriptions come this way (the data goes through the log): a spinning
+            // core need not look at every turn, whatever the number of subscribers.
+            poll_every = 64;
+        }
         m_released_pos = m_reader.read_position();
         if (m_log_mode) {
             // Ring 0 carries no data: its control holds our position in the log (where
@@ -1219,7 +1235,7 @@ private:
     bool attach_new_pipe(std::string_view peer_id) noexcept
     {
         const socket_options& o = m_cfg.options;
-        pipe_shared* ps = pipe_shared::create(o.sndhwm, o.rcvhwm);
+        pipe_shared* ps = pipe_shared::create(o.sndhwm, inbound_hwm(o, m_cfg.direct));
         if (ps == nullptr) {
             finish();
             return false;
@@ -2285,7 +2301,7 @@ public:
             session->launch();
             return 0;
         }
-        pipe_shared* ps = pipe_shared::create(s.options().sndhwm, s.options().rcvhwm);
+        pipe_shared* ps = pipe_shared::create(s.options().sndhwm, inbound_hwm(s.options(), cfg.direct));
         if (ps == nullptr) return ENOMEM;
         ps->set_byte_limit(1, s.options().max_queued_bytes);
         shm_session* session = shm_session::create_connecting(cfg, std::move(path), ps);

@@ -143,7 +143,10 @@ protected:
     int xsend(core::msg& m) noexcept override
     {
         if (!m_more) {
-            read_upstream(); // subscriptions that arrived first count for this message
+            // Subscriptions that arrived first count for this message. Upstream traffic is
+            // rare: an empty pipe is asked to notify even when the socket spins, so a send
+            // does not look at every subscriber's pipe.
+            read_upstream(true);
             if (const int rc = choose(m); rc != 0) return rc;
             if (manual() && m_options.xpub_send_last_pipe && m_last_pipe != nullptr) {
                 // LAST_VALUE: this message is for the subscriber just heard from only.
@@ -269,13 +272,13 @@ private:
     }
 
     // Takes every message the subscribers sent up (subscriptions and others).
-    void read_upstream() noexcept
+    void read_upstream(bool arm = false) noexcept
     {
         for (;;) {
             core::msg m;
             m.init();
             core::pipe* from = nullptr;
-            if (m_fq.recv(m, may_sleep(), [this](core::pipe& p) { pipe_ended(p); }, &from) != 0) return;
+            if (m_fq.recv(m, arm || may_sleep(), [this](core::pipe& p) { pipe_ended(p); }, &from) != 0) return;
             if (m_data_from != nullptr) {
                 // The rest of a data message: passed on with it (a PUB drops it).
                 m_data_from = m.more() ? from : nullptr;
