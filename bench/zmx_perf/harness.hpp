@@ -97,6 +97,9 @@ struct fanout_sync {
     std::atomic<int> ready{0};    // SUBs that have received a probe
     std::atomic<int> warmed{0};   // receivers that have received the warm-up marker
     std::atomic<int> finished{0}; // SUBs that have received the end marker
+    // Cross-process fanout: the sender process's PUB binds and publishes its endpoint here.
+    std::atomic<int> bound{0};
+    char endpoint[256] = {};
 };
 
 // ZMX_DIRECT: a socket's engine runs only inside calls on the socket, so a sender whose

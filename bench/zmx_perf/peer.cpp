@@ -142,6 +142,8 @@ int peer_main(const scenario_options& o)
             run_echo_peer(*api, o, size, endpoints[0], b);
         else if (role == "sender")
             run_sender_peer(*api, o, size, endpoints, b);
+        else if (role == "publisher")
+            run_sender_peer(*api, o, size, endpoints, b, true);
         else
             return 2;
     } catch (const setup_failure& f) {

@@ -68,7 +68,9 @@ void wait_for_release(peer_block& b);
 // The two roles (scenario_pingpong.cpp, scenario_stream.cpp): connect, run, fill `b`.
 void run_echo_peer(const zmq_api& api, const scenario_options& o, std::size_t size, const std::string& endpoint,
                    peer_block& b);
+// The sender connects to `endpoints`, or with `bind` (a fanout PUB) binds endpoints[0] and
+// publishes what it bound in b.sync.
 void run_sender_peer(const zmq_api& api, const scenario_options& o, std::size_t size,
-                     const std::vector<std::string>& endpoints, peer_block& b);
+                     const std::vector<std::string>& endpoints, peer_block& b, bool bind = false);
 
 } // namespace zmx::perf

@@ -20,6 +20,8 @@
 #include "zmx_perf/scenarios.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -259,14 +261,20 @@ std::string receiver_endpoint(const std::string& e, int i)
 } // namespace
 
 void run_sender_peer(const zmq_api& api, const scenario_options& o, std::size_t size,
-                     const std::vector<std::string>& endpoints, peer_block& b)
+                     const std::vector<std::string>& endpoints, peer_block& b, bool bind)
 {
     const bool fan = o.scenario == scenario_kind::fanout;
     const stream_params p = params_for(api, o, size);
     session ses(api, o.lib);
     void* s = ses.socket(fan ? ZMQ_PUB : ZMQ_PUSH, fan ? "PUB" : "PUSH");
-    for (const std::string& e : endpoints)
-        ses.connect(s, e);
+    if (bind) {
+        const std::string at = ses.bind(s, endpoints[0]);
+        std::snprintf(b.sync.endpoint, sizeof b.sync.endpoint, "%s", at.c_str());
+        b.sync.bound.store(1, std::memory_order_release);
+    } else {
+        for (const std::string& e : endpoints)
+            ses.connect(s, e);
+    }
     std::string err;
     if (!pin_current_thread(cpu_for(o, 1), err))
         fatal(api, err, false);
@@ -299,8 +307,30 @@ run_result run_stream(const run_request& req, run_result r)
     void* sender = nullptr;
     std::vector<void*> rx;
     std::unique_ptr<peer_process> peer;
-    if (o.cross_process) {
-        // The receivers bind; the sender is another process that connects to them all.
+    if (o.cross_process && fan) {
+        // The sender is another process whose PUB binds (one PUB, many SUBs, as in the
+        // in-process run: over shm that is what gets the broadcast log); the SUBs, here,
+        // connect to what it bound.
+        peer = std::make_unique<peer_process>();
+        peer->block().sync.subs = receivers;
+        peer->start("publisher", {r.endpoint}, api, req.size);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (peer->block().sync.bound.load(std::memory_order_acquire) == 0) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw setup_failure{"error", "the publisher process did not bind " + r.endpoint};
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        const std::string connect_to = peer->block().sync.endpoint;
+        for (int i = 0; i < receivers; ++i) {
+            void* sub = ses.socket(ZMQ_SUB, "SUB");
+            if (api.setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0)
+                throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
+            ses.connect(sub, connect_to);
+            rx.push_back(sub);
+        }
+        r.endpoint = connect_to;
+    } else if (o.cross_process) {
+        // The receiver binds; the sender is another process that connects to it.
         std::vector<std::string> eps;
         for (int i = 0; i < receivers; ++i) {
             void* s = ses.socket(fan ? ZMQ_SUB : ZMQ_PULL, fan ? "SUB" : "PULL");
