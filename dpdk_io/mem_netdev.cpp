@@ -42,7 +42,34 @@ mem_netdev::mem_netdev(unsigned frames, std::uint16_t room, netdev_caps caps) : 
     }
 }
 
-mem_netdev::~mem_netdev() = default; // frames lent to a peer must be returned by then
+// Frames lent to a peer must be back by then. Frames not yet transmitted let go of their
+// external references (the device's memory goes with it).
+mem_netdev::~mem_netdev() {
+    for (auto* q : {&_txq, &_sent})
+        for (pkt* p : *q)
+            if (p->ext != nullptr)
+                p->ext->unref();
+    (void)release_tx_ext();
+}
+
+std::size_t mem_netdev::release_tx_ext() noexcept {
+    const std::size_t n = _held_ext.size();
+    for (tx_extbuf* e : _held_ext)
+        e->unref();
+    _held_ext.clear();
+    return n;
+}
+
+bool mem_netdev::attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept {
+    if (!_caps.tx_ext || p == nullptr || p->ext != nullptr || ext == nullptr)
+        return false;
+    ext->ref();
+    p->ext = ext;
+    p->ext_data = data;
+    p->ext_len = len;
+    ++_stats.tx_ext;
+    return true;
+}
 
 pkt* mem_netdev::alloc() noexcept {
     if (_free.empty()) {
@@ -68,6 +95,10 @@ void mem_netdev::free(pkt* p) noexcept {
         owner->free(p);
         return;
     }
+    if (p->ext != nullptr) { // never transmitted: its reference goes now
+        p->ext->unref();
+        p->ext = nullptr;
+    }
     _free.push_back(p);
 }
 
@@ -86,6 +117,27 @@ unsigned mem_netdev::flush(std::uint64_t) noexcept {
     while (!_txq.empty()) {
         pkt* p = _txq.front();
         _txq.pop_front();
+        if (p->ext != nullptr) {
+            // The "DMA": the external bytes are read behind the frame now.
+            tx_extbuf* e = p->ext;
+            p->ext = nullptr;
+            const bool fits = std::size_t(p->len) + p->ext_len <= p->room;
+            if (fits) {
+                std::memcpy(p->data + p->len, p->ext_data, p->ext_len);
+                p->len = std::uint16_t(p->len + p->ext_len);
+            }
+            p->ext_data = nullptr;
+            p->ext_len = 0;
+            if (_hold_ext)
+                _held_ext.push_back(e);
+            else
+                e->unref();
+            if (!fits) {
+                ++_stats.tx_dropped;
+                free(p);
+                continue;
+            }
+        }
         ++_stats.tx_frames;
         ++n;
         complete_offloads(*p);

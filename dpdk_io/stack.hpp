@@ -176,6 +176,7 @@ public:
     // Sends an IPv4 packet whose payload the caller wrote at ip_payload_offset() of p.
     // Resolves the next hop (ARP, queueing while it resolves). Takes ownership. 0 or errno.
     // l4_csum_offload: the UDP or TCP checksum field holds the pseudo-header sum for the port.
+    // payload_len counts an external tail (p->ext_len) too.
     int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool l4_csum_offload = false) noexcept;
     static constexpr std::size_t ip_payload_offset() noexcept { return eth_hlen + ip4_hlen; }
     // One handler per protocol number (TCP: 6); nullptr removes it. Not for ICMP, UDP, IGMP.

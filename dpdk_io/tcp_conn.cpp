@@ -128,22 +128,62 @@ void tcp_conn::send_syn() noexcept {
     (void)t->send_segment(raddr, lport, rport, iss, synack ? rcv_nxt : 0, flags, std::uint16_t(w), {}, {}, o);
 }
 
-void tcp_conn::emit(std::uint32_t seq, std::size_t len, std::uint8_t flags) noexcept {
-    const std::size_t off = seq - snd_una;
-    bytes a, b;
-    if (len != 0) {
-        const std::size_t cap = sbuf.size();
-        const std::size_t start = (s_head + off) % cap;
-        const std::size_t first = std::min(len, cap - start);
-        a = bytes(sbuf.data() + start, first);
-        b = bytes(sbuf.data(), len - first);
+// External parts shorter than this are copied: an mbuf and a reference cost more.
+constexpr std::size_t ext_attach_min = 256;
+
+std::size_t tcp_conn::gather(std::size_t off, std::size_t max, tcp_payload& pl) const noexcept {
+    const bool attach = t->net().dev().caps().tx_ext;
+    const std::size_t cap = sbuf.size();
+    std::size_t ring = s_head; // where the current copied run starts in the ring (mod cap)
+    auto it = txq.begin();
+    for (; it != txq.end() && off >= it->len; ++it) {
+        off -= it->len;
+        if (it->ext == nullptr)
+            ring += it->len;
     }
+    std::size_t got = 0;
+    for (; it != txq.end() && got < max; ++it, off = 0) {
+        const std::size_t take = std::min(max - got, it->len - off);
+        if (it->ext == nullptr) {
+            if (pl.parts + 2 > tcp_payload::max_parts)
+                break;
+            const std::size_t start = (ring + off) % cap;
+            const std::size_t first = std::min(take, cap - start);
+            pl.part[pl.parts++] = bytes(sbuf.data() + start, first);
+            if (take > first)
+                pl.part[pl.parts++] = bytes(sbuf.data(), take - first);
+            ring += it->len;
+        } else {
+            const std::uint8_t* d = it->ext->data + it->off + off;
+            if (attach && take >= ext_attach_min) {
+                pl.ext = it->ext; // the frame references it: the segment ends here
+                pl.ext_data = d;
+                pl.ext_len = std::uint16_t(take);
+                return got + take;
+            }
+            if (pl.parts + 1 > tcp_payload::max_parts)
+                break;
+            pl.part[pl.parts++] = bytes(d, take);
+        }
+        got += take;
+    }
+    return got;
+}
+
+std::size_t tcp_conn::emit(std::uint32_t seq, std::size_t max, std::uint8_t flags, bool& fin) noexcept {
+    const std::size_t off = seq - snd_una;
+    tcp_payload pl;
+    const std::size_t len = max == 0 ? 0 : gather(off, max, pl);
+    fin = fin && off + len == s_len;
+    if (fin)
+        flags = std::uint8_t(flags | tcp_fin);
     if (seq_lt(seq, snd_max)) {
         ++ctr().tcp_retransmits;
         ++retransmits;
     }
-    (void)t->send_segment(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), a, b,
+    (void)t->send_payload(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), pl,
                           opts());
+    return len;
 }
 
 void tcp_conn::output(std::uint64_t now) noexcept {
@@ -170,9 +210,11 @@ void tcp_conn::output(std::uint64_t now) noexcept {
         } else if (!fin_pending) {
             return;
         }
-        const bool fin = fin_pending && len == unsent;
+        bool fin = fin_pending; // when the segment reaches the end of the data
         const std::uint32_t seq = snd_nxt;
-        emit(seq, len, std::uint8_t((len != 0 ? tcp_psh : 0) | (fin ? tcp_fin : 0)));
+        len = emit(seq, len, len != 0 ? tcp_psh : 0, fin);
+        if (len == 0 && !fin)
+            return; // nothing could be built (cannot happen with data queued)
         snd_nxt += std::uint32_t(len) + (fin ? 1 : 0);
         if (fin) {
             fin_sent = true;
@@ -194,30 +236,89 @@ void tcp_conn::output(std::uint64_t now) noexcept {
 }
 
 void tcp_conn::retransmit_first(std::uint64_t now) noexcept {
-    if (s_len != 0) {
-        const std::size_t len = std::min<std::size_t>(mss, s_len);
-        const bool fin = fin_sent && len == s_len;
-        emit(snd_una, len, std::uint8_t(tcp_psh | (fin ? tcp_fin : 0)));
-    } else if (fin_sent && !fin_acked) {
-        emit(snd_una, 0, tcp_fin);
-    }
+    bool fin = fin_sent;
+    if (s_len != 0)
+        (void)emit(snd_una, std::min<std::size_t>(mss, s_len), tcp_psh, fin);
+    else if (fin_sent && !fin_acked)
+        (void)emit(snd_una, 0, 0, fin);
     timing = false; // Karn
     set_rto_timer(now + rto);
 }
 
+std::size_t tcp_conn::send_space() const noexcept { return s_len >= sbuf.size() ? 0 : sbuf.size() - s_len; }
+
 std::size_t tcp_conn::app_send(bytes data) noexcept {
     const std::size_t cap = sbuf.size();
-    const std::size_t n = std::min(data.size(), cap - s_len);
+    const std::size_t n = std::min({data.size(), cap - c_len, send_space()});
     if (n == 0)
         return 0;
-    const std::size_t tail = (s_head + s_len) % cap;
+    const std::size_t tail = (s_head + c_len) % cap;
     const std::size_t first = std::min(n, cap - tail);
     std::memcpy(sbuf.data() + tail, data.data(), first);
     if (n > first)
         std::memcpy(sbuf.data(), data.data() + first, n - first);
+    c_len += n;
     s_len += n;
+    if (!txq.empty() && txq.back().ext == nullptr)
+        txq.back().len += n;
+    else
+        txq.push_back({n, nullptr, 0});
     output(t->_now);
     return n;
+}
+
+void tcp_ext_body::done(tx_extbuf* x) noexcept {
+    auto* b = static_cast<tcp_ext_body*>(x);
+    if (b->fn != nullptr)
+        b->fn(b->ctx);
+    delete b;
+}
+
+int tcp_conn::app_send_ext(bytes data, tcp_connection::release_fn fn, void* ctx) noexcept {
+    const std::size_t space = send_space();
+    if (data.size() < t->config().ext_min && data.size() <= sbuf.size()) {
+        if (space < data.size())
+            return EAGAIN;
+        (void)app_send(data); // all of it fits
+        if (fn != nullptr)
+            fn(ctx);
+        return 0;
+    }
+    if (space == 0)
+        return EAGAIN;
+    auto* b = new (std::nothrow) tcp_ext_body;
+    if (b == nullptr)
+        return ENOMEM;
+    b->release = &tcp_ext_body::done;
+    b->data = data.data();
+    b->len = data.size();
+    b->fn = fn;
+    b->ctx = ctx;
+    txq.push_back({data.size(), b, 0}); // our reference: dropped once all of it is acknowledged
+    s_len += data.size();
+    output(t->_now);
+    return 0;
+}
+
+void tcp_conn::drop_acked(std::size_t n) noexcept {
+    while (n > 0 && !txq.empty()) {
+        tcp_tx_chunk& k = txq.front();
+        const std::size_t d = std::min(n, k.len);
+        if (k.ext != nullptr) {
+            k.off += d;
+        } else {
+            s_head = (s_head + d) % sbuf.size();
+            c_len -= d;
+        }
+        k.len -= d;
+        s_len -= d;
+        n -= d;
+        if (k.len == 0) {
+            if (k.ext != nullptr)
+                k.ext->unref(); // frames still in the device keep it until they are done
+            txq.pop_front();
+        }
+    }
 }
 
 void tcp_conn::app_shutdown(std::uint64_t now) noexcept {
@@ -280,9 +381,13 @@ void tcp_conn::release_buffers(bool rx_too) noexcept {
         rxq.clear();
         rx_bytes = 0;
     }
+    for (tcp_tx_chunk& k : txq)
+        if (k.ext != nullptr)
+            k.ext->unref(); // released now unless a frame still references it
+    txq.clear();
     sbuf.clear();
     sbuf.shrink_to_fit();
-    s_len = s_head = 0;
+    s_len = s_head = c_len = 0;
 }
 
 void tcp_conn::finish(int err) noexcept {
@@ -414,7 +519,8 @@ void tcp_conn::on_timer(std::uint64_t now) noexcept {
     ca_acc = 0;
     snd_nxt = snd_una;
     if (fin_sent && !fin_acked && s_len == 0) {
-        emit(snd_una, 0, tcp_fin); // only the FIN is outstanding
+        bool fin = true;
+        (void)emit(snd_una, 0, 0, fin); // only the FIN is outstanding
         snd_nxt = snd_una + 1;
         set_rto_timer(now + rto);
         return;
@@ -716,13 +822,10 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
     }
     if (seq_gt(ack, snd_una)) {
         std::uint32_t acked = ack - snd_una;
-        std::uint32_t data_acked = std::min<std::uint32_t>(acked, std::uint32_t(s_len));
+        const std::size_t data_acked = std::min<std::size_t>(acked, s_len);
         if (fin_sent && seq_gt(ack, fin_seq))
             fin_acked = true;
-        if (!sbuf.empty()) {
-            s_head = (s_head + data_acked) % sbuf.size();
-        }
-        s_len -= data_acked;
+        drop_acked(data_acked);
         snd_una = ack;
         if (seq_lt(snd_nxt, snd_una))
             snd_nxt = snd_una;
