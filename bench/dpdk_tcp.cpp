@@ -164,7 +164,14 @@ pct dpdk_rtt(ring_link& l, unsigned count, int server_cpu) {
     return percentiles(rtt);
 }
 
-double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu) {
+// Bodies handed to send_external and released (on the server's core: net_ring's receiving
+// port frees the chained frames there).
+std::atomic<std::uint64_t> g_released{0};
+void count_release(void*) noexcept { g_released.fetch_add(1, std::memory_order_relaxed); }
+
+// One way, copied (send, 64 KiB at a time) or zero copy (send_external of `body`-byte bodies,
+// all slices of one buffer that stays unchanged).
+double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu, std::size_t body = 0) {
     server srv(l.b(), false);
     polling_core core;
     if (int rc = core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin)); rc != 0)
@@ -177,18 +184,34 @@ double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu) {
         core.stop();
         return 0;
     }
-    std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
+    std::vector<std::uint8_t> chunk(body != 0 ? 16 * body : 64 * 1024, 0x5a);
     const std::uint64_t t0 = mono_ns();
-    std::uint64_t sent = 0;
+    std::uint64_t sent = 0, bodies = 0;
+    const std::uint64_t released0 = g_released.load();
     while (sent < bytes_total) {
-        std::size_t k = 0;
-        (void)c.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), bytes_total - sent)), k);
-        sent += k;
+        if (body == 0) {
+            std::size_t k = 0;
+            (void)c.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), bytes_total - sent)), k);
+            sent += k;
+        } else {
+            const std::size_t n = std::size_t(std::min<std::uint64_t>(body, bytes_total - sent));
+            if (c.send_external(bytes(chunk.data() + (bodies % 16) * body, n), &count_release, nullptr) == 0) {
+                sent += n;
+                ++bodies;
+            }
+        }
         (void)a.poll(mono_ns());
     }
     while (srv.received.load(std::memory_order_acquire) < bytes_total)
         (void)a.poll(mono_ns());
     const double secs = double(mono_ns() - t0) / 1e9;
+    if (body != 0) {
+        while (g_released.load() - released0 < bodies && c.error() == 0)
+            (void)a.poll(mono_ns());
+        std::printf("  (%llu bodies, %llu released, %llu chained frames, server linearized %llu)\n",
+                    (unsigned long long)bodies, (unsigned long long)(g_released.load() - released0),
+                    (unsigned long long)l.a().stats().tx_ext, (unsigned long long)l.b().stats().rx_linearized);
+    }
     c.abort();
     core.stop();
     return double(bytes_total) / secs;
@@ -497,6 +520,12 @@ int main(int argc, char** argv) {
     std::printf("%-44s %.2fx\n", "RTT p50 ratio kernel / zmx", k.p50 / d.p50);
     const double dt = dpdk_one_way(*link, mb << 20, server_cpu);
     std::printf("%-44s %8.0f MB/s (%llu MB)\n", "zmx DPDK TCP one way (net_ring)", dt / 1e6, (unsigned long long)mb);
+    for (std::size_t body : {std::size_t(64 * 1024), std::size_t(1 << 20)}) {
+        const double de = dpdk_one_way(*link, mb << 20, server_cpu, body);
+        char what[64];
+        std::snprintf(what, sizeof what, "zmx DPDK TCP one way, %zu KiB external bodies", body >> 10);
+        std::printf("%-44s %8.0f MB/s (%llu MB), %.2fx copy\n", what, de / 1e6, (unsigned long long)mb, de / dt);
+    }
     const double kt = kernel_one_way(mb << 20, server_cpu);
     std::printf("%-44s %8.0f MB/s (%llu MB)\n", "kernel TCP loopback one way", kt / 1e6, (unsigned long long)mb);
     std::printf("%-44s %.2fx\n", "throughput ratio zmx / kernel", dt / kt);

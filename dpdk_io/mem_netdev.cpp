@@ -1,12 +1,15 @@
 #include "mem_netdev.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace zmx::dpdk {
 
 namespace {
 // Does what a NIC with checksum offload would: fills the checksums the stack left to it.
-void complete_offloads(pkt& p) noexcept {
+// `l4_end`: frame bytes its L4 sum covers (less than len for a device whose offload misses an
+// external segment, caps.tx_ext_csum false: the sum comes out wrong, as it would there).
+void complete_offloads(pkt& p, std::size_t l4_end) noexcept {
     std::uint8_t* ip = p.data + p.l2_len;
     if (p.tx_ip_csum && p.len >= p.l2_len + p.l3_len) {
         store16(ip + 10, 0);
@@ -16,7 +19,8 @@ void complete_offloads(pkt& p) noexcept {
         std::uint8_t* udp = ip + p.l3_len;
         const std::uint16_t len = load16(udp + 4);
         if (p.l2_len + p.l3_len + std::size_t(len) <= p.len) {
-            std::uint16_t c = csum_finish(csum_partial(bytes(udp, len))); // the field holds the pseudo sum
+            const std::size_t n = std::min<std::size_t>(len, l4_end - p.l2_len - p.l3_len);
+            std::uint16_t c = csum_finish(csum_partial(bytes(udp, n))); // the field holds the pseudo sum
             store16(udp + 6, c == 0 ? 0xffff : c);
         }
     }
@@ -24,7 +28,7 @@ void complete_offloads(pkt& p) noexcept {
         std::uint8_t* tcp = ip + p.l3_len;
         const std::size_t len = std::size_t(load16(ip + 2)) - p.l3_len; // from the IP total length
         if (p.l2_len + p.l3_len + len <= p.len)
-            store16(tcp + 16, csum_finish(csum_partial(bytes(tcp, len)))); // the field holds the pseudo sum
+            store16(tcp + 16, csum_finish(csum_partial(bytes(tcp, std::min(len, l4_end - p.l2_len - p.l3_len)))));
     }
     p.tx_ip_csum = p.tx_udp_csum = p.tx_tcp_csum = false;
 }
@@ -117,6 +121,9 @@ unsigned mem_netdev::flush(std::uint64_t) noexcept {
     while (!_txq.empty()) {
         pkt* p = _txq.front();
         _txq.pop_front();
+        std::size_t l4_end = p->len + std::size_t(p->ext_len);
+        if (p->ext != nullptr && !_caps.tx_ext_csum)
+            l4_end = p->len;
         if (p->ext != nullptr) {
             // The "DMA": the external bytes are read behind the frame now.
             tx_extbuf* e = p->ext;
@@ -140,7 +147,7 @@ unsigned mem_netdev::flush(std::uint64_t) noexcept {
         }
         ++_stats.tx_frames;
         ++n;
-        complete_offloads(*p);
+        complete_offloads(*p, l4_end);
         if (_peer != nullptr) {
             _peer->_rxq.push_back(p);
         } else {

@@ -61,6 +61,7 @@ struct netdev_caps {
     bool tx_tcp_csum = false; // fills TCP checksums given the pseudo-header sum
     std::uint16_t mtu = 1500;
     bool tx_ext = false;      // a frame may end in an external segment (attach_ext)
+    bool tx_ext_csum = true;  // the UDP/TCP checksum offload also covers an external segment
 };
 
 struct netdev_stats {

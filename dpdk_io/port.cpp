@@ -113,6 +113,9 @@ int port::setup(std::uint16_t id, const port_options& o) {
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
     _caps.tx_ext = o.tx_external && (_info.tx_multi_seg || _info.driver == "net_ring") &&
                    (_iova_va || !_vdev.empty());
+    // net_tap's TCP checksum (done in software by its driver) covers only the first segment
+    // of a chain: the stack sums chained frames itself there.
+    _caps.tx_ext_csum = _info.driver != "net_tap";
     _caps.tx_ip_csum = _info.tx_ip_csum;
     _caps.tx_udp_csum = _info.tx_udp_csum;
     _caps.tx_tcp_csum = _info.tx_tcp_csum;

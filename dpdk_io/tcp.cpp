@@ -152,7 +152,8 @@ bool tcp::send_payload(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::u
     }
     if (pl.ext != nullptr && !attached)
         std::memcpy(w, pl.ext_data, pl.ext_len);
-    const bool offload = dev.caps().tx_tcp_csum;
+    const netdev_caps caps = dev.caps();
+    const bool offload = caps.tx_tcp_csum && (!attached || caps.tx_ext_csum);
     if (!attached || offload) {
         tcp_fill_checksum(th, _st.config().addr, dst, std::uint16_t(len), offload);
     } else {
