@@ -179,6 +179,7 @@ std::size_t tcp_conn::emit(std::uint32_t seq, std::size_t max, std::uint8_t flag
         flags = std::uint8_t(flags | tcp_fin);
     if (seq_lt(seq, snd_max)) {
         ++ctr().tcp_retransmits;
+        ctr().tcp_retransmit_bytes += len;
         ++retransmits;
     }
     (void)t->send_payload(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), pl,
@@ -192,13 +193,24 @@ void tcp_conn::output(std::uint64_t now) noexcept {
     for (;;) {
         if (fin_sent && seq_gt(snd_nxt, fin_seq))
             return; // everything, FIN included, is out
+        // Going back over sent data (after a timeout): what the peer SACKed is not sent again.
+        std::uint32_t sack_end = 0;
+        if (!sacked.empty() && seq_lt(snd_nxt, snd_max) && sacked_at(snd_nxt, sack_end)) {
+            ctr().tcp_sack_skipped += sack_end - snd_nxt;
+            snd_nxt = sack_end;
+            continue;
+        }
         const std::uint32_t off = snd_nxt - snd_una;
         const std::size_t unsent = off <= s_len ? s_len - off : 0;
-        const std::uint32_t flight = snd_nxt - snd_una;
-        const std::uint32_t wnd = std::min(snd_wnd, cwnd);
+        const std::uint32_t outstanding = snd_nxt - snd_una;
+        // The peer's window bounds everything outstanding; cwnd bounds what is in the network.
+        const std::uint32_t in_net = sacked.empty() && !(in_recovery && sack_ok) ? outstanding : pipe();
+        const std::uint32_t room = std::min(snd_wnd > outstanding ? snd_wnd - outstanding : 0u,
+                                            cwnd > in_net ? cwnd - in_net : 0u);
+        const std::uint32_t flight = outstanding;
         std::size_t len = 0;
         if (unsent > 0) {
-            if (flight >= wnd) {
+            if (room == 0) {
                 // Zero window with nothing in flight: probe it (RFC 9293 section 3.8.6.1).
                 if (snd_wnd == 0 && flight == 0 && persist_at == 0) {
                     persist_at = now + std::min(rto << std::min(persist_backoff, 20u), t->config().rto_max_ns);
@@ -206,7 +218,9 @@ void tcp_conn::output(std::uint64_t now) noexcept {
                 }
                 return;
             }
-            len = std::min<std::size_t>({std::size_t(mss), unsent, std::size_t(wnd - flight)});
+            len = std::min<std::size_t>({std::size_t(mss), unsent, std::size_t(room)});
+            if (!sacked.empty() && seq_lt(snd_nxt, snd_max))
+                len = std::min<std::size_t>(len, unsacked_run(snd_nxt)); // up to the next SACKed range
         } else if (!fin_pending) {
             return;
         }
@@ -243,6 +257,122 @@ void tcp_conn::retransmit_first(std::uint64_t now) noexcept {
         (void)emit(snd_una, 0, 0, fin);
     timing = false; // Karn
     set_rto_timer(now + rto);
+}
+
+// ---- SACK scoreboard (RFC 2018, RFC 6675) ----------------------------------------------------------------
+
+void tcp_conn::sack_update(const tcp_view& seg) noexcept {
+    const std::uint32_t data_end = snd_una + std::uint32_t(std::min<std::size_t>(s_len, 0x7fffffff));
+    for (unsigned i = 0; i < seg.opts.sack_blocks; ++i) {
+        std::uint32_t l = seg.opts.sack[i][0];
+        const std::uint32_t r = seg.opts.sack[i][1];
+        if (seq_leq(r, snd_una))
+            continue; // old, or a D-SACK (RFC 2883): nothing to do
+        // Empty, reversed, or covering data never sent (or the FIN): not believed.
+        if (!seq_lt(l, r) || seq_gt(r, data_end) || seq_gt(r, snd_max)) {
+            ++ctr().tcp_sack_ignored;
+            continue;
+        }
+        if (seq_lt(l, snd_una))
+            l = snd_una;
+        // Insert [l, r) and merge what it touches.
+        auto it = std::lower_bound(sacked.begin(), sacked.end(), l,
+                                   [](const auto& x, std::uint32_t v) { return seq_lt(x.second, v); });
+        std::uint32_t nl = l, nr = r;
+        auto end = it;
+        while (end != sacked.end() && seq_leq(end->first, nr)) {
+            if (seq_lt(end->first, nl))
+                nl = end->first;
+            if (seq_gt(end->second, nr))
+                nr = end->second;
+            ++end;
+        }
+        it = sacked.erase(it, end);
+        sacked.insert(it, {nl, nr});
+        if (sacked.size() > max_sacked)
+            sacked.pop_back(); // the highest goes: at worst it is sent again
+    }
+}
+
+void tcp_conn::sack_trim() noexcept {
+    auto it = sacked.begin();
+    while (it != sacked.end() && seq_leq(it->second, snd_una))
+        ++it;
+    sacked.erase(sacked.begin(), it);
+    if (!sacked.empty() && seq_lt(sacked.front().first, snd_una))
+        sacked.front().first = snd_una;
+}
+
+std::uint32_t tcp_conn::sacked_in(std::uint32_t from, std::uint32_t to) const noexcept {
+    std::uint32_t n = 0;
+    for (const auto& [l, r] : sacked) {
+        const std::uint32_t a = seq_gt(l, from) ? l : from, b = seq_lt(r, to) ? r : to;
+        if (seq_lt(a, b))
+            n += b - a;
+    }
+    return n;
+}
+
+bool tcp_conn::sacked_at(std::uint32_t seq, std::uint32_t& end) const noexcept {
+    for (const auto& [l, r] : sacked)
+        if (seq_geq(seq, l) && seq_lt(seq, r)) {
+            end = r;
+            return true;
+        }
+    return false;
+}
+
+std::uint32_t tcp_conn::unsacked_run(std::uint32_t seq) const noexcept {
+    for (const auto& [l, r] : sacked)
+        if (seq_gt(l, seq))
+            return l - seq;
+    return 0xffffffffu;
+}
+
+std::uint32_t tcp_conn::pipe() const noexcept {
+    const std::uint32_t out = snd_nxt - snd_una;
+    std::uint32_t p = out - sacked_in(snd_una, snd_nxt);
+    if (in_recovery && sack_ok && !sacked.empty()) {
+        // Holes below the highest SACKed byte are lost: out of the network until resent.
+        const std::uint32_t from = seq_gt(rxt_next, snd_una) ? rxt_next : snd_una;
+        const std::uint32_t high = sacked.back().second;
+        if (seq_lt(from, high)) {
+            const std::uint32_t lost = (high - from) - sacked_in(from, high);
+            p = p > lost ? p - lost : 0;
+        }
+    }
+    return p;
+}
+
+void tcp_conn::sack_recover(std::uint64_t now, bool first) noexcept {
+    for (unsigned guard = 0; guard < 1024; ++guard) {
+        if (!first) {
+            const std::uint32_t pp = pipe();
+            if (cwnd <= pp || cwnd - pp < mss)
+                return;
+        }
+        // NextSeg (RFC 6675 section 4, rule 1): the first hole byte not yet resent, below the
+        // highest SACKed byte; none left: new data goes through output().
+        std::uint32_t seq = seq_gt(rxt_next, snd_una) ? rxt_next : snd_una;
+        std::uint32_t e = 0;
+        while (sacked_at(seq, e))
+            seq = e;
+        const std::uint32_t high = sacked.empty() ? snd_una : sacked.back().second;
+        if (!seq_lt(seq, high) && !(first && seq == snd_una && snd_una != snd_max))
+            return;
+        std::size_t len = std::min<std::size_t>(mss, unsacked_run(seq));
+        const std::size_t left = s_len - (seq - snd_una);
+        len = std::min(len, left);
+        bool fin = fin_sent;
+        const std::size_t sent = emit(seq, len, tcp_psh, fin);
+        if (sent == 0 && !fin)
+            return;
+        ++ctr().tcp_sack_retransmits;
+        rxt_next = seq + std::uint32_t(sent) + (fin ? 1 : 0);
+        timing = false; // Karn
+        first = false;
+    }
+    (void)now;
 }
 
 std::size_t tcp_conn::send_space() const noexcept { return s_len >= sbuf.size() ? 0 : sbuf.size() - s_len; }
@@ -509,6 +639,10 @@ void tcp_conn::on_timer(std::uint64_t now) noexcept {
         finish(ETIMEDOUT);
         return;
     }
+    // The scoreboard stays (what the peer holds is not sent again), unless the peer may have
+    // dropped what it SACKed (RFC 2018 section 8): a second timeout in a row forgets it.
+    if (retries >= 2)
+        sacked.clear();
     // RFC 5681 (4), RFC 6582 section 3.2 (4): collapse the window, go back to SND.UNA.
     const std::uint32_t flight = snd_max - snd_una;
     ssthresh = std::max<std::uint32_t>(flight / 2, 2u * mss);
@@ -808,6 +942,8 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
     }
     const std::uint32_t new_wnd = std::uint32_t(seg.window) << snd_ws;
     const bool wnd_same = new_wnd == snd_wnd;
+    if (sack_ok && seg.opts.sack_blocks != 0)
+        sack_update(seg);
     // Window update (RFC 9293 section 3.10.7.4: SND.WL1 / SND.WL2).
     if (seq_lt(snd_wl1, seg.seq) || (snd_wl1 == seg.seq && seq_leq(snd_wl2, ack))) {
         const bool opened = snd_wnd == 0 && new_wnd > 0;
@@ -827,6 +963,8 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
             fin_acked = true;
         drop_acked(data_acked);
         snd_una = ack;
+        if (!sacked.empty())
+            sack_trim();
         if (seq_lt(snd_nxt, snd_una))
             snd_nxt = snd_una;
         retries = 0;
@@ -842,6 +980,9 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
                 cwnd = std::min(ssthresh, std::max(flight, std::uint32_t(mss)) + mss);
                 in_recovery = false;
                 dupacks = 0;
+            } else if (sack_ok) { // partial ACK: more holes as pipe allows (RFC 6675)
+                sack_recover(now, false);
+                set_rto_timer(now + rto);
             } else { // partial ACK: the next hole, deflate by what was acked
                 retransmit_first(now);
                 cwnd = cwnd > acked ? cwnd - acked : 0;
@@ -875,10 +1016,20 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
             recover = snd_max;
             in_recovery = true;
             ++ctr().tcp_fast_retransmits;
-            retransmit_first(now);
-            cwnd = ssthresh + 3u * mss;
+            if (sack_ok) { // RFC 6675 section 5: the first hole now, then as pipe allows
+                cwnd = ssthresh;
+                rxt_next = snd_una;
+                sack_recover(now, true);
+                set_rto_timer(now + rto);
+            } else {
+                retransmit_first(now);
+                cwnd = ssthresh + 3u * mss;
+            }
         } else if (in_recovery) {
-            cwnd += mss; // each further duplicate: one segment left the network
+            if (sack_ok)
+                sack_recover(now, false); // the SACK this duplicate carried lowered pipe
+            else
+                cwnd += mss; // each further duplicate: one segment left the network
         }
     }
     if (snd_una != snd_max && rto_at == 0)

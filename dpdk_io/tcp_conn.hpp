@@ -101,6 +101,13 @@ struct tcp_conn {
     std::uint32_t cwnd = 0, ssthresh = 0x7fffffff, recover = 0, ca_acc = 0;
     unsigned dupacks = 0;
     bool in_recovery = false;
+    // SACK scoreboard (RFC 6675, simplified): the ranges the peer reported holding, above
+    // snd_una, sorted and merged, at most max_sacked (past that the highest goes: it is only
+    // sent again). In recovery every byte not SACKed below the highest SACKed one is taken as
+    // lost; rxt_next is the first of them not retransmitted yet.
+    static constexpr std::size_t max_sacked = 16;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> sacked;
+    std::uint32_t rxt_next = 0;
     std::uint64_t retransmits = 0;
 
     explicit tcp_conn(tcp* owner) : t(owner) {}
@@ -142,6 +149,14 @@ private:
     void drop_acked(std::size_t n) noexcept;
     void send_syn() noexcept;
     void retransmit_first(std::uint64_t now) noexcept;
+    void sack_update(const tcp_view& seg) noexcept; // the segment's blocks into the scoreboard
+    void sack_trim() noexcept;                      // after snd_una moved
+    std::uint32_t sacked_in(std::uint32_t from, std::uint32_t to) const noexcept;
+    bool sacked_at(std::uint32_t seq, std::uint32_t& end) const noexcept;
+    std::uint32_t unsacked_run(std::uint32_t seq) const noexcept; // bytes from seq to the next SACKed range
+    std::uint32_t pipe() const noexcept; // RFC 6675 "pipe": bytes taken to be in the network
+    // Retransmits holes (first one at once when `first`), as far as cwnd - pipe allows.
+    void sack_recover(std::uint64_t now, bool first) noexcept;
     void rtt_sample(std::uint64_t r) noexcept;
     void set_rto_timer(std::uint64_t at) noexcept;
     void enter_time_wait(std::uint64_t now) noexcept;

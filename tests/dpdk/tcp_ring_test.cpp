@@ -174,7 +174,7 @@ TEST_F(tcp_ring, external_bodies_released_across_threads) {
     });
     polling_core core;
     ASSERT_EQ(core.start(loop, first_cpu(), idle_strategy(idle_mode::backoff)), 0);
-    const auto data = stream_bytes(16u << 20, 6);
+    const auto data = stream_bytes(8u << 20, 6);
     fnv64 want;
     want.add(data);
     tcp_connection tx;

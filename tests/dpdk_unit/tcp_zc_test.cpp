@@ -199,7 +199,7 @@ TEST(tcp_zc, device_without_chaining_copies_from_the_body) { mixed_order(false, 
 TEST(tcp_zc, device_without_chaining_copies_from_the_body_offload) { mixed_order(false, true); }
 
 // Loss, reordering, duplication (a duplicated frame takes its own reference) and corruption
-// (only ever of the frame's own bytes: the body is never written) in both directions.
+// (on arrival, of a copy: the body itself is never written).
 TEST(tcp_zc, retransmission_comes_from_the_held_body) {
     for (bool offload : {false, true}) {
         SCOPED_TRACE(offload);
@@ -209,7 +209,7 @@ TEST(tcp_zc, retransmission_comes_from_the_held_body) {
         fa.tx.loss = 0.02;
         fa.tx.reorder = 0.02;
         fa.tx.duplicate = 0.02;
-        fa.tx.corrupt = 0.005;
+        fb.rx.corrupt = 0.005; // on arrival: a device filling checksums would cover a corruption before it
         fb.tx.loss = 0.01;
         tcp_pair p(fa, fb, fast_tcp(), 2048, caps_of(true, offload));
         tcp_listener l;
@@ -235,9 +235,7 @@ TEST(tcp_zc, retransmission_comes_from_the_held_body) {
         EXPECT_GT(p.sa.counters().tcp_retransmits, 0u);
         EXPECT_GT(p.fa.tx_faults().duplicated, 0u);
         EXPECT_GT(p.da.stats().tx_ext, 0u);
-        if (!offload) {
-            EXPECT_GT(p.sb.counters().tcp_bad_checksum + p.sb.counters().ip_bad_checksum, 0u);
-        }
+        EXPECT_GT(p.sb.counters().tcp_bad_checksum + p.sb.counters().ip_bad_checksum, 0u);
     }
 }
 
