@@ -437,16 +437,20 @@ int tcp_connection::connect(tcp& t, ip4 dst, std::uint16_t port, std::uint16_t l
     return 0;
 }
 
-int tcp_connection::send(bytes data, std::size_t& taken) noexcept {
-    taken = 0;
+int tcp_connection::sendable() const noexcept {
     if (_c == nullptr)
         return ENOTCONN;
     if (_c->error != 0)
         return _c->error;
     if (_c->t == nullptr || _c->state == tcp_state::closed)
         return ENOTCONN;
-    if (_c->fin_pending)
-        return EPIPE;
+    return _c->fin_pending ? EPIPE : 0;
+}
+
+int tcp_connection::send(bytes data, std::size_t& taken) noexcept {
+    taken = 0;
+    if (int rc = sendable())
+        return rc;
     if (_c->sbuf.empty())
         return 0; // passive, not yet established: nothing fits yet
     taken = _c->app_send(data);
@@ -454,14 +458,8 @@ int tcp_connection::send(bytes data, std::size_t& taken) noexcept {
 }
 
 int tcp_connection::send_external(bytes data, release_fn release, void* ctx) noexcept {
-    if (_c == nullptr)
-        return ENOTCONN;
-    if (_c->error != 0)
-        return _c->error;
-    if (_c->t == nullptr || _c->state == tcp_state::closed)
-        return ENOTCONN;
-    if (_c->fin_pending)
-        return EPIPE;
+    if (int rc = sendable())
+        return rc;
     if (_c->sbuf.empty())
         return EAGAIN; // passive, not yet established
     return _c->app_send_ext(data, release, ctx);

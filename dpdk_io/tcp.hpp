@@ -155,6 +155,7 @@ public:
 private:
     friend class tcp;
     friend class tcp_listener;
+    int sendable() const noexcept; // 0, or why nothing can be sent
     tcp_conn* _c = nullptr;
 };
 

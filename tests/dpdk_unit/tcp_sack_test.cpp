@@ -5,16 +5,13 @@
 // stream arrives intact either way.
 #include <gtest/gtest.h>
 
-#include "dpdk_frames.hpp"
-#include "tcp_pair.hpp"
+#include "tcp_scripted.hpp"
 
 using namespace zmx::dpdk;
 using namespace zmx::dpdk::test;
 
 namespace {
 
-constexpr unsigned pool = 512;
-constexpr std::uint16_t peer_port = 40000, srv_port = 80;
 constexpr std::uint32_t seg_len = 1460;
 
 // SACK option bytes (NOP, NOP, kind 5, length) for [left, right) blocks.
@@ -27,47 +24,11 @@ std::vector<std::uint8_t> sack_opt(std::initializer_list<std::pair<std::uint32_t
     return o;
 }
 
-struct sack_peer : ::testing::Test {
-    mem_netdev dev{pool};
-    stack st{dev, tcp_pair::cfg(mac_b, ip_b)};
-    tcp_config tc = fast_tcp();
-    std::unique_ptr<tcp> t;
-    std::uint64_t now = 1'000'000'000;
-    tcp_listener l;
-    tcp_connection c;
-    std::uint32_t iss = 0, pseq = 1000;
-
+// The scripted peer offers SACK (MSS 1460, no timestamps, no window scaling).
+struct sack_peer : scripted {
     void SetUp() override {
-        t = std::make_unique<tcp>(st, tc);
-        ASSERT_TRUE(dev.inject(arp_frame(arp_request, mac_a, ip_a, mac_addr{}, ip_b)));
-        (void)st.poll(now);
-        (void)sent();
-        ASSERT_EQ(l.listen(*t, srv_port), 0);
-        tcp_spec syn = spec(tcp_syn, pseq - 1, 0);
-        syn.options = {2, 4, 0x05, 0xb4, 1, 1, 4, 2}; // MSS 1460, SACK permitted; no timestamps
-        feed(seg(syn));
-        std::vector<frame> k;
-        auto s = segs(k);
-        ASSERT_EQ(s.size(), 1u);
-        ASSERT_TRUE(s[0].opts.sack_permitted);
-        iss = s[0].seq;
-        feed(seg(spec(tcp_ack, pseq, iss + 1)));
-        ASSERT_EQ(l.accept(c), 0);
-    }
-    void TearDown() override {
-        c.abort();
-        l.close();
-        t.reset();
-        (void)sent();
-        EXPECT_EQ(dev.free_buffers(), pool) << "a frame buffer leaked";
-    }
-    tcp_spec spec(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) const {
-        return tcp_spec{.sport = peer_port, .dport = srv_port, .seq = seq, .ack = ack, .flags = flags};
-    }
-    frame seg(const tcp_spec& s) { return ip_frame(mac_b, mac_a, {ip_a, ip_b, proto_tcp}, tcp_segment(ip_a, ip_b, s)); }
-    void feed(const frame& f) {
-        ASSERT_TRUE(dev.inject(f));
-        (void)st.poll(now);
+        scripted::SetUp();
+        establish(true, {2, 4, 0x05, 0xb4, 1, 1, 4, 2});
     }
     frame ack(std::uint32_t a, std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> blocks = {}) {
         tcp_spec s = spec(tcp_ack, pseq, a);
@@ -75,59 +36,37 @@ struct sack_peer : ::testing::Test {
             s.options = sack_opt(blocks);
         return seg(s);
     }
-    std::vector<frame> sent() {
-        (void)dev.flush(now);
-        std::vector<frame> out;
-        for (pkt* p : dev.sent()) {
-            out.emplace_back(p->data, p->data + p->len);
-            dev.free(p);
-        }
-        dev.sent().clear();
-        return out;
-    }
-    std::vector<tcp_view> segs(std::vector<frame>& keep) {
-        keep = sent();
-        std::vector<tcp_view> v;
-        for (auto& f : keep) {
-            tcp_view x;
-            if (sent_tcp(f, x))
-                v.push_back(x);
-        }
-        return v;
-    }
-    // Sends n segments' worth and acknowledges everything sent as it goes (slow start), until
-    // the window holds at least `want` segments; the data is all acknowledged at the end.
-    std::uint32_t open_window(unsigned want) {
+    std::vector<tcp_view> segs(std::vector<frame>& keep) { return sent_segs(keep); }
+    // Sends data and acknowledges everything sent as it goes (slow start) until the window
+    // holds at least `want` segments and nothing is outstanding; then sends n segments at
+    // once (checked) and returns the sequence number of the first.
+    std::uint32_t burst(unsigned want, unsigned n, std::uint64_t seed) {
         std::uint32_t acked = iss + 1;
         std::vector<frame> k;
-        while (c.info().cwnd < want * seg_len) {
+        for (int round = 0; round < 1000 && (c.info().cwnd < want * seg_len || c.unacked() != 0); ++round) {
             std::size_t took = 0;
-            EXPECT_EQ(c.send(pattern(4 * seg_len, 1), took), 0);
+            if (c.info().cwnd < want * seg_len) {
+                EXPECT_EQ(c.send(pattern(4 * seg_len, 1), took), 0);
+            }
             for (auto& x : segs(k)) {
                 acked = x.seq + std::uint32_t(x.payload.size());
                 feed(ack(acked));
             }
         }
-        for (int i = 0; i < 100 && c.unacked() != 0; ++i) // the rest of what was queued
-            for (auto& x : segs(k)) {
-                acked = x.seq + std::uint32_t(x.payload.size());
-                feed(ack(acked));
-            }
         EXPECT_EQ(c.unacked(), 0u);
+        std::size_t took = 0;
+        EXPECT_EQ(c.send(pattern(n * seg_len, seed), took), 0);
+        auto out = segs(k);
+        EXPECT_EQ(out.size(), n);
+        EXPECT_TRUE(!out.empty() && out[0].seq == acked);
         return acked;
     }
 };
 
 TEST_F(sack_peer, fast_recovery_resends_only_the_holes) {
-    const std::uint32_t base = open_window(12);
-    ASSERT_EQ(c.unacked(), 0u);
-    std::size_t took = 0;
-    ASSERT_EQ(c.send(pattern(10 * seg_len, 2), took), 0);
-    std::vector<frame> k;
-    auto out = segs(k);
-    ASSERT_EQ(out.size(), 10u);
+    const std::uint32_t base = burst(12, 10, 2);
     auto at = [&](unsigned i) { return base + i * seg_len; };
-    ASSERT_EQ(out[0].seq, at(0));
+    std::vector<frame> k;
     const auto retransmitted0 = st.counters().tcp_retransmit_bytes;
     // Segments 0 and 5 are lost: the peer SACKs 1-4, then 6-9, in three duplicate ACKs.
     feed(ack(at(0), {{at(1), at(3)}}));
@@ -135,7 +74,7 @@ TEST_F(sack_peer, fast_recovery_resends_only_the_holes) {
     feed(ack(at(0), {{at(6), at(8)}, {at(1), at(5)}}));
     EXPECT_EQ(st.counters().tcp_fast_retransmits, 1u);
     feed(ack(at(0), {{at(6), at(10)}, {at(1), at(5)}}));
-    out = segs(k);
+    auto out = segs(k);
     ASSERT_EQ(out.size(), 2u) << "only the two holes";
     EXPECT_EQ(out[0].seq, at(0));
     EXPECT_EQ(out[1].seq, at(5));
@@ -153,11 +92,8 @@ TEST_F(sack_peer, fast_recovery_resends_only_the_holes) {
 }
 
 TEST_F(sack_peer, timeout_does_not_resend_sacked_data) {
-    const std::uint32_t base = open_window(12);
-    std::size_t took = 0;
-    ASSERT_EQ(c.send(pattern(8 * seg_len, 3), took), 0);
+    const std::uint32_t base = burst(12, 8, 3);
     std::vector<frame> k;
-    ASSERT_EQ(segs(k).size(), 8u);
     auto at = [&](unsigned i) { return base + i * seg_len; };
     // One duplicate ACK SACKing 2-7 (too few for fast retransmit): segments 0 and 1 lost.
     feed(ack(at(0), {{at(2), at(8)}}));
@@ -182,11 +118,8 @@ TEST_F(sack_peer, timeout_does_not_resend_sacked_data) {
 }
 
 TEST_F(sack_peer, bogus_blocks_are_ignored_and_counted) {
-    const std::uint32_t base = open_window(6);
-    std::size_t took = 0;
-    ASSERT_EQ(c.send(pattern(4 * seg_len, 4), took), 0);
+    const std::uint32_t base = burst(6, 4, 4);
     std::vector<frame> k;
-    ASSERT_EQ(segs(k).size(), 4u);
     const std::uint32_t end = base + 4 * seg_len;
     const auto ign0 = st.counters().tcp_sack_ignored;
     feed(ack(base, {{end, end + 100}}));          // data never sent

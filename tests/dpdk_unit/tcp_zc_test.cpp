@@ -248,38 +248,34 @@ void fill(tcp_pair& p, tcp_connection& a, script& sc, std::size_t bodies) {
     EXPECT_EQ(sc.releases(), 0);
 }
 
-TEST(tcp_zc, abort_releases_every_held_body) {
+// A receiver that reads nothing (small window), a sender with room for several bodies.
+tcp_config stalled_cfg() {
     tcp_config c = fast_tcp();
     c.rcv_buf = 32 * 1024;
     c.snd_buf = 512 * 1024;
-    tcp_pair p({}, {}, c, 2048, caps_of(true, false));
-    tcp_listener l;
-    tcp_connection a, b;
-    ASSERT_TRUE(p.connect(l, 80, a, b));
-    script sc;
-    fill(p, a, sc, 5);
-    a.abort();
-    // Frames still in the devices hold their references until they are delivered or freed.
-    ASSERT_TRUE(p.run_until([&] { return sc.releases() == 5; }));
-    for (const auto& o : sc.ops)
-        EXPECT_EQ(o.b->released, 1);
+    return c;
 }
 
-TEST(tcp_zc, peer_reset_releases_every_held_body) {
-    tcp_config c = fast_tcp();
-    c.rcv_buf = 32 * 1024;
-    c.snd_buf = 512 * 1024;
-    tcp_pair p({}, {}, c, 2048, caps_of(true, true));
-    tcp_listener l;
-    tcp_connection a, b;
-    ASSERT_TRUE(p.connect(l, 80, a, b));
-    script sc;
-    fill(p, a, sc, 5);
-    b.abort();
-    ASSERT_TRUE(p.run_until([&] { return a.state() == tcp_state::closed && sc.releases() == 5; }));
-    EXPECT_EQ(a.error(), ECONNRESET);
-    EXPECT_EQ(a.send_external(sc.ops[0].b->data, &body::release, sc.ops[0].b.get()), ECONNRESET);
-    EXPECT_EQ(sc.ops[0].b->released, 1); // refused: not released again
+TEST(tcp_zc, abort_and_peer_reset_release_every_held_body) {
+    for (bool peer_resets : {false, true}) {
+        SCOPED_TRACE(peer_resets);
+        tcp_pair p({}, {}, stalled_cfg(), 2048, caps_of(true, peer_resets));
+        tcp_listener l;
+        tcp_connection a, b;
+        ASSERT_TRUE(p.connect(l, 80, a, b));
+        script sc;
+        fill(p, a, sc, 5);
+        (peer_resets ? b : a).abort();
+        // Frames still in the devices hold their references until they are delivered or freed.
+        ASSERT_TRUE(p.run_until([&] { return a.state() == tcp_state::closed && sc.releases() == 5; }));
+        for (const auto& o : sc.ops) {
+            EXPECT_EQ(o.b->released, 1);
+        }
+        const int err = peer_resets ? ECONNRESET : ECONNABORTED;
+        EXPECT_EQ(a.error(), err);
+        EXPECT_EQ(a.send_external(sc.ops[0].b->data, &body::release, sc.ops[0].b.get()), err);
+        EXPECT_EQ(sc.ops[0].b->released, 1); // refused: not released again
+    }
 }
 
 TEST(tcp_zc, timeout_releases_every_held_body) {
@@ -327,10 +323,7 @@ TEST(tcp_zc, stack_destroyed_with_held_bodies_releases_them) {
     tcp_connection a, b;
     tcp_listener l;
     {
-        tcp_config c = fast_tcp();
-        c.rcv_buf = 32 * 1024;
-        c.snd_buf = 512 * 1024;
-        tcp_pair p({}, {}, c, 2048, caps_of(true, false));
+        tcp_pair p({}, {}, stalled_cfg(), 2048, caps_of(true, false));
         ASSERT_TRUE(p.connect(l, 80, a, b));
         fill(p, a, sc, 4);
         l.close();
