@@ -27,14 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-sockaddr_in sin_of(ip4 a, std::uint16_t port) {
-    sockaddr_in s{};
-    s.sin_family = AF_INET;
-    s.sin_addr.s_addr = htonl(a);
-    s.sin_port = htons(port);
-    return s;
-}
-
 // The kernel side's threads take no signals (the tap driver uses SIGIO): their blocking
 // calls are not interrupted.
 void block_signals() {
@@ -92,18 +84,15 @@ class tcp_tap : public ::testing::Test {
 protected:
     void SetUp() override {
         ZMX_REQUIRE_EAL();
-        _subnet = free_subnet();
-        ASSERT_NE(_subnet, 0u) << "no free 10.99.N.0/24";
-        _if = unique_name("zc");
         port_options o;
         o.pool_mbufs = 4095;
         o.checksum_offload = _offload;
-        ASSERT_EQ(port::open_vdev(unique_name("net_tap_c"), "iface=" + _if, o, _port), 0);
-        kernel_ip = make_ip4(10, 99, _subnet, 1);
-        our_ip = make_ip4(10, 99, _subnet, 2);
-        const std::string net = "10.99." + std::to_string(_subnet);
-        ASSERT_EQ(sh("ip addr add " + net + ".1/24 dev " + _if + " && ip link set " + _if + " up"), 0);
-        (void)sh("sysctl -qw net.ipv6.conf." + _if + ".disable_ipv6=1");
+        kernel_tap k;
+        ASSERT_EQ(k.open("zc", o, _port), "");
+        _subnet = k.subnet;
+        _if = k.ifname;
+        kernel_ip = k.kernel_ip;
+        our_ip = k.our_ip;
     }
     // The stack, behind the interceptor when `faults` is active.
     void start(fault_config faults = {}) {
