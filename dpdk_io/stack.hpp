@@ -66,7 +66,8 @@ struct stack_config {
     X(tcp_ooo_queued) X(tcp_ooo_dropped) X(tcp_rx_queue_full) X(tcp_data_discarded)                  \
     X(tcp_retransmits) X(tcp_fast_retransmits) X(tcp_rto_timeouts) X(tcp_persist_probes)             \
     X(tcp_dup_acks) X(tcp_established) X(tcp_resets) X(tcp_timeouts)                                 \
-    X(tcp_retransmit_bytes) X(tcp_sack_retransmits) X(tcp_sack_skipped) X(tcp_sack_ignored)
+    X(tcp_retransmit_bytes) X(tcp_sack_retransmits) X(tcp_sack_skipped) X(tcp_sack_ignored)             \
+    X(tcp_paws_rejected)
 
 struct stack_counters {
 #define ZMX_X(n) std::uint64_t n = 0;

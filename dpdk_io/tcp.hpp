@@ -3,8 +3,9 @@
 // open and close and TIME-WAIT, RFC 5961 checks on RST/SYN/ACK, RFC 6298 retransmission
 // timer, fast retransmit and NewReno (RFC 5681, RFC 6582), flow control with a persist timer,
 // MSS and window scale options, reassembly of out-of-order segments (bounded), a bounded SYN
-// backlog per listener. No Nagle and no delayed ACK. SACK and timestamps are accepted and
-// ignored (never offered).
+// backlog per listener. No Nagle and no delayed ACK. SACK and timestamps offered and used:
+// SACK-driven recovery (RFC 6675, simplified), PAWS (RFC 7323). Zero-copy transmit of large
+// bodies held until acknowledged (send_external).
 //
 // The API is a byte stream for the ZMTP engine: tcp_listener (listen, accept) and
 // tcp_connection (connect, send into a send buffer, zero-copy receive: peek at the held
@@ -46,8 +47,8 @@ struct tcp_config {
     std::uint64_t isn_key[2] = {0, 0};    // 0, 0: random (std::random_device)
     // Offered in our SYNs, used when the peer offers them too. Timestamps (RFC 7323) give a
     // Linux sender RTT samples across retransmissions; SACK blocks (RFC 2018) from the
-    // reassembly queue let it repair several holes per round trip. We never act on the
-    // peer's SACK blocks (NewReno only).
+    // reassembly queue let it repair several holes per round trip; the peer's blocks drive
+    // our recovery (sack false: NewReno only).
     bool timestamps = true;
     bool sack = true;
     std::uint16_t ephemeral_lo = 49152, ephemeral_hi = 65535;

@@ -580,6 +580,7 @@ void tcp_conn::start_passive(const tcp_view& syn, std::uint64_t now) noexcept {
         mss = 64; // a peer's absurd MSS would make us send one byte per frame
     ts_ok = t->config().timestamps && syn.opts.has_timestamps;
     ts_recent = syn.opts.ts_val;
+    ts_recent_at = now;
     sack_ok = t->config().sack && syn.opts.sack_permitted;
     if (ts_ok)
         mss = std::uint16_t(mss - 12); // every segment carries 12 bytes of timestamps
@@ -718,6 +719,7 @@ void tcp_conn::syn_sent_input(const tcp_view& seg, std::uint64_t now) noexcept {
         mss = 64;
     ts_ok = t->config().timestamps && seg.opts.has_timestamps;
     ts_recent = seg.opts.ts_val;
+    ts_recent_at = now;
     sack_ok = t->config().sack && seg.opts.sack_permitted;
     if (ts_ok)
         mss = std::uint16_t(mss - 12);
@@ -763,6 +765,17 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         seg.flags = std::uint8_t(seg.flags & ~tcp_syn);
         seg.seq += 1;
     }
+    // PAWS (RFC 7323 section 5.3 R1): a timestamp older than TS.Recent marks an old duplicate
+    // (its sequence numbers may have wrapped): not acceptable, answered with an ACK. Not for
+    // a RST; not once TS.Recent is 24 days old (section 5.5).
+    constexpr std::uint64_t paws_idle_ns = 24ull * 24 * 3600 * 1'000'000'000;
+    if (ts_ok && seg.opts.has_timestamps && (seg.flags & tcp_rst) == 0 && seq_lt(seg.opts.ts_val, ts_recent) &&
+        now - ts_recent_at < paws_idle_ns) {
+        ++ctr().tcp_paws_rejected;
+        send_ack();
+        dev.free(p);
+        return;
+    }
     const std::uint32_t wnd = rcv_wnd();
     std::size_t dlen = seg.payload.size();
     const std::uint32_t seg_len = std::uint32_t(dlen) + ((seg.flags & tcp_syn) ? 1 : 0) + ((seg.flags & tcp_fin) ? 1 : 0);
@@ -806,8 +819,10 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         return;
     }
     // RFC 7323 section 4.3: remember the peer's clock from segments that reach RCV.NXT.
-    if (ts_ok && seg.opts.has_timestamps && seq_leq(seg.seq, rcv_nxt))
-        ts_recent = seg.opts.ts_val;
+    if (ts_ok && seg.opts.has_timestamps && seq_leq(seg.seq, rcv_nxt)) {
+        ts_recent = seg.opts.ts_val; // PAWS above made sure it is not older
+        ts_recent_at = now;
+    }
     // Trim what we already have from the front (a SYN included), what is past the window
     // from the back (a FIN included).
     const std::uint8_t* data = seg.payload.data();

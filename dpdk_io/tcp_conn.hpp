@@ -73,7 +73,8 @@ struct tcp_conn {
     std::uint8_t snd_ws = 0, rcv_ws = 0;
     bool ws_ok = false;
     bool ts_ok = false, sack_ok = false; // negotiated in the handshake
-    std::uint32_t ts_recent = 0;          // the peer's last timestamp, echoed
+    std::uint32_t ts_recent = 0;          // the peer's last timestamp, echoed; PAWS compares with it
+    std::uint64_t ts_recent_at = 0;       // when it was taken (RFC 7323 section 5.5: 24 days)
     std::uint32_t last_ooo = 0;           // seq of the latest out-of-order arrival
     std::uint16_t mss = 536;
     std::vector<std::uint8_t> sbuf;

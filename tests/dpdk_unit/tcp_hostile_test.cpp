@@ -143,6 +143,53 @@ TEST_F(scripted, out_of_order_segments_are_reassembled) {
     EXPECT_EQ(t->held_buffers(), 0u);
 }
 
+// PAWS (RFC 7323 section 5): a segment whose timestamp is older than the last one taken at
+// the left edge is an old duplicate: dropped with its counter and answered with an ACK,
+// whatever its sequence numbers say; comparisons wrap like sequence numbers; a RST is not
+// subject to it.
+TEST_F(scripted, paws_drops_segments_with_old_timestamps) {
+    auto ts = [](std::uint32_t val) {
+        std::vector<std::uint8_t> o = {1, 1, 8, 10};
+        for (std::uint32_t v : {val, 0u})
+            for (int sh = 24; sh >= 0; sh -= 8)
+                o.push_back(std::uint8_t(v >> sh));
+        return o;
+    };
+    establish(true, {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0}); // TSval 4096
+    std::vector<frame> k;
+    auto data = [&](std::uint32_t tsval, std::size_t n, std::uint8_t seed) {
+        tcp_spec s = spec(tcp_ack, pseq, iss + 1);
+        s.options = ts(tsval);
+        feed(seg(s, pattern(n, seed)));
+    };
+    data(5000, 100, 1); // newer: taken, TS.Recent 5000
+    pseq += 100;
+    EXPECT_EQ(c.readable(), 100u);
+    (void)sent();
+    snap();
+    data(4999, 50, 2); // older, though at RCV.NXT: an old duplicate
+    EXPECT_EQ(moved(), (counts{{"tcp_in", 1}, {"tcp_paws_rejected", 1}, {"tcp_out", 1}}));
+    auto out = sent_segs(k);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].ack, pseq); // the ACK says where we are
+    EXPECT_EQ(out[0].opts.ts_ecr, 5000u);
+    EXPECT_EQ(c.readable(), 100u);
+    data(5000 + 0x7fffffffu, 50, 3); // newer modulo 2^32
+    pseq += 50;
+    EXPECT_EQ(c.readable(), 150u);
+    data(5000 + 0x7fffffffu + 10, 50, 4); // and past the wrap of the 32-bit clock
+    pseq += 50;
+    EXPECT_EQ(c.readable(), 200u);
+    EXPECT_EQ(st.counters().tcp_paws_rejected, 1u);
+    // A RST with an old timestamp is judged by its sequence number alone.
+    tcp_spec r = spec(tcp_rst, pseq, 0);
+    r.options = ts(1);
+    feed(seg(r));
+    EXPECT_EQ(c.state(), tcp_state::closed);
+    EXPECT_EQ(c.error(), ECONNRESET);
+    (void)sent();
+}
+
 TEST_F(scripted, sack_blocks_report_held_ranges_latest_first) {
     // MSS, NOP NOP SACK-permitted, NOP NOP timestamps: the peer offers both.
     establish(true, {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0});
