@@ -52,6 +52,15 @@ struct tcp_payload {
     }
 };
 
+// States in which data may be sent, and taken.
+inline bool sends_data(tcp_state s) noexcept {
+    return s == tcp_state::established || s == tcp_state::close_wait || s == tcp_state::fin_wait_1 ||
+           s == tcp_state::closing || s == tcp_state::last_ack;
+}
+inline bool takes_data(tcp_state s) noexcept {
+    return s == tcp_state::established || s == tcp_state::fin_wait_1 || s == tcp_state::fin_wait_2;
+}
+
 struct tcp_conn {
     tcp* t;                      // nullptr once the tcp is gone (handle left alone)
     tcp_listener* listener = nullptr; // while half-open or waiting for accept()
