@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "dpdk_bench_util.hpp"
 #include "eal.hpp"
 #include "polling_core.hpp"
 #include "port.hpp"
@@ -164,7 +165,39 @@ pct dpdk_rtt(ring_link& l, unsigned count, int server_cpu) {
     return percentiles(rtt);
 }
 
-double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu) {
+// Bodies handed to send_external and released (on the server's core: net_ring's receiving
+// port frees the chained frames there).
+std::atomic<std::uint64_t> g_released{0};
+void count_release(void*) noexcept { g_released.fetch_add(1, std::memory_order_relaxed); }
+
+// A one-way sender: copies (send, 64 KiB at a time, body 0) or hands over bodies of `body`
+// bytes (send_external), slices of one buffer that stays unchanged until all are released.
+struct one_way_sender {
+    std::size_t body;
+    std::uint64_t total, sent = 0, bodies = 0;
+    std::uint64_t released0 = g_released.load();
+    std::vector<std::uint8_t> chunk;
+    one_way_sender(std::size_t b, std::uint64_t t) : body(b), total(t), chunk(b != 0 ? 16 * b : 64 * 1024, 0x5a) {}
+    bool done() const { return sent == total; }
+    bool all_released() const { return g_released.load() - released0 == bodies; }
+    void offer(tcp_connection& c) {
+        if (body == 0) {
+            std::size_t k = 0;
+            (void)c.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), total - sent)), k);
+            sent += k;
+            return;
+        }
+        const std::size_t n = std::size_t(std::min<std::uint64_t>(body, total - sent));
+        if (c.send_external(bytes(chunk.data() + (bodies % 16) * body, n), &count_release, nullptr) == 0) {
+            sent += n;
+            ++bodies;
+        }
+    }
+};
+
+// One way, copied (send, 64 KiB at a time) or zero copy (send_external of `body`-byte bodies,
+// all slices of one buffer that stays unchanged).
+double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu, std::size_t body = 0) {
     server srv(l.b(), false);
     polling_core core;
     if (int rc = core.start(srv.loop, server_cpu, idle_strategy(idle_mode::spin)); rc != 0)
@@ -177,18 +210,27 @@ double dpdk_one_way(ring_link& l, std::uint64_t bytes_total, int server_cpu) {
         core.stop();
         return 0;
     }
-    std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
+    one_way_sender snd(body, bytes_total);
     const std::uint64_t t0 = mono_ns();
-    std::uint64_t sent = 0;
-    while (sent < bytes_total) {
-        std::size_t k = 0;
-        (void)c.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), bytes_total - sent)), k);
-        sent += k;
+    while (!snd.done()) {
+        snd.offer(c);
         (void)a.poll(mono_ns());
     }
     while (srv.received.load(std::memory_order_acquire) < bytes_total)
         (void)a.poll(mono_ns());
     const double secs = double(mono_ns() - t0) / 1e9;
+    if (body != 0) {
+        while (!snd.all_released() && c.error() == 0)
+            (void)a.poll(mono_ns());
+        std::printf("  (%llu bodies, %llu released, %llu chained frames, server linearized %llu)\n",
+                    (unsigned long long)snd.bodies, (unsigned long long)(g_released.load() - snd.released0),
+                    (unsigned long long)l.a().stats().tx_ext, (unsigned long long)l.b().stats().rx_linearized);
+    }
+    std::printf("  (sender: %llu segments, %llu retransmits, %llu RTO expiries, %llu fast retransmits; port tx "
+                "dropped %llu, no buffer %llu)\n",
+                (unsigned long long)a.counters().tcp_out, (unsigned long long)a.counters().tcp_retransmits,
+                (unsigned long long)a.counters().tcp_rto_timeouts, (unsigned long long)a.counters().tcp_fast_retransmits,
+                (unsigned long long)l.a().stats().tx_dropped, (unsigned long long)a.counters().tx_no_buffer);
     c.abort();
     core.stop();
     return double(bytes_total) / secs;
@@ -305,27 +347,12 @@ double kernel_one_way(std::uint64_t bytes_total, int server_cpu) {
 
 // ---- two processes over memif -------------------------------------------------------------------
 
-std::string memif_args(const char* role, const std::string& sock) {
-    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
-}
-
 // The child: its own EAL, the memif client port, a TCP server: port 7 echoes, port 8 counts
 // bytes and answers the count (8 bytes) at EOF. It exits once a port-8 connection is done.
 int memif_child(int go_fd, const std::string& sock) {
-    pollfd p{go_fd, POLLIN, 0};
-    char c;
-    if (::poll(&p, 1, 30000) != 1 || ::read(go_fd, &c, 1) != 1)
-        return 10;
-    eal_options o;
-    o.memory_mb = 64;
-    o.log_level = 3;
-    if (eal_init(o) != 0)
-        return 11;
-    port_options po;
-    po.pool_mbufs = 8191;
     std::unique_ptr<port> dev;
-    if (port::open_vdev("net_memif_c", memif_args("client", sock), po, dev) != 0)
-        return 12;
+    if (int rc = bench::memif_child_open(go_fd, sock, dev); rc != 0)
+        return rc;
     {
         stack b(*dev, cfg(2));
         tcp t(b);
@@ -335,7 +362,7 @@ int memif_child(int go_fd, const std::string& sock) {
         std::vector<tcp_connection> ec;
         tcp_connection sc;
         std::uint64_t count = 0;
-        bool answered = false;
+        unsigned answered = 0; // port-8 runs done: copied, then external bodies
         const std::uint64_t end = mono_ns() + 600'000'000'000;
         while (mono_ns() < end) {
             (void)b.poll(mono_ns());
@@ -349,19 +376,20 @@ int memif_child(int go_fd, const std::string& sock) {
                         break;
                     e.consume(k);
                 }
-            if (!sc.valid())
+            if (!sc.valid() && answered < 2)
                 (void)sink.accept(sc);
             for (bytes d = sc.peek(); !d.empty(); d = sc.peek()) {
                 count += d.size();
                 sc.consume(d.size());
             }
-            if (sc.valid() && sc.eof() && !answered) {
+            if (sc.valid() && sc.eof()) {
                 std::size_t k = 0;
                 (void)sc.send(bytes(reinterpret_cast<const std::uint8_t*>(&count), 8), k);
                 sc.close();
-                answered = true;
+                ++answered;
+                count = 0;
             }
-            if (answered && t.connections() == 0)
+            if (answered == 2 && t.connections() == 0)
                 break;
         }
         for (int i = 0; i < 1000; ++i)
@@ -373,29 +401,10 @@ int memif_child(int go_fd, const std::string& sock) {
 
 int memif_main(unsigned rtt_count, std::uint64_t mb) {
     const std::string sock = "/tmp/zmx-bench-tcp-memif-" + std::to_string(getpid()) + ".sock";
-    ::unlink(sock.c_str());
-    int go[2];
-    if (::pipe(go) != 0)
-        return 1;
-    const pid_t child = ::fork();
-    if (child == 0) {
-        ::close(go[1]);
-        ::_exit(memif_child(go[0], sock));
-    }
-    ::close(go[0]);
-    eal_options o;
-    o.memory_mb = 64;
-    o.log_level = 3;
-    if (eal_init(o) != 0)
-        return 1;
-    port_options po;
-    po.pool_mbufs = 8191;
     std::unique_ptr<port> dev;
-    if (int rc = port::open_vdev("net_memif_s", memif_args("server", sock), po, dev); rc != 0) {
-        std::fprintf(stderr, "memif server: %d\n", rc);
+    const pid_t child = bench::memif_parent_open(sock, [&](int go_fd) { return memif_child(go_fd, sock); }, dev);
+    if (child < 0)
         return 1;
-    }
-    (void)::write(go[1], "g", 1);
     {
         stack a(*dev, cfg(1));
         tcp ta(a);
@@ -426,34 +435,46 @@ int memif_main(unsigned rtt_count, std::uint64_t mb) {
         if (!rtt.empty())
             print_rtt("zmx DPDK TCP echo RTT (memif, 2 processes)", percentiles(rtt));
         c.close();
-        tcp_connection s;
-        (void)s.connect(ta, cfg(2).addr, 8);
-        while (s.state() == tcp_state::syn_sent && mono_ns() < deadline + 30'000'000'000)
-            (void)a.poll(mono_ns());
-        std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
-        const std::uint64_t total = mb << 20, t0 = mono_ns();
-        std::uint64_t sent = 0, count = 0;
-        while (sent < total && s.error() == 0) {
-            std::size_t k = 0;
-            (void)s.send(bytes(chunk.data(), std::min<std::uint64_t>(chunk.size(), total - sent)), k);
-            sent += k;
-            (void)a.poll(mono_ns());
+        double copy_rate = 0;
+        for (std::size_t body : {std::size_t(0), std::size_t(256 * 1024)}) {
+            tcp_connection s;
+            (void)s.connect(ta, cfg(2).addr, 8);
+            while (s.state() == tcp_state::syn_sent && mono_ns() < deadline + 30'000'000'000)
+                (void)a.poll(mono_ns());
+            const std::uint64_t total = mb << 20, t0 = mono_ns();
+            std::uint64_t count = 0;
+            one_way_sender snd(body, total);
+            while (!snd.done() && s.error() == 0) {
+                snd.offer(s);
+                (void)a.poll(mono_ns());
+            }
+            (void)s.shutdown();
+            std::uint8_t buf[8];
+            std::size_t have = 0;
+            while (have < 8 && s.error() == 0 && !s.eof()) {
+                (void)a.poll(mono_ns());
+                have += s.read(std::span<std::uint8_t>(buf + have, 8 - have));
+            }
+            const double secs = double(mono_ns() - t0) / 1e9;
+            std::memcpy(&count, buf, 8);
+            // The chunk goes at the end of this run: every body must be released first.
+            const std::uint64_t wait_end = mono_ns() + 10'000'000'000;
+            while (!snd.all_released() && mono_ns() < wait_end)
+                (void)a.poll(mono_ns());
+            const double rate = double(count) / secs;
+            if (body == 0)
+                copy_rate = rate;
+            std::printf("%-44s %8.0f MB/s (%llu of %llu bytes counted)", body == 0 ? "zmx DPDK TCP one way (memif, 2 processes)"
+                                                                           : "  the same, 256 KiB external bodies",
+                        rate / 1e6, (unsigned long long)count, (unsigned long long)total);
+            if (body != 0)
+                std::printf(", %.2fx copy, %llu chained frames", rate / copy_rate, (unsigned long long)dev->stats().tx_ext);
+            std::printf("\n");
+            std::printf("  (sender: %llu retransmits, %llu RTO expiries, %llu fast retransmits; port tx dropped %llu)\n",
+                        (unsigned long long)a.counters().tcp_retransmits, (unsigned long long)a.counters().tcp_rto_timeouts,
+                        (unsigned long long)a.counters().tcp_fast_retransmits, (unsigned long long)dev->stats().tx_dropped);
+            s.close();
         }
-        (void)s.shutdown();
-        std::uint8_t buf[8];
-        std::size_t have = 0;
-        while (have < 8 && s.error() == 0 && !s.eof()) {
-            (void)a.poll(mono_ns());
-            have += s.read(std::span<std::uint8_t>(buf + have, 8 - have));
-        }
-        const double secs = double(mono_ns() - t0) / 1e9;
-        std::memcpy(&count, buf, 8);
-        std::printf("%-44s %8.0f MB/s (%llu of %llu bytes counted)\n", "zmx DPDK TCP one way (memif, 2 processes)",
-                    double(count) / secs / 1e6, (unsigned long long)count, (unsigned long long)total);
-        std::printf("  (sender: %llu retransmits, %llu RTO expiries, %llu fast retransmits; port tx dropped %llu)\n",
-                    (unsigned long long)a.counters().tcp_retransmits, (unsigned long long)a.counters().tcp_rto_timeouts,
-                    (unsigned long long)a.counters().tcp_fast_retransmits, (unsigned long long)dev->stats().tx_dropped);
-        s.close();
         int status = 0;
         const std::uint64_t wait_end = mono_ns() + 10'000'000'000;
         while (::waitpid(child, &status, WNOHANG) != child && mono_ns() < wait_end)
@@ -497,6 +518,12 @@ int main(int argc, char** argv) {
     std::printf("%-44s %.2fx\n", "RTT p50 ratio kernel / zmx", k.p50 / d.p50);
     const double dt = dpdk_one_way(*link, mb << 20, server_cpu);
     std::printf("%-44s %8.0f MB/s (%llu MB)\n", "zmx DPDK TCP one way (net_ring)", dt / 1e6, (unsigned long long)mb);
+    for (std::size_t body : {std::size_t(64 * 1024), std::size_t(1 << 20)}) {
+        const double de = dpdk_one_way(*link, mb << 20, server_cpu, body);
+        char what[64];
+        std::snprintf(what, sizeof what, "zmx DPDK TCP one way, %zu KiB external bodies", body >> 10);
+        std::printf("%-44s %8.0f MB/s (%llu MB), %.2fx copy\n", what, de / 1e6, (unsigned long long)mb, de / dt);
+    }
     const double kt = kernel_one_way(mb << 20, server_cpu);
     std::printf("%-44s %8.0f MB/s (%llu MB)\n", "kernel TCP loopback one way", kt / 1e6, (unsigned long long)mb);
     std::printf("%-44s %.2fx\n", "throughput ratio zmx / kernel", dt / kt);

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "dpdk_bench_util.hpp"
 #include "eal.hpp"
 #include "polling_core.hpp"
 #include "port.hpp"
@@ -238,27 +239,12 @@ void print_rtt(const char* what, const pct& p) {
                 p.p999, p.max);
 }
 
-std::string memif_args(const char* role, const std::string& sock) {
-    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
-}
-
 // The memif client process: echoes port 7, counts port 8, answers port 9 with the count
 // and stops. Spins on one thread.
 int memif_child(int go_fd, const std::string& sock) {
-    pollfd p{go_fd, POLLIN, 0};
-    char c;
-    if (::poll(&p, 1, 30000) != 1 || ::read(go_fd, &c, 1) != 1)
-        return 10;
-    eal_options o;
-    o.memory_mb = 64;
-    o.log_level = 3;
-    if (eal_init(o) != 0)
-        return 11;
-    port_options po;
-    po.pool_mbufs = 8191;
     std::unique_ptr<port> dev;
-    if (port::open_vdev("net_memif_c", memif_args("client", sock), po, dev) != 0)
-        return 12;
+    if (int rc = bench::memif_child_open(go_fd, sock, dev); rc != 0)
+        return rc;
     {
         stack b(*dev, cfg(2));
         udp_socket echo, sink, ctl;
@@ -290,29 +276,10 @@ int memif_child(int go_fd, const std::string& sock) {
 
 int memif_main(unsigned count, unsigned rtt_count) {
     const std::string sock = "/tmp/zmx-bench-memif-" + std::to_string(getpid()) + ".sock";
-    ::unlink(sock.c_str());
-    int go[2];
-    if (::pipe(go) != 0)
-        return 1;
-    const pid_t child = ::fork();
-    if (child == 0) {
-        ::close(go[1]);
-        ::_exit(memif_child(go[0], sock));
-    }
-    ::close(go[0]);
-    eal_options o;
-    o.memory_mb = 64;
-    o.log_level = 3;
-    if (eal_init(o) != 0)
-        return 1;
-    port_options po;
-    po.pool_mbufs = 8191;
     std::unique_ptr<port> dev;
-    if (int rc = port::open_vdev("net_memif_s", memif_args("server", sock), po, dev); rc != 0) {
-        std::fprintf(stderr, "memif server: %d\n", rc);
+    const pid_t child = bench::memif_parent_open(sock, [&](int go_fd) { return memif_child(go_fd, sock); }, dev);
+    if (child < 0)
         return 1;
-    }
-    (void)::write(go[1], "g", 1);
     {
         stack a(*dev, cfg(1));
         udp_socket s;

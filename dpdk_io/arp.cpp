@@ -105,7 +105,7 @@ int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_le
     write_ip4(p->data + eth_hlen, _cfg.addr, dst, proto, payload_len, _ip_id++, mcast ? _cfg.multicast_ttl : _cfg.ttl,
               0, false, _caps.tx_ip_csum);
     write_eth(p->data, mac_addr{}, _cfg.mac, ethertype_ipv4);
-    p->len = std::uint16_t(eth_hlen + ip4_hlen + payload_len);
+    p->len = std::uint16_t(eth_hlen + ip4_hlen + payload_len - p->ext_len); // an external tail follows
     p->l2_len = eth_hlen;
     p->l3_len = ip4_hlen;
     p->tx_ip_csum = _caps.tx_ip_csum;

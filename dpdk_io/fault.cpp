@@ -39,6 +39,7 @@ void fault_netdev::apply(direction& d, pkt* p, std::uint64_t now_ns) noexcept {
         _inner.free(p);
         return;
     }
+    // Only in the frame's own buffer: an external tail is the sender's memory, never written.
     if (d.rng.chance(f.corrupt) && p->len > eth_hlen) {
         const std::uint64_t r = d.rng.next();
         const std::size_t at = eth_hlen + std::size_t(r % (p->len - eth_hlen));
@@ -58,8 +59,17 @@ void fault_netdev::apply(direction& d, pkt* p, std::uint64_t now_ns) noexcept {
             copy->data = data;
             copy->room = room;
             copy->handle = handle;
+            copy->ext = nullptr; // the copy takes a reference of its own on an external tail
+            copy->ext_data = nullptr;
+            copy->ext_len = 0;
             std::memcpy(copy->data, p->data, p->len);
-            ++d.stats.duplicated;
+            if (p->ext != nullptr && !_inner.attach_ext(copy, p->ext, p->ext_data, p->ext_len)) {
+                _inner.free(copy);
+                copy = nullptr;
+                ++d.stats.dup_alloc_failed;
+            } else {
+                ++d.stats.duplicated;
+            }
         } else {
             _inner.free(copy);
             copy = nullptr;

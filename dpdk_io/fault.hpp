@@ -64,6 +64,9 @@ public:
     pkt* alloc() noexcept override { return _inner.alloc(); }
     void free(pkt* p) noexcept override { _inner.free(p); }
     bool send(pkt* p) noexcept override;
+    bool attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept override {
+        return _inner.attach_ext(p, ext, data, len);
+    }
     unsigned flush(std::uint64_t now_ns) noexcept override;
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _inner.caps(); }

@@ -1,12 +1,15 @@
 #include "mem_netdev.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace zmx::dpdk {
 
 namespace {
 // Does what a NIC with checksum offload would: fills the checksums the stack left to it.
-void complete_offloads(pkt& p) noexcept {
+// `l4_end`: frame bytes its L4 sum covers (less than len for a device whose offload misses an
+// external segment, caps.tx_ext_csum false: the sum comes out wrong, as it would there).
+void complete_offloads(pkt& p, std::size_t l4_end) noexcept {
     std::uint8_t* ip = p.data + p.l2_len;
     if (p.tx_ip_csum && p.len >= p.l2_len + p.l3_len) {
         store16(ip + 10, 0);
@@ -16,7 +19,8 @@ void complete_offloads(pkt& p) noexcept {
         std::uint8_t* udp = ip + p.l3_len;
         const std::uint16_t len = load16(udp + 4);
         if (p.l2_len + p.l3_len + std::size_t(len) <= p.len) {
-            std::uint16_t c = csum_finish(csum_partial(bytes(udp, len))); // the field holds the pseudo sum
+            const std::size_t n = std::min<std::size_t>(len, l4_end - p.l2_len - p.l3_len);
+            std::uint16_t c = csum_finish(csum_partial(bytes(udp, n))); // the field holds the pseudo sum
             store16(udp + 6, c == 0 ? 0xffff : c);
         }
     }
@@ -24,7 +28,7 @@ void complete_offloads(pkt& p) noexcept {
         std::uint8_t* tcp = ip + p.l3_len;
         const std::size_t len = std::size_t(load16(ip + 2)) - p.l3_len; // from the IP total length
         if (p.l2_len + p.l3_len + len <= p.len)
-            store16(tcp + 16, csum_finish(csum_partial(bytes(tcp, len)))); // the field holds the pseudo sum
+            store16(tcp + 16, csum_finish(csum_partial(bytes(tcp, std::min(len, l4_end - p.l2_len - p.l3_len)))));
     }
     p.tx_ip_csum = p.tx_udp_csum = p.tx_tcp_csum = false;
 }
@@ -42,7 +46,34 @@ mem_netdev::mem_netdev(unsigned frames, std::uint16_t room, netdev_caps caps) : 
     }
 }
 
-mem_netdev::~mem_netdev() = default; // frames lent to a peer must be returned by then
+// Frames lent to a peer must be back by then. Frames not yet transmitted let go of their
+// external references (the device's memory goes with it).
+mem_netdev::~mem_netdev() {
+    for (auto* q : {&_txq, &_sent})
+        for (pkt* p : *q)
+            if (p->ext != nullptr)
+                p->ext->unref();
+    (void)release_tx_ext();
+}
+
+std::size_t mem_netdev::release_tx_ext() noexcept {
+    const std::size_t n = _held_ext.size();
+    for (tx_extbuf* e : _held_ext)
+        e->unref();
+    _held_ext.clear();
+    return n;
+}
+
+bool mem_netdev::attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept {
+    if (!_caps.tx_ext || p == nullptr || p->ext != nullptr || ext == nullptr)
+        return false;
+    ext->ref();
+    p->ext = ext;
+    p->ext_data = data;
+    p->ext_len = len;
+    ++_stats.tx_ext;
+    return true;
+}
 
 pkt* mem_netdev::alloc() noexcept {
     if (_free.empty()) {
@@ -68,6 +99,10 @@ void mem_netdev::free(pkt* p) noexcept {
         owner->free(p);
         return;
     }
+    if (p->ext != nullptr) { // never transmitted: its reference goes now
+        p->ext->unref();
+        p->ext = nullptr;
+    }
     _free.push_back(p);
 }
 
@@ -86,9 +121,33 @@ unsigned mem_netdev::flush(std::uint64_t) noexcept {
     while (!_txq.empty()) {
         pkt* p = _txq.front();
         _txq.pop_front();
+        std::size_t l4_end = p->len + std::size_t(p->ext_len);
+        if (p->ext != nullptr && !_caps.tx_ext_csum)
+            l4_end = p->len;
+        if (p->ext != nullptr) {
+            // The "DMA": the external bytes are read behind the frame now.
+            tx_extbuf* e = p->ext;
+            p->ext = nullptr;
+            const bool fits = std::size_t(p->len) + p->ext_len <= p->room;
+            if (fits) {
+                std::memcpy(p->data + p->len, p->ext_data, p->ext_len);
+                p->len = std::uint16_t(p->len + p->ext_len);
+            }
+            p->ext_data = nullptr;
+            p->ext_len = 0;
+            if (_hold_ext)
+                _held_ext.push_back(e);
+            else
+                e->unref();
+            if (!fits) {
+                ++_stats.tx_dropped;
+                free(p);
+                continue;
+            }
+        }
         ++_stats.tx_frames;
         ++n;
-        complete_offloads(*p);
+        complete_offloads(*p, l4_end);
         if (_peer != nullptr) {
             _peer->_rxq.push_back(p);
         } else {

@@ -2,6 +2,9 @@
 // mem_netdev.hpp: a heap-backed netdev with a fixed pool, for tests and benchmarks that
 // need no EAL. Two of them can be wired together (frames sent on one are received on the
 // other); a test can also inject raw frames and inspect what the stack sent.
+// With caps.tx_ext it takes external segments (attach_ext) and copies them behind the frame
+// when it transmits (what a NIC's DMA does); a test can make it keep the references of
+// transmitted frames (hold_tx_ext), as a NIC that reclaims its TX ring late.
 #include <deque>
 #include <memory>
 #include <vector>
@@ -26,10 +29,16 @@ public:
     // Frames flushed with no peer wired, oldest first; the caller frees them.
     std::deque<pkt*>& sent() noexcept { return _sent; }
     unsigned free_buffers() const noexcept { return unsigned(_free.size()); }
+    // While on, transmitted frames keep their external references until release_tx_ext().
+    void hold_tx_ext(bool on) noexcept { _hold_ext = on; }
+    // Drops the references kept by hold_tx_ext; returns how many.
+    std::size_t release_tx_ext() noexcept;
+    std::size_t held_tx_ext() const noexcept { return _held_ext.size(); }
 
     pkt* alloc() noexcept override;
     void free(pkt* p) noexcept override;
     bool send(pkt* p) noexcept override;
+    bool attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept override;
     unsigned flush(std::uint64_t now_ns) noexcept override;
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
@@ -44,6 +53,8 @@ private:
     std::vector<slot> _slots;
     std::vector<pkt*> _free;
     std::deque<pkt*> _txq, _rxq, _sent;
+    std::vector<tx_extbuf*> _held_ext;
+    bool _hold_ext = false;
     mem_netdev* _peer = nullptr;
     std::uint16_t _room;
     netdev_caps _caps;

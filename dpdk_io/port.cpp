@@ -1,6 +1,7 @@
 #include "port.hpp"
 
 #include <rte_bus_vdev.h>
+#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -17,6 +18,12 @@ std::atomic<unsigned> g_pool_seq{0};
 
 inline pkt* pkt_of(rte_mbuf* m) noexcept { return static_cast<pkt*>(rte_mbuf_to_priv(m)); }
 constexpr std::uint16_t pkt_priv = std::uint16_t(RTE_ALIGN(sizeof(pkt), RTE_MBUF_PRIV_ALIGN));
+
+// An external segment's mbuf was freed (its shared info, in the mbuf's private area, holds
+// one reference of the tx_extbuf).
+void ext_free(void*, void* opaque) { static_cast<tx_extbuf*>(opaque)->unref(); }
+constexpr std::uint16_t ext_priv =
+    std::uint16_t(RTE_ALIGN(sizeof(rte_mbuf_ext_shared_info), RTE_MBUF_PRIV_ALIGN));
 
 csum_state state_of(std::uint64_t flags, std::uint64_t mask, std::uint64_t good, std::uint64_t bad) noexcept {
     const std::uint64_t f = flags & mask;
@@ -97,6 +104,18 @@ int port::setup(std::uint16_t id, const port_options& o) {
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
     if (_info.rx_l4_csum)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+    // Zero-copy transmit: frames reference caller memory by its virtual address, which is
+    // what virtual devices (no DMA) and IOVA-as-VA need; a NIC in PA mode would need that
+    // memory registered (rte_extmem_register), which is not done here: it copies instead.
+    _info.tx_multi_seg = (dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+    _iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+    if (o.tx_external && _info.tx_multi_seg)
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    _caps.tx_ext = o.tx_external && (_info.tx_multi_seg || _info.driver == "net_ring") &&
+                   (_iova_va || !_vdev.empty());
+    // net_tap's TCP checksum (done in software by its driver) covers only the first segment
+    // of a chain: the stack sums chained frames itself there.
+    _caps.tx_ext_csum = _info.driver != "net_tap";
     _caps.tx_ip_csum = _info.tx_ip_csum;
     _caps.tx_udp_csum = _info.tx_udp_csum;
     _caps.tx_tcp_csum = _info.tx_tcp_csum;
@@ -107,6 +126,12 @@ int port::setup(std::uint16_t id, const port_options& o) {
                                     std::uint16_t(o.data_room), socket);
     if (_pool == nullptr)
         return rte_errno != 0 ? rte_errno : ENOMEM;
+    if (_caps.tx_ext) {
+        const std::string ext_name = "zmxe" + std::to_string(g_pool_seq.fetch_add(1));
+        _ext_pool = rte_pktmbuf_pool_create(ext_name.c_str(), o.pool_mbufs, o.pool_cache, ext_priv, 0, socket);
+        if (_ext_pool == nullptr)
+            return rte_errno != 0 ? rte_errno : ENOMEM;
+    }
     if (int rc = rte_eth_dev_configure(id, 1, 1, &conf); rc != 0)
         return -rc;
     std::uint16_t nrx = std::uint16_t(o.rx_desc), ntx = std::uint16_t(o.tx_desc);
@@ -162,6 +187,9 @@ void port::release_pool() noexcept {
     if (_pool != nullptr)
         rte_mempool_free(_pool);
     _pool = nullptr;
+    if (_ext_pool != nullptr)
+        rte_mempool_free(_ext_pool);
+    _ext_pool = nullptr;
 }
 
 bool port::link_up() const noexcept {
@@ -191,7 +219,7 @@ void port::free(pkt* p) noexcept {
 bool port::send(pkt* p) noexcept {
     auto* m = static_cast<rte_mbuf*>(p->handle);
     m->data_len = p->len;
-    m->pkt_len = p->len;
+    m->pkt_len = std::uint32_t(p->len) + p->ext_len; // attach_ext chained the tail
     m->data_off = std::uint16_t(p->data - static_cast<std::uint8_t*>(m->buf_addr));
     std::uint64_t fl = 0;
     if (p->tx_ip_csum)
@@ -231,7 +259,11 @@ unsigned port::rx_burst(pkt** out, unsigned n, std::uint64_t) noexcept {
     unsigned k = 0;
     for (std::uint16_t i = 0; i < got; ++i) {
         rte_mbuf* b = m[i];
-        if (b->nb_segs != 1 || b->priv_size < pkt_priv) {
+        if (b->nb_segs != 1 && (b = linearize(b)) == nullptr) {
+            ++_stats.rx_multiseg;
+            continue;
+        }
+        if (b->priv_size < pkt_priv) {
             ++_stats.rx_multiseg;
             rte_pktmbuf_free(b);
             continue;
@@ -252,6 +284,60 @@ unsigned port::rx_burst(pkt** out, unsigned n, std::uint64_t) noexcept {
     }
     _stats.rx_frames += k;
     return k;
+}
+
+bool port::attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept {
+    if (_ext_pool == nullptr || p == nullptr || p->ext != nullptr || ext == nullptr || len == 0)
+        return false;
+    auto* head = static_cast<rte_mbuf*>(p->handle);
+    if (head->next != nullptr)
+        return false;
+    rte_mbuf* m = rte_pktmbuf_alloc(_ext_pool);
+    if (m == nullptr) {
+        ++_stats.alloc_failed;
+        return false;
+    }
+    // One shared info per segment, in the segment's own private area: its count is that one
+    // mbuf; the tx_extbuf counts the segments (and its owner).
+    auto* sh = static_cast<rte_mbuf_ext_shared_info*>(rte_mbuf_to_priv(m));
+    sh->free_cb = ext_free;
+    sh->fcb_opaque = ext;
+    rte_mbuf_ext_refcnt_set(sh, 1);
+    ext->ref();
+    void* addr = const_cast<std::uint8_t*>(data); // only read: a TX segment is never written
+    const rte_iova_t iova = _iova_va ? rte_iova_t(reinterpret_cast<std::uintptr_t>(data)) : RTE_BAD_IOVA;
+    rte_pktmbuf_attach_extbuf(m, addr, iova, len, sh);
+    m->data_len = len;
+    m->pkt_len = len;
+    head->next = m;
+    head->nb_segs = 2;
+    p->ext = ext;
+    p->ext_data = data;
+    p->ext_len = len;
+    ++_stats.tx_ext;
+    return true;
+}
+
+rte_mbuf* port::linearize(rte_mbuf* chain) noexcept {
+    rte_mbuf* m = rte_pktmbuf_alloc(_pool);
+    if (m == nullptr || chain->pkt_len > rte_pktmbuf_tailroom(m)) {
+        if (m == nullptr)
+            ++_stats.alloc_failed;
+        rte_pktmbuf_free(m);
+        rte_pktmbuf_free(chain);
+        return nullptr;
+    }
+    auto* dst = rte_pktmbuf_mtod(m, std::uint8_t*);
+    for (const rte_mbuf* s = chain; s != nullptr; s = s->next) {
+        std::memcpy(dst, rte_pktmbuf_mtod(s, const std::uint8_t*), s->data_len);
+        dst += s->data_len;
+    }
+    m->data_len = std::uint16_t(chain->pkt_len);
+    m->pkt_len = chain->pkt_len;
+    m->ol_flags = chain->ol_flags & (RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+    rte_pktmbuf_free(chain); // a sender's external segment lets go of its memory here
+    ++_stats.rx_linearized;
+    return m;
 }
 
 // ---- ring_link -----------------------------------------------------------------------------

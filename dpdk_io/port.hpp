@@ -24,6 +24,10 @@ struct port_options {
     bool promiscuous = false;
     unsigned tx_queue = 512;      // frames send() may queue before they must be flushed
     unsigned tx_drain = 128;      // frames one flush() hands to the port at most
+    // Zero-copy transmit (netdev::attach_ext) when the port chains segments (MULTI_SEGS, or
+    // net_ring, which passes mbufs as they are): external segments come from a second pool
+    // of pool_mbufs data-less mbufs.
+    bool tx_external = true;
 };
 
 struct port_info {
@@ -32,6 +36,7 @@ struct port_info {
     mac_addr mac; // the port's own (for tap: the kernel interface's; the stack uses another)
     bool rx_ip_csum = false, rx_l4_csum = false, tx_ip_csum = false, tx_udp_csum = false;
     bool tx_tcp_csum = false, rx_tcp_csum = false;
+    bool tx_multi_seg = false; // the port says it transmits chained mbufs
 };
 
 class port final : public netdev {
@@ -53,6 +58,7 @@ public:
     pkt* alloc() noexcept override;
     void free(pkt* p) noexcept override;
     bool send(pkt* p) noexcept override;
+    bool attach_ext(pkt* p, tx_extbuf* ext, const std::uint8_t* data, std::uint16_t len) noexcept override;
     unsigned flush(std::uint64_t now_ns) noexcept override;
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
@@ -68,12 +74,15 @@ private:
     void drain_rx() noexcept;  // frees everything the port still has for us
     void shutdown() noexcept;  // stop, drain, close; pool kept
     void release_pool() noexcept;
+    rte_mbuf* linearize(rte_mbuf* chain) noexcept; // a chained frame copied into one mbuf
 
     port_info _info;
     port_options _o;
     netdev_caps _caps;
     netdev_stats _stats;
     rte_mempool* _pool = nullptr;
+    rte_mempool* _ext_pool = nullptr; // data-less mbufs for external segments
+    bool _iova_va = false;
     std::vector<rte_mbuf*> _tx;
     std::size_t _txn = 0;
     std::string _vdev; // created by open_vdev: removed on destruction

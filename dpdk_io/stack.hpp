@@ -65,7 +65,9 @@ struct stack_config {
     X(tcp_ack_too_new) X(tcp_no_ack) X(tcp_syn_in) X(tcp_syn_backlog_drop) X(tcp_accept_queue_full)  \
     X(tcp_ooo_queued) X(tcp_ooo_dropped) X(tcp_rx_queue_full) X(tcp_data_discarded)                  \
     X(tcp_retransmits) X(tcp_fast_retransmits) X(tcp_rto_timeouts) X(tcp_persist_probes)             \
-    X(tcp_dup_acks) X(tcp_established) X(tcp_resets) X(tcp_timeouts)
+    X(tcp_dup_acks) X(tcp_established) X(tcp_resets) X(tcp_timeouts)                                 \
+    X(tcp_retransmit_bytes) X(tcp_sack_retransmits) X(tcp_sack_skipped) X(tcp_sack_ignored)             \
+    X(tcp_paws_rejected)
 
 struct stack_counters {
 #define ZMX_X(n) std::uint64_t n = 0;
@@ -176,6 +178,7 @@ public:
     // Sends an IPv4 packet whose payload the caller wrote at ip_payload_offset() of p.
     // Resolves the next hop (ARP, queueing while it resolves). Takes ownership. 0 or errno.
     // l4_csum_offload: the UDP or TCP checksum field holds the pseudo-header sum for the port.
+    // payload_len counts an external tail (p->ext_len) too.
     int send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_len, bool l4_csum_offload = false) noexcept;
     static constexpr std::size_t ip_payload_offset() noexcept { return eth_hlen + ip4_hlen; }
     // One handler per protocol number (TCP: 6); nullptr removes it. Not for ICMP, UDP, IGMP.

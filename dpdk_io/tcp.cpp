@@ -118,24 +118,55 @@ bool tcp::challenge_ack_allowed(std::uint64_t now) noexcept {
 bool tcp::send_segment(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
                        std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2,
                        const tcp_out_opts& opts) noexcept {
-    pkt* p = _st.dev().alloc();
+    tcp_payload pl;
+    if (!d1.empty())
+        pl.part[pl.parts++] = d1;
+    if (!d2.empty())
+        pl.part[pl.parts++] = d2;
+    return send_payload(dst, sport, dport, seq, ack, flags, window, pl, opts);
+}
+
+bool tcp::send_payload(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
+                       std::uint8_t flags, std::uint16_t window, const tcp_payload& pl,
+                       const tcp_out_opts& opts) noexcept {
+    netdev& dev = _st.dev();
+    pkt* p = dev.alloc();
     if (p == nullptr) {
         ++ctr().tx_no_buffer;
         return false;
     }
     std::uint8_t* th = p->data + stack::ip_payload_offset();
     const std::size_t hl = write_tcp(th, sport, dport, seq, ack, flags, window, opts);
-    const std::size_t len = hl + d1.size() + d2.size();
-    if (stack::ip_payload_offset() + len > p->room) {
-        _st.dev().free(p);
+    const std::size_t len = hl + pl.size();
+    // The external part goes as a chained segment when the device takes it, else copied.
+    const bool attached = pl.ext != nullptr && dev.attach_ext(p, pl.ext, pl.ext_data, pl.ext_len);
+    const std::size_t direct = len - (attached ? pl.ext_len : 0);
+    if (stack::ip_payload_offset() + direct > p->room) {
+        dev.free(p);
         return false;
     }
-    if (!d1.empty())
-        std::memcpy(th + hl, d1.data(), d1.size());
-    if (!d2.empty())
-        std::memcpy(th + hl + d1.size(), d2.data(), d2.size());
-    const bool offload = _st.dev().caps().tx_tcp_csum;
-    tcp_fill_checksum(th, _st.config().addr, dst, std::uint16_t(len), offload);
+    std::uint8_t* w = th + hl;
+    for (unsigned i = 0; i < pl.parts; ++i) {
+        std::memcpy(w, pl.part[i].data(), pl.part[i].size());
+        w += pl.part[i].size();
+    }
+    if (pl.ext != nullptr && !attached)
+        std::memcpy(w, pl.ext_data, pl.ext_len);
+    const netdev_caps caps = dev.caps();
+    const bool offload = caps.tx_tcp_csum && (!attached || caps.tx_ext_csum);
+    if (!attached || offload) {
+        tcp_fill_checksum(th, _st.config().addr, dst, std::uint16_t(len), offload);
+    } else {
+        // Software checksum over two places: the external part's sum is byte-swapped when it
+        // starts at an odd offset of the segment (RFC 1071 section 2 (B)).
+        store16(th + 16, 0);
+        const std::uint32_t s = csum_partial(bytes(th, direct), pseudo_header_sum(_st.config().addr, dst, proto_tcp,
+                                                                                  std::uint16_t(len)));
+        std::uint32_t e = std::uint32_t(std::uint16_t(~csum_finish(csum_partial(bytes(pl.ext_data, pl.ext_len)))));
+        if ((direct & 1) != 0)
+            e = ((e & 0xff) << 8) | (e >> 8);
+        store16(th + 16, csum_finish(std::uint16_t(~csum_finish(s)) + e)); // both folded: no overflow
+    }
     ++ctr().tcp_out;
     return _st.send_ip(p, dst, proto_tcp, std::uint16_t(len), offload) == 0;
 }
@@ -406,20 +437,32 @@ int tcp_connection::connect(tcp& t, ip4 dst, std::uint16_t port, std::uint16_t l
     return 0;
 }
 
-int tcp_connection::send(bytes data, std::size_t& taken) noexcept {
-    taken = 0;
+int tcp_connection::sendable() const noexcept {
     if (_c == nullptr)
         return ENOTCONN;
     if (_c->error != 0)
         return _c->error;
     if (_c->t == nullptr || _c->state == tcp_state::closed)
         return ENOTCONN;
-    if (_c->fin_pending)
-        return EPIPE;
+    return _c->fin_pending ? EPIPE : 0;
+}
+
+int tcp_connection::send(bytes data, std::size_t& taken) noexcept {
+    taken = 0;
+    if (int rc = sendable())
+        return rc;
     if (_c->sbuf.empty())
         return 0; // passive, not yet established: nothing fits yet
     taken = _c->app_send(data);
     return 0;
+}
+
+int tcp_connection::send_external(bytes data, release_fn release, void* ctx) noexcept {
+    if (int rc = sendable())
+        return rc;
+    if (_c->sbuf.empty())
+        return EAGAIN; // passive, not yet established
+    return _c->app_send_ext(data, release, ctx);
 }
 
 bytes tcp_connection::peek() const noexcept {
@@ -453,7 +496,7 @@ std::size_t tcp_connection::readable() const noexcept { return _c == nullptr ? 0
 std::size_t tcp_connection::send_space() const noexcept {
     if (_c == nullptr || _c->t == nullptr || _c->fin_pending || _c->error != 0)
         return 0;
-    return _c->sbuf.size() - _c->s_len;
+    return _c->send_space();
 }
 
 bool tcp_connection::eof() const noexcept { return _c != nullptr && _c->fin_rcvd && _c->rx_bytes == 0; }

@@ -3,8 +3,9 @@
 // open and close and TIME-WAIT, RFC 5961 checks on RST/SYN/ACK, RFC 6298 retransmission
 // timer, fast retransmit and NewReno (RFC 5681, RFC 6582), flow control with a persist timer,
 // MSS and window scale options, reassembly of out-of-order segments (bounded), a bounded SYN
-// backlog per listener. No Nagle and no delayed ACK. SACK and timestamps are accepted and
-// ignored (never offered).
+// backlog per listener. No Nagle and no delayed ACK. SACK and timestamps offered and used:
+// SACK-driven recovery (RFC 6675, simplified), PAWS (RFC 7323). Zero-copy transmit of large
+// bodies held until acknowledged (send_external).
 //
 // The API is a byte stream for the ZMTP engine: tcp_listener (listen, accept) and
 // tcp_connection (connect, send into a send buffer, zero-copy receive: peek at the held
@@ -46,11 +47,15 @@ struct tcp_config {
     std::uint64_t isn_key[2] = {0, 0};    // 0, 0: random (std::random_device)
     // Offered in our SYNs, used when the peer offers them too. Timestamps (RFC 7323) give a
     // Linux sender RTT samples across retransmissions; SACK blocks (RFC 2018) from the
-    // reassembly queue let it repair several holes per round trip. We never act on the
-    // peer's SACK blocks (NewReno only).
+    // reassembly queue let it repair several holes per round trip; the peer's blocks drive
+    // our recovery (sack false: NewReno only).
     bool timestamps = true;
     bool sack = true;
     std::uint16_t ephemeral_lo = 49152, ephemeral_hi = 65535;
+    // send_external: bodies of at least this many bytes are sent from the caller's memory
+    // (about 11 full segments: below it, copying costs less than an extra mbuf per segment
+    // and the bookkeeping); smaller ones are copied into the send buffer.
+    std::uint32_t ext_min = 16 * 1024;
 };
 
 #define ZMX_DPDK_TCP_STATES(X)                                                                    \
@@ -66,6 +71,7 @@ const char* to_string(tcp_state s) noexcept;
 class tcp;
 class tcp_listener;
 struct tcp_conn; // the connection's state (tcp_conn.cpp)
+struct tcp_payload; // what one segment carries (tcp_conn.hpp)
 
 // A connection handle. Move-only; destroying it closes the connection (see close()).
 class tcp_connection {
@@ -88,6 +94,26 @@ public:
     // (queued until established). 0, ENOTCONN (no connection), EPIPE (after shutdown/close),
     // ECONNRESET / ETIMEDOUT / ECONNREFUSED / ECONNABORTED (the connection failed).
     [[nodiscard]] int send(bytes data, std::size_t& taken) noexcept;
+
+    // Called once when a body given to send_external is no longer needed. Runs on the thread
+    // that lets go of the last reference: the stack's, or (when a device frees a transmitted
+    // frame elsewhere, as net_ring's receiving port does) that one; it must not call into the
+    // stack. Never throws.
+    using release_fn = void (*)(void* ctx) noexcept;
+    // Zero-copy send of a large body, for the ZMTP engine's message bodies: the connection
+    // keeps a reference to `data` instead of copying it, transmits from it (frames reference it
+    // as an external segment when the device can chain one, caps().tx_ext; otherwise each
+    // segment copies from it) and retransmits from it. release(ctx) runs exactly once: when
+    // every byte is acknowledged and no frame references it any more, or when the connection
+    // ends first (reset, abort, timeout, the tcp destroyed). Until then the memory must stay
+    // valid and unchanged.
+    // A body below tcp_config::ext_min (and one the send buffer holds whole) is copied instead,
+    // and released before this returns. Taken whole or not at all: 0 (taken), EAGAIN (the
+    // send buffer is full (send_space() is 0, or smaller than a body to copy): nothing taken,
+    // release not called; try again once writable()), ENOMEM, else the errors of send() (not
+    // called either). A large body is taken while send_space() > 0, so the bytes queued may
+    // pass snd_buf by one body: that memory is the caller's.
+    [[nodiscard]] int send_external(bytes data, release_fn release, void* ctx) noexcept;
     // Zero-copy receive: the first contiguous run of received bytes (inside a held frame
     // buffer), valid until consume() or the next call into the stack.
     bytes peek() const noexcept;
@@ -96,11 +122,11 @@ public:
     // Copies up to out.size() bytes out and consumes them; returns the count.
     std::size_t read(std::span<std::uint8_t> out) noexcept;
     std::size_t readable() const noexcept;   // bytes received in order, not consumed
-    std::size_t send_space() const noexcept; // free bytes in the send buffer
+    std::size_t send_space() const noexcept; // snd_buf less the bytes queued (copied or external)
     bool writable() const noexcept { return send_space() > 0 && error() == 0 && !shut_down(); }
     bool eof() const noexcept;                // peer sent FIN and every byte was consumed
     bool shut_down() const noexcept;          // shutdown() or close() was called
-    // Unsent and unacknowledged bytes in the send buffer.
+    // Unsent and unacknowledged bytes, copied and external.
     std::size_t unacked() const noexcept;
 
     // Sends FIN after the buffered data. 0, ENOTCONN.
@@ -130,6 +156,7 @@ public:
 private:
     friend class tcp;
     friend class tcp_listener;
+    int sendable() const noexcept; // 0, or why nothing can be sent
     tcp_conn* _c = nullptr;
 };
 
@@ -195,6 +222,11 @@ private:
     bool send_segment(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
                       std::uint8_t flags, std::uint16_t window, bytes d1, bytes d2,
                       const tcp_out_opts& opts = {}) noexcept;
+    // The same with copied parts and an external tail attached when the device can (copied
+    // when it cannot); the checksum spans both.
+    bool send_payload(ip4 dst, std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
+                      std::uint8_t flags, std::uint16_t window, const tcp_payload& pl,
+                      const tcp_out_opts& opts) noexcept;
     void send_reset_for(const ip4_view& ip, const tcp_view& t) noexcept;
     bool challenge_ack_allowed(std::uint64_t now) noexcept;
     void listen_input(tcp_listener& l, const ip4_view& ip, const tcp_view& t, std::uint64_t now) noexcept;

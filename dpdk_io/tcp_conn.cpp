@@ -1,5 +1,6 @@
 // tcp_conn.cpp: one connection's state machine (RFC 9293 section 3.10.7), retransmission
-// (RFC 6298), congestion control (RFC 5681, NewReno RFC 6582), flow control and reassembly.
+// (RFC 6298), congestion control (RFC 5681, NewReno RFC 6582, SACK recovery entered here),
+// flow control, PAWS and reassembly. The send queue and output are in tcp_send.cpp.
 #include <algorithm>
 #include <cerrno>
 
@@ -9,13 +10,6 @@ namespace zmx::dpdk {
 
 namespace {
 constexpr std::uint64_t clock_granularity_ns = 1000;
-bool sends_data(tcp_state s) noexcept {
-    return s == tcp_state::established || s == tcp_state::close_wait || s == tcp_state::fin_wait_1 ||
-           s == tcp_state::closing || s == tcp_state::last_ack;
-}
-bool takes_data(tcp_state s) noexcept {
-    return s == tcp_state::established || s == tcp_state::fin_wait_1 || s == tcp_state::fin_wait_2;
-}
 } // namespace
 
 stack_counters& tcp_conn::ctr() noexcept { return t->ctr(); }
@@ -128,98 +122,6 @@ void tcp_conn::send_syn() noexcept {
     (void)t->send_segment(raddr, lport, rport, iss, synack ? rcv_nxt : 0, flags, std::uint16_t(w), {}, {}, o);
 }
 
-void tcp_conn::emit(std::uint32_t seq, std::size_t len, std::uint8_t flags) noexcept {
-    const std::size_t off = seq - snd_una;
-    bytes a, b;
-    if (len != 0) {
-        const std::size_t cap = sbuf.size();
-        const std::size_t start = (s_head + off) % cap;
-        const std::size_t first = std::min(len, cap - start);
-        a = bytes(sbuf.data() + start, first);
-        b = bytes(sbuf.data(), len - first);
-    }
-    if (seq_lt(seq, snd_max)) {
-        ++ctr().tcp_retransmits;
-        ++retransmits;
-    }
-    (void)t->send_segment(raddr, lport, rport, seq, rcv_nxt, std::uint8_t(flags | tcp_ack), window_field(), a, b,
-                          opts());
-}
-
-void tcp_conn::output(std::uint64_t now) noexcept {
-    if (t == nullptr || !sends_data(state))
-        return;
-    for (;;) {
-        if (fin_sent && seq_gt(snd_nxt, fin_seq))
-            return; // everything, FIN included, is out
-        const std::uint32_t off = snd_nxt - snd_una;
-        const std::size_t unsent = off <= s_len ? s_len - off : 0;
-        const std::uint32_t flight = snd_nxt - snd_una;
-        const std::uint32_t wnd = std::min(snd_wnd, cwnd);
-        std::size_t len = 0;
-        if (unsent > 0) {
-            if (flight >= wnd) {
-                // Zero window with nothing in flight: probe it (RFC 9293 section 3.8.6.1).
-                if (snd_wnd == 0 && flight == 0 && persist_at == 0) {
-                    persist_at = now + std::min(rto << std::min(persist_backoff, 20u), t->config().rto_max_ns);
-                    t->arm(persist_at);
-                }
-                return;
-            }
-            len = std::min<std::size_t>({std::size_t(mss), unsent, std::size_t(wnd - flight)});
-        } else if (!fin_pending) {
-            return;
-        }
-        const bool fin = fin_pending && len == unsent;
-        const std::uint32_t seq = snd_nxt;
-        emit(seq, len, std::uint8_t((len != 0 ? tcp_psh : 0) | (fin ? tcp_fin : 0)));
-        snd_nxt += std::uint32_t(len) + (fin ? 1 : 0);
-        if (fin) {
-            fin_sent = true;
-            fin_seq = snd_nxt - 1;
-        }
-        // Karn: time only segments sent for the first time.
-        if (!timing && seq_geq(seq, snd_max) && len != 0) {
-            timing = true;
-            rtt_seq = seq;
-            rtt_start = now;
-        }
-        if (seq_gt(snd_nxt, snd_max))
-            snd_max = snd_nxt;
-        if (rto_at == 0)
-            set_rto_timer(now + rto);
-        if (fin)
-            return;
-    }
-}
-
-void tcp_conn::retransmit_first(std::uint64_t now) noexcept {
-    if (s_len != 0) {
-        const std::size_t len = std::min<std::size_t>(mss, s_len);
-        const bool fin = fin_sent && len == s_len;
-        emit(snd_una, len, std::uint8_t(tcp_psh | (fin ? tcp_fin : 0)));
-    } else if (fin_sent && !fin_acked) {
-        emit(snd_una, 0, tcp_fin);
-    }
-    timing = false; // Karn
-    set_rto_timer(now + rto);
-}
-
-std::size_t tcp_conn::app_send(bytes data) noexcept {
-    const std::size_t cap = sbuf.size();
-    const std::size_t n = std::min(data.size(), cap - s_len);
-    if (n == 0)
-        return 0;
-    const std::size_t tail = (s_head + s_len) % cap;
-    const std::size_t first = std::min(n, cap - tail);
-    std::memcpy(sbuf.data() + tail, data.data(), first);
-    if (n > first)
-        std::memcpy(sbuf.data(), data.data() + first, n - first);
-    s_len += n;
-    output(t->_now);
-    return n;
-}
-
 void tcp_conn::app_shutdown(std::uint64_t now) noexcept {
     if (fin_pending)
         return;
@@ -280,9 +182,13 @@ void tcp_conn::release_buffers(bool rx_too) noexcept {
         rxq.clear();
         rx_bytes = 0;
     }
+    for (tcp_tx_chunk& k : txq)
+        if (k.ext != nullptr)
+            k.ext->unref(); // released now unless a frame still references it
+    txq.clear();
     sbuf.clear();
     sbuf.shrink_to_fit();
-    s_len = s_head = 0;
+    s_len = s_head = c_len = 0;
 }
 
 void tcp_conn::finish(int err) noexcept {
@@ -345,6 +251,7 @@ void tcp_conn::start_passive(const tcp_view& syn, std::uint64_t now) noexcept {
         mss = 64; // a peer's absurd MSS would make us send one byte per frame
     ts_ok = t->config().timestamps && syn.opts.has_timestamps;
     ts_recent = syn.opts.ts_val;
+    ts_recent_at = now;
     sack_ok = t->config().sack && syn.opts.sack_permitted;
     if (ts_ok)
         mss = std::uint16_t(mss - 12); // every segment carries 12 bytes of timestamps
@@ -404,6 +311,10 @@ void tcp_conn::on_timer(std::uint64_t now) noexcept {
         finish(ETIMEDOUT);
         return;
     }
+    // The scoreboard stays (what the peer holds is not sent again), unless the peer may have
+    // dropped what it SACKed (RFC 2018 section 8): a second timeout in a row forgets it.
+    if (retries >= 2)
+        sacked.clear();
     // RFC 5681 (4), RFC 6582 section 3.2 (4): collapse the window, go back to SND.UNA.
     const std::uint32_t flight = snd_max - snd_una;
     ssthresh = std::max<std::uint32_t>(flight / 2, 2u * mss);
@@ -414,7 +325,8 @@ void tcp_conn::on_timer(std::uint64_t now) noexcept {
     ca_acc = 0;
     snd_nxt = snd_una;
     if (fin_sent && !fin_acked && s_len == 0) {
-        emit(snd_una, 0, tcp_fin); // only the FIN is outstanding
+        bool fin = true;
+        (void)emit(snd_una, 0, 0, fin); // only the FIN is outstanding
         snd_nxt = snd_una + 1;
         set_rto_timer(now + rto);
         return;
@@ -478,6 +390,7 @@ void tcp_conn::syn_sent_input(const tcp_view& seg, std::uint64_t now) noexcept {
         mss = 64;
     ts_ok = t->config().timestamps && seg.opts.has_timestamps;
     ts_recent = seg.opts.ts_val;
+    ts_recent_at = now;
     sack_ok = t->config().sack && seg.opts.sack_permitted;
     if (ts_ok)
         mss = std::uint16_t(mss - 12);
@@ -523,6 +436,17 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         seg.flags = std::uint8_t(seg.flags & ~tcp_syn);
         seg.seq += 1;
     }
+    // PAWS (RFC 7323 section 5.3 R1): a timestamp older than TS.Recent marks an old duplicate
+    // (its sequence numbers may have wrapped): not acceptable, answered with an ACK. Not for
+    // a RST; not once TS.Recent is 24 days old (section 5.5).
+    constexpr std::uint64_t paws_idle_ns = 24ull * 24 * 3600 * 1'000'000'000;
+    if (ts_ok && seg.opts.has_timestamps && (seg.flags & tcp_rst) == 0 && seq_lt(seg.opts.ts_val, ts_recent) &&
+        now - ts_recent_at < paws_idle_ns) {
+        ++ctr().tcp_paws_rejected;
+        send_ack();
+        dev.free(p);
+        return;
+    }
     const std::uint32_t wnd = rcv_wnd();
     std::size_t dlen = seg.payload.size();
     const std::uint32_t seg_len = std::uint32_t(dlen) + ((seg.flags & tcp_syn) ? 1 : 0) + ((seg.flags & tcp_fin) ? 1 : 0);
@@ -566,8 +490,10 @@ void tcp_conn::input(pkt* p, const tcp_view& seg_in, std::uint64_t now) noexcept
         return;
     }
     // RFC 7323 section 4.3: remember the peer's clock from segments that reach RCV.NXT.
-    if (ts_ok && seg.opts.has_timestamps && seq_leq(seg.seq, rcv_nxt))
-        ts_recent = seg.opts.ts_val;
+    if (ts_ok && seg.opts.has_timestamps && seq_leq(seg.seq, rcv_nxt)) {
+        ts_recent = seg.opts.ts_val; // PAWS above made sure it is not older
+        ts_recent_at = now;
+    }
     // Trim what we already have from the front (a SYN included), what is past the window
     // from the back (a FIN included).
     const std::uint8_t* data = seg.payload.data();
@@ -702,6 +628,8 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
     }
     const std::uint32_t new_wnd = std::uint32_t(seg.window) << snd_ws;
     const bool wnd_same = new_wnd == snd_wnd;
+    if (sack_ok && seg.opts.sack_blocks != 0)
+        sack_update(seg);
     // Window update (RFC 9293 section 3.10.7.4: SND.WL1 / SND.WL2).
     if (seq_lt(snd_wl1, seg.seq) || (snd_wl1 == seg.seq && seq_leq(snd_wl2, ack))) {
         const bool opened = snd_wnd == 0 && new_wnd > 0;
@@ -716,14 +644,13 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
     }
     if (seq_gt(ack, snd_una)) {
         std::uint32_t acked = ack - snd_una;
-        std::uint32_t data_acked = std::min<std::uint32_t>(acked, std::uint32_t(s_len));
+        const std::size_t data_acked = std::min<std::size_t>(acked, s_len);
         if (fin_sent && seq_gt(ack, fin_seq))
             fin_acked = true;
-        if (!sbuf.empty()) {
-            s_head = (s_head + data_acked) % sbuf.size();
-        }
-        s_len -= data_acked;
+        drop_acked(data_acked);
         snd_una = ack;
+        if (!sacked.empty())
+            sack_trim();
         if (seq_lt(snd_nxt, snd_una))
             snd_nxt = snd_una;
         retries = 0;
@@ -739,6 +666,9 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
                 cwnd = std::min(ssthresh, std::max(flight, std::uint32_t(mss)) + mss);
                 in_recovery = false;
                 dupacks = 0;
+            } else if (sack_ok) { // partial ACK: more holes as pipe allows (RFC 6675)
+                sack_recover(now, false);
+                set_rto_timer(now + rto);
             } else { // partial ACK: the next hole, deflate by what was acked
                 retransmit_first(now);
                 cwnd = cwnd > acked ? cwnd - acked : 0;
@@ -772,10 +702,20 @@ bool tcp_conn::ack_input(const tcp_view& seg, std::uint64_t now) noexcept {
             recover = snd_max;
             in_recovery = true;
             ++ctr().tcp_fast_retransmits;
-            retransmit_first(now);
-            cwnd = ssthresh + 3u * mss;
+            if (sack_ok) { // RFC 6675 section 5: the first hole now, then as pipe allows
+                cwnd = ssthresh;
+                rxt_next = snd_una;
+                sack_recover(now, true);
+                set_rto_timer(now + rto);
+            } else {
+                retransmit_first(now);
+                cwnd = ssthresh + 3u * mss;
+            }
         } else if (in_recovery) {
-            cwnd += mss; // each further duplicate: one segment left the network
+            if (sack_ok)
+                sack_recover(now, false); // the SACK this duplicate carried lowered pipe
+            else
+                cwnd += mss; // each further duplicate: one segment left the network
         }
     }
     if (snd_una != snd_max && rto_at == 0)

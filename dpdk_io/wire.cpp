@@ -255,7 +255,18 @@ bool parse_tcp_options(bytes area, tcp_options& out) noexcept {
             out.ts_val = load32(v);
             out.ts_ecr = load32(v + 4);
             break;
-        default: break; // SACK blocks and unknown options: skipped by length
+        case tcp_opt_sack: {
+            if (len < 10 || (len - 2) % 8 != 0 || len > 34)
+                return false;
+            const std::size_t nb = (len - 2) / 8;
+            for (std::size_t b = 0; b < nb; ++b) {
+                out.sack[b][0] = load32(v + 8 * b);
+                out.sack[b][1] = load32(v + 8 * b + 4);
+            }
+            out.sack_blocks = std::uint8_t(nb);
+            break;
+        }
+        default: break; // unknown options: skipped by length
         }
         i += len;
     }

@@ -162,8 +162,10 @@ struct tcp_options {
     std::uint16_t mss = 0;        // 0: absent
     std::int8_t wscale = -1;      // -1: absent; else the shift, clamped to 14
     bool sack_permitted = false;  // noted, not used
-    bool has_timestamps = false;  // noted, not used
+    bool has_timestamps = false;
     std::uint32_t ts_val = 0, ts_ecr = 0;
+    std::uint8_t sack_blocks = 0;      // RFC 2018 blocks in this segment (at most 4)
+    std::uint32_t sack[4][2] = {};     // [left, right) edges, as sent (not checked here)
 };
 struct tcp_view {
     std::uint16_t src_port = 0, dst_port = 0;
@@ -187,7 +189,8 @@ constexpr bool tcp_flags_valid(std::uint8_t f) noexcept {
     return (f & (tcp_syn | tcp_ack | tcp_rst)) != 0;
 }
 // Parses the options area (the bytes between the fixed header and the data). False when an
-// option's length runs past the area or is below 2, or a known option has the wrong size.
+// option's length runs past the area or is below 2, or a known option has the wrong size (a
+// SACK option: 2 + 8n bytes, n from 1 to 4).
 bool parse_tcp_options(bytes area, tcp_options& out) noexcept;
 // `ip_payload` is the IPv4 payload; `verify_csum` false when the port already checked it.
 // Checks the header length against the bytes present, the checksum, the options, the

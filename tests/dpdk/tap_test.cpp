@@ -45,29 +45,18 @@ struct fd_guard {
     }
 };
 
-sockaddr_in sin_of(ip4 a, std::uint16_t port) {
-    sockaddr_in s{};
-    s.sin_family = AF_INET;
-    s.sin_addr.s_addr = htonl(a);
-    s.sin_port = htons(port);
-    return s;
-}
-
 class tap : public ::testing::Test {
 protected:
     void SetUp() override {
         ZMX_REQUIRE_EAL();
-        _subnet = free_subnet();
-        ASSERT_NE(_subnet, 0u) << "no free 10.99.N.0/24";
-        _if = unique_name("zt");
         port_options o;
         o.pool_mbufs = 1023;
-        ASSERT_EQ(port::open_vdev(unique_name("net_tap_z"), "iface=" + _if, o, _port), 0);
-        kernel_ip = make_ip4(10, 99, _subnet, 1);
-        our_ip = make_ip4(10, 99, _subnet, 2);
-        const std::string net = "10.99." + std::to_string(_subnet);
-        ASSERT_EQ(sh("ip addr add " + net + ".1/24 dev " + _if + " && ip link set " + _if + " up"), 0);
-        (void)sh("sysctl -qw net.ipv6.conf." + _if + ".disable_ipv6=1");
+        kernel_tap k;
+        ASSERT_EQ(k.open("zt", o, _port), "");
+        _subnet = k.subnet;
+        _if = k.ifname;
+        kernel_ip = k.kernel_ip;
+        our_ip = k.our_ip;
         stack_config c;
         // Our own MAC: the port reports the kernel tap's.
         c.mac = {{0x02, 0x99, std::uint8_t(_subnet), std::uint8_t(getpid() >> 8), std::uint8_t(getpid()), 2}};

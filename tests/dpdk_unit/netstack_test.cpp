@@ -38,16 +38,7 @@ struct fixture : ::testing::Test {
         (void)st.poll(now);
     }
     // Frames the stack sent since the last call, copied out and their buffers freed.
-    std::vector<frame> sent() {
-        (void)dev.flush(now);
-        std::vector<frame> out;
-        for (pkt* p : dev.sent()) {
-            out.emplace_back(p->data, p->data + p->len);
-            dev.free(p);
-        }
-        dev.sent().clear();
-        return out;
-    }
+    std::vector<frame> sent() { return drain_sent(dev, now); }
     void learn_peer() {
         feed(arp_frame(arp_request, peer_mac, peer_ip, mac_addr{}, our_ip));
         ASSERT_EQ(sent().size(), 1u);

@@ -9,112 +9,12 @@
 #include <map>
 #include <random>
 
-#include "dpdk_frames.hpp"
-#include "tcp_pair.hpp"
+#include "tcp_scripted.hpp"
 
 using namespace zmx::dpdk;
 using namespace zmx::dpdk::test;
 
 namespace {
-
-constexpr unsigned pool = 512;
-constexpr std::uint16_t peer_port = 40000, srv_port = 80;
-
-struct scripted : ::testing::Test {
-    mem_netdev dev{pool};
-    stack st{dev, tcp_pair::cfg(mac_b, ip_b)};
-    tcp_config tc = fast_tcp();
-    std::unique_ptr<tcp> t;
-    std::uint64_t now = 1'000'000'000;
-    tcp_listener l;
-    tcp_connection c;
-    std::uint32_t iss = 0, pseq = 1000; // our side's ISN; the peer's next sequence number
-
-    void SetUp() override { make(); }
-    void make() {
-        t = std::make_unique<tcp>(st, tc);
-        ASSERT_TRUE(dev.inject(arp_frame(arp_request, mac_a, ip_a, mac_addr{}, ip_b)));
-        (void)st.poll(now);
-        (void)sent();
-    }
-    void TearDown() override {
-        c.abort();
-        l.close();
-        t.reset();
-        (void)sent();
-        EXPECT_EQ(dev.free_buffers(), pool) << "a frame buffer leaked";
-    }
-    frame seg(const tcp_spec& s, bytes payload = {}, ip4 dst = ip_b) {
-        return ip_frame(mac_b, mac_a, {ip_a, dst, proto_tcp}, tcp_segment(ip_a, dst, s, payload));
-    }
-    tcp_spec spec(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) const {
-        return tcp_spec{.sport = peer_port, .dport = srv_port, .seq = seq, .ack = ack, .flags = flags};
-    }
-    void feed(const frame& f) {
-        ASSERT_TRUE(dev.inject(f));
-        (void)st.poll(now);
-    }
-    void advance(std::uint64_t ns) {
-        now += ns;
-        (void)st.poll(now);
-    }
-    std::vector<frame> sent() {
-        (void)dev.flush(now);
-        std::vector<frame> out;
-        for (pkt* p : dev.sent()) {
-            out.emplace_back(p->data, p->data + p->len);
-            dev.free(p);
-        }
-        dev.sent().clear();
-        return out;
-    }
-    std::vector<tcp_view> sent_segs(std::vector<frame>& keep) {
-        keep = sent();
-        std::vector<tcp_view> v;
-        for (auto& f : keep) {
-            tcp_view x;
-            EXPECT_TRUE(checksums_ok(f));
-            if (sent_tcp(f, x))
-                v.push_back(x);
-        }
-        return v;
-    }
-    // Listener on srv_port, the peer's handshake (no window scaling: windows are exact).
-    void establish(bool do_listen = true, std::vector<std::uint8_t> syn_opts = {2, 4, 0x05, 0xb4}) {
-        if (do_listen) {
-            ASSERT_EQ(l.listen(*t, srv_port), 0);
-        }
-        tcp_spec syn = spec(tcp_syn, pseq - 1, 0);
-        syn.options = syn_opts;
-        feed(seg(syn));
-        std::vector<frame> k;
-        auto s = sent_segs(k);
-        ASSERT_EQ(s.size(), 1u);
-        ASSERT_EQ(s[0].flags, tcp_syn | tcp_ack);
-        EXPECT_EQ(s[0].ack, pseq);
-        EXPECT_EQ(s[0].opts.mss, 1460);
-        iss = s[0].seq;
-        feed(seg(spec(tcp_ack, pseq, iss + 1)));
-        ASSERT_EQ(l.accept(c), 0);
-        ASSERT_EQ(c.state(), tcp_state::established);
-        EXPECT_TRUE(sent().empty());
-    }
-    stack_counters before;
-    void snap() { before = st.counters(); }
-    std::map<std::string, std::uint64_t> moved() {
-        std::map<std::string, std::uint64_t> m;
-        std::vector<std::uint64_t> old;
-        before.for_each([&](const char*, std::uint64_t v) { old.push_back(v); });
-        std::size_t i = 0;
-        st.counters().for_each([&](const char* n, std::uint64_t v) {
-            if (v != old[i])
-                m.emplace(n, v - old[i]);
-            ++i;
-        });
-        return m;
-    }
-    using counts = std::map<std::string, std::uint64_t>;
-};
 
 TEST_F(scripted, malformed_and_bogus_segments_each_have_their_counter) {
     establish();
@@ -241,6 +141,53 @@ TEST_F(scripted, out_of_order_segments_are_reassembled) {
     ASSERT_EQ(c.read(got), 3000u);
     EXPECT_EQ(got, d);
     EXPECT_EQ(t->held_buffers(), 0u);
+}
+
+// PAWS (RFC 7323 section 5): a segment whose timestamp is older than the last one taken at
+// the left edge is an old duplicate: dropped with its counter and answered with an ACK,
+// whatever its sequence numbers say; comparisons wrap like sequence numbers; a RST is not
+// subject to it.
+TEST_F(scripted, paws_drops_segments_with_old_timestamps) {
+    auto ts = [](std::uint32_t val) {
+        std::vector<std::uint8_t> o = {1, 1, 8, 10};
+        for (std::uint32_t v : {val, 0u})
+            for (int sh = 24; sh >= 0; sh -= 8)
+                o.push_back(std::uint8_t(v >> sh));
+        return o;
+    };
+    establish(true, {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0}); // TSval 4096
+    std::vector<frame> k;
+    auto data = [&](std::uint32_t tsval, std::size_t n, std::uint8_t seed) {
+        tcp_spec s = spec(tcp_ack, pseq, iss + 1);
+        s.options = ts(tsval);
+        feed(seg(s, pattern(n, seed)));
+    };
+    data(5000, 100, 1); // newer: taken, TS.Recent 5000
+    pseq += 100;
+    EXPECT_EQ(c.readable(), 100u);
+    (void)sent();
+    snap();
+    data(4999, 50, 2); // older, though at RCV.NXT: an old duplicate
+    EXPECT_EQ(moved(), (counts{{"tcp_in", 1}, {"tcp_paws_rejected", 1}, {"tcp_out", 1}}));
+    auto out = sent_segs(k);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].ack, pseq); // the ACK says where we are
+    EXPECT_EQ(out[0].opts.ts_ecr, 5000u);
+    EXPECT_EQ(c.readable(), 100u);
+    data(5000 + 0x7fffffffu, 50, 3); // newer modulo 2^32
+    pseq += 50;
+    EXPECT_EQ(c.readable(), 150u);
+    data(5000 + 0x7fffffffu + 10, 50, 4); // and past the wrap of the 32-bit clock
+    pseq += 50;
+    EXPECT_EQ(c.readable(), 200u);
+    EXPECT_EQ(st.counters().tcp_paws_rejected, 1u);
+    // A RST with an old timestamp is judged by its sequence number alone.
+    tcp_spec r = spec(tcp_rst, pseq, 0);
+    r.options = ts(1);
+    feed(seg(r));
+    EXPECT_EQ(c.state(), tcp_state::closed);
+    EXPECT_EQ(c.error(), ECONNRESET);
+    (void)sent();
 }
 
 TEST_F(scripted, sack_blocks_report_held_ranges_latest_first) {

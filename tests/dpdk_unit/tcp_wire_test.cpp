@@ -82,6 +82,25 @@ TEST(tcp_wire, timestamps_and_unknown_options_are_read_or_skipped) {
     EXPECT_EQ(v.opts.wscale, 14);
 }
 
+TEST(tcp_wire, sack_blocks_are_read) {
+    tcp_spec s{.sport = 1, .dport = 2, .flags = tcp_ack};
+    // NOP, NOP, SACK with one block [5, 9).
+    s.options = {1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 9};
+    tcp_view v;
+    ASSERT_EQ(parse(tcp_segment(a, b, s), v), tcp_error::ok);
+    ASSERT_EQ(v.opts.sack_blocks, 1u);
+    EXPECT_EQ(v.opts.sack[0][0], 5u);
+    EXPECT_EQ(v.opts.sack[0][1], 9u);
+    // Four blocks fill 34 of the 40 bytes of option space; edges are taken as sent.
+    s.options = {1, 1, 5, 34};
+    for (std::uint8_t i = 0; i < 8; ++i)
+        s.options.insert(s.options.end(), {0xff, 0xff, 0xff, std::uint8_t(0xf0 + i)});
+    s.options.insert(s.options.end(), {1, 1});
+    ASSERT_EQ(parse(tcp_segment(a, b, s), v), tcp_error::ok);
+    ASSERT_EQ(v.opts.sack_blocks, 4u);
+    EXPECT_EQ(v.opts.sack[3][1], 0xfffffff7u);
+}
+
 TEST(tcp_wire, sequence_comparisons_wrap) {
     EXPECT_TRUE(seq_lt(0xfffffff0u, 0x10u));
     EXPECT_TRUE(seq_gt(0x10u, 0xfffffff0u));
@@ -139,6 +158,9 @@ TEST(tcp_wire, hostile_headers_each_have_their_error) {
         {"window scale of length 4", with([](tcp_spec& s) { s.options = {3, 4, 1, 1}; }), tcp_error::bad_options},
         {"SACK-permitted of length 3", with([](tcp_spec& s) { s.options = {4, 3, 0, 0}; }), tcp_error::bad_options},
         {"timestamps of length 6", with([](tcp_spec& s) { s.options = {8, 6, 0, 0, 0, 0, 0, 0}; }), tcp_error::bad_options},
+        {"SACK of length 2", with([](tcp_spec& s) { s.options = {1, 1, 5, 2}; }), tcp_error::bad_options},
+        {"SACK of length 9", with([](tcp_spec& s) { s.options = {1, 1, 1, 5, 9, 0, 0, 0, 0, 0, 0, 0}; }),
+         tcp_error::bad_options},
         {"null flags", with([](tcp_spec& s) { s.flags = 0; }), tcp_error::bad_flags},
         {"FIN alone", with([](tcp_spec& s) { s.flags = tcp_fin; }), tcp_error::bad_flags},
         {"Xmas", with([](tcp_spec& s) { s.flags = tcp_fin | tcp_psh | tcp_urg; }), tcp_error::bad_flags},

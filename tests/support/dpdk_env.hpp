@@ -3,7 +3,9 @@
 // --no-huge without hugepages), names unique to the process (taps, vdevs, rings), a private
 // 10.99.N.0/24 subnet no other interface routes, shell commands, and a pump that polls
 // stacks until a condition holds or a deadline passes (no sleeps).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "eal.hpp"
+#include "port.hpp"
 #include "stack.hpp"
 
 namespace zmx::dpdk::test {
@@ -55,6 +58,39 @@ inline unsigned free_subnet() {
     }
     return 0;
 }
+
+inline sockaddr_in sin_of(ip4 a, std::uint16_t port) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    s.sin_addr.s_addr = htonl(a);
+    s.sin_port = htons(port);
+    return s;
+}
+
+// A net_tap port the kernel talks to, on a free 10.99.N.0/24: the kernel's interface has .1
+// (up, no IPv6 chatter), the stack on the port takes .2.
+struct kernel_tap {
+    unsigned subnet = 0;
+    std::string ifname;
+    ip4 kernel_ip = 0, our_ip = 0;
+    // Creates the device (names from `prefix`, unique to the process) and sets the kernel side
+    // up. "" or what failed; the port (in out) removes the tap when it is destroyed.
+    std::string open(const std::string& prefix, const port_options& o, std::unique_ptr<port>& out) {
+        subnet = free_subnet();
+        if (subnet == 0)
+            return "no free 10.99.N.0/24";
+        ifname = unique_name(prefix);
+        if (int rc = port::open_vdev(unique_name("net_tap_" + prefix), "iface=" + ifname, o, out); rc != 0)
+            return "net_tap: errno " + std::to_string(rc);
+        kernel_ip = make_ip4(10, 99, subnet, 1);
+        our_ip = make_ip4(10, 99, subnet, 2);
+        const std::string net = "10.99." + std::to_string(subnet);
+        if (sh("ip addr add " + net + ".1/24 dev " + ifname + " && ip link set " + ifname + " up") != 0)
+            return "ip addr/link on " + ifname;
+        (void)sh("sysctl -qw net.ipv6.conf." + ifname + ".disable_ipv6=1");
+        return "";
+    }
+};
 
 // Polls `stacks` (and runs `extra`) until done() holds or timeout; true when it held.
 inline bool pump(std::initializer_list<stack*> stacks, const std::function<bool()>& done,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mem_netdev.hpp"
 #include "wire.hpp"
 
 namespace zmx::dpdk::test {
@@ -137,6 +138,19 @@ inline bool sent_tcp(const frame& f, tcp_view& out) {
     if (!parse_eth(f, e) || parse_ip4(e.payload, ip, true, false) != ip4_error::ok || ip.proto != proto_tcp)
         return false;
     return parse_tcp(ip.payload, ip.src, ip.dst, true, out) == tcp_error::ok;
+}
+
+// Frames a heap device transmitted since the last call (flushed first), copied out and their
+// buffers freed.
+inline std::vector<frame> drain_sent(mem_netdev& dev, std::uint64_t now) {
+    (void)dev.flush(now);
+    std::vector<frame> out;
+    for (pkt* p : dev.sent()) {
+        out.emplace_back(p->data, p->data + p->len);
+        dev.free(p);
+    }
+    dev.sent().clear();
+    return out;
 }
 
 inline std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
