@@ -26,6 +26,10 @@ public:
     // Frames flushed with no peer wired, oldest first; the caller frees them.
     std::deque<pkt*>& sent() noexcept { return _sent; }
     unsigned free_buffers() const noexcept { return unsigned(_free.size()); }
+    // Frames send() may queue before a flush (default: the pool's size), so tests can fill
+    // the transmit queue the way a full NIC ring would.
+    void set_tx_limit(unsigned frames) noexcept { _tx_limit = frames; }
+    std::size_t tx_queued() const noexcept { return _txq.size(); }
 
     pkt* alloc() noexcept override;
     void free(pkt* p) noexcept override;
@@ -34,6 +38,8 @@ public:
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
     const netdev_stats& stats() const noexcept override { return _stats; }
+    bool alloc_bulk(pkt** out, unsigned n) noexcept override;
+    unsigned send_burst(pkt* const* p, unsigned n) noexcept override;
 
 private:
     struct slot { // standard layout: a pkt* converts back to its slot
@@ -45,6 +51,7 @@ private:
     std::vector<pkt*> _free;
     std::deque<pkt*> _txq, _rxq, _sent;
     mem_netdev* _peer = nullptr;
+    std::size_t _tx_limit = 0; // 0: the pool's size
     std::uint16_t _room;
     netdev_caps _caps;
     netdev_stats _stats;

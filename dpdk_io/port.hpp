@@ -57,6 +57,9 @@ public:
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
     const netdev_stats& stats() const noexcept override { return _stats; }
+    bool alloc_bulk(pkt** out, unsigned n) noexcept override;
+    void free_bulk(pkt* const* p, unsigned n) noexcept override;
+    unsigned send_burst(pkt* const* p, unsigned n) noexcept override;
     std::size_t tx_queued() const noexcept { return _txn; }
     // The link state now (memif, for one, is up only once its peer has connected).
     bool link_up() const noexcept;
@@ -68,6 +71,7 @@ private:
     void drain_rx() noexcept;  // frees everything the port still has for us
     void shutdown() noexcept;  // stop, drain, close; pool kept
     void release_pool() noexcept;
+    void prepare_tx(rte_mbuf* m, const pkt& p) noexcept; // pkt's length and offloads into the mbuf
 
     port_info _info;
     port_options _o;
