@@ -57,6 +57,114 @@ stack_config cfg(int i) {
     return c;
 }
 
+// CPU time of this thread: what it cost, whatever else the shared vCPUs ran meanwhile.
+std::uint64_t thread_cpu_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
+
+// The burst paths, both stacks on this thread: claim+commit 64 at a time, recv_burst.
+// Returns delivered packets/s; *cpu_ns: this thread's CPU time per packet (both sides).
+double dpdk_one_core_burst(ring_link& l, unsigned count, double* cpu_ns) {
+    stack_config cb = cfg(2);
+    cb.rx_burst = 64;
+    stack a(l.a(), cfg(1)), b(l.b(), cb);
+    udp_socket sa, sb;
+    (void)sa.bind(a, 1);
+    (void)sb.bind(b, 2);
+    std::uint8_t m[payload] = {};
+    mut_bytes v[64];
+    int err = 0;
+    for (int i = 0; i < 1000 && sa.claim(cfg(2).addr, 2, payload, v, err) == 0; ++i) { // ARP first
+        (void)a.poll(mono_ns());
+        (void)b.poll(mono_ns());
+    }
+    sa.abort();
+    udp_rx_batch batch;
+    std::uint64_t got = 0, sent = 0, now = mono_ns();
+    const std::uint64_t t0 = now, c0 = thread_cpu_ns();
+    unsigned iter = 0;
+    while (got < count) {
+        if (sent < count && sa.claimed() == 0) {
+            const unsigned n =
+                sa.claim(cfg(2).addr, 2, payload, std::span(v, std::min<std::uint64_t>(64, count - sent)), err);
+            for (unsigned i = 0; i < n; ++i)
+                std::memcpy(v[i].data(), m, payload);
+        }
+        sent += sa.commit(sa.claimed());
+        if ((++iter & 15) == 0)
+            now = mono_ns();
+        (void)a.poll(now);
+        (void)b.poll(now);
+        while (const unsigned n = sb.recv_burst(batch))
+            got += n;
+    }
+    batch.release();
+    *cpu_ns = double(thread_cpu_ns() - c0) / double(got);
+    return double(got) / (double(mono_ns() - t0) / 1e9);
+}
+
+// The burst paths with the receiver on its own spinning polling core, the sender pinned to
+// the other CPU. *cpu_ns: the sender's CPU time per packet.
+double dpdk_two_cores_burst(ring_link& l, unsigned count, int tx_cpu, int rx_cpu, double* cpu_ns) {
+    stack_config cb = cfg(2);
+    cb.rx_burst = 64;
+    stack a(l.a(), cfg(1)), b(l.b(), cb);
+    udp_socket sa, sb;
+    (void)sa.bind(a, 1);
+    (void)sb.bind(b, 2);
+    std::atomic<std::uint64_t> got{0};
+    poll_loop loop;
+    loop.add(b);
+    udp_rx_batch batch;
+    loop.set_step([&](std::uint64_t) {
+        unsigned n = 0;
+        while (const unsigned k = sb.recv_burst(batch))
+            n += k;
+        batch.release();
+        got.fetch_add(n, std::memory_order_relaxed);
+        return n;
+    });
+    polling_core core;
+    (void)core.start(loop, rx_cpu, idle_strategy(idle_mode::spin));
+    cpu_set_t old, one;
+    sched_getaffinity(0, sizeof old, &old);
+    CPU_ZERO(&one);
+    CPU_SET(tx_cpu, &one);
+    (void)sched_setaffinity(0, sizeof one, &one);
+    std::uint8_t m[payload] = {};
+    mut_bytes v[64];
+    int err = 0;
+    while (sa.claim(cfg(2).addr, 2, payload, v, err) == 0) // ARP first
+        (void)a.poll(mono_ns());
+    sa.abort();
+    std::uint64_t sent = 0, now = mono_ns();
+    const std::uint64_t t0 = now, c0 = thread_cpu_ns();
+    unsigned iter = 0;
+    while (sent < count) {
+        if (sa.claimed() == 0) {
+            const unsigned n =
+                sa.claim(cfg(2).addr, 2, payload, std::span(v, std::min<std::uint64_t>(64, count - sent)), err);
+            for (unsigned i = 0; i < n; ++i)
+                std::memcpy(v[i].data(), m, payload);
+        }
+        sent += sa.commit(sa.claimed());
+        if ((++iter & 15) == 0)
+            now = mono_ns();
+        (void)a.poll(now);
+    }
+    *cpu_ns = double(thread_cpu_ns() - c0) / double(sent);
+    const std::uint64_t deadline = mono_ns() + 2'000'000'000;
+    while (got.load() < count && mono_ns() < deadline)
+        (void)a.poll(mono_ns());
+    const double secs = double(mono_ns() - t0) / 1e9;
+    core.stop();
+    (void)sched_setaffinity(0, sizeof old, &old);
+    std::printf("  (two cores, burst: %llu of %u delivered)\n", (unsigned long long)got.load(), count);
+    return double(got.load()) / secs;
+}
+
 // One thread drives both stacks: the cost of the stack and the port per packet.
 double dpdk_one_core(ring_link& l, unsigned count) {
     stack a(l.a(), cfg(1)), b(l.b(), cfg(2));
@@ -387,12 +495,6 @@ bool ask(stack& a, udp_socket& s, bytes msg, udp_datagram& reply) {
 
 enum class send_mode { per_datagram, send_burst, claim, raw };
 
-// CPU time of this thread: what it cost, whatever else the shared vCPUs ran meanwhile.
-std::uint64_t thread_cpu_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
-}
 
 struct one_way {
     double sent_pps = 0, delivered_pps = 0, tx_ns = 0, rx_ns = 0, tx_cpu_ns = 0;
@@ -613,6 +715,20 @@ int main(int argc, char** argv) {
     {
         auto l = link_of("b2");
         std::printf("%-40s %10.2f Mpps\n", "zmx DPDK net_ring, sender + rx core", dpdk_two_cores(*l, count, other) / 1e6);
+    }
+    {
+        auto l = link_of("b4");
+        double cpu = 0;
+        const double r = dpdk_one_core_burst(*l, count, &cpu);
+        std::printf("%-40s %10.2f Mpps (%.1f ns CPU per packet, both sides)\n", "zmx DPDK net_ring, one core, burst",
+                    r / 1e6, cpu);
+    }
+    {
+        auto l = link_of("b5");
+        double cpu = 0;
+        const double r = dpdk_two_cores_burst(*l, count, c[0], other, &cpu);
+        std::printf("%-40s %10.2f Mpps (sender %.1f ns CPU per packet)\n", "zmx DPDK net_ring, sender + rx core, burst",
+                    r / 1e6, cpu);
     }
     unsigned delivered = 0;
     const double k = kernel_one_way(count, &delivered);
