@@ -481,15 +481,18 @@ int memif_child(int go_fd, const std::string& sock, int cpu) {
     return 0;
 }
 
-// The server's side of the control exchange: sends `msg` to port 9 until an answer comes.
-bool ask(stack& a, udp_socket& s, bytes msg, udp_datagram& reply) {
-    for (int tries = 0; tries < 200; ++tries) {
+// The server's side of the control exchange: sends `msg` to port 9 until an answer of
+// `reply_len` bytes comes (a mode switch is echoed: 1 byte; a count is 16), skipping late
+// answers to earlier requests (on a busy machine a resent request is answered twice).
+bool ask(stack& a, udp_socket& s, bytes msg, udp_datagram& reply, std::size_t reply_len) {
+    for (int tries = 0; tries < 500; ++tries) {
         (void)s.send_to(cfg(2).addr, 9, msg);
         const std::uint64_t wait = mono_ns() + 20'000'000;
         while (mono_ns() < wait) {
             (void)a.poll(mono_ns());
-            if (s.recv(reply))
-                return true;
+            while (s.recv(reply))
+                if (reply.payload().size() == reply_len && (reply_len != 1 || reply.payload()[0] == msg[0]))
+                    return true;
         }
     }
     return false;
@@ -509,7 +512,7 @@ one_way memif_one_way(stack& a, port& dev, udp_socket& s, unsigned count, send_m
     one_way r;
     udp_datagram d;
     const std::uint8_t m = std::uint8_t(sink);
-    if (!ask(a, s, bytes(&m, 1), d) || !ask(a, s, bytes(reinterpret_cast<const std::uint8_t*>("?"), 1), d))
+    if (!ask(a, s, bytes(&m, 1), d, 1) || !ask(a, s, bytes(reinterpret_cast<const std::uint8_t*>("?"), 1), d, 16))
         return r; // mode set, counters reset
     s.set_tx_checksum(udp_csum);
     std::uint8_t msg[payload] = {};
@@ -574,7 +577,7 @@ one_way memif_one_way(stack& a, port& dev, udp_socket& s, unsigned count, send_m
     const std::uint8_t q = '?';
     std::uint64_t res[2] = {0, 0};
     // The answer comes once the client has taken what was in flight (it answers in order).
-    if (ask(a, s, bytes(&q, 1), d) && d.payload().size() == 16)
+    if (ask(a, s, bytes(&q, 1), d, 16))
         std::memcpy(res, d.payload().data(), 16);
     const double secs = double(mono_ns() - t0) / 1e9;
     r.sent = sent;
@@ -698,7 +701,8 @@ int main(int argc, char** argv) {
     std::printf("UDP, %zu-byte payloads, %u packets one way, %u round trips; CPUs %zu; hugepages free %ld; load %.2f\n",
                 payload, count, rtt_count, c.size(), hugepages_free(), load[0]);
     port_options po;
-    po.pool_mbufs = 16383;
+    po.pool_mbufs = 8191; // two pools fit the EAL's memory with or without hugepages
+    po.pool_cache = 256;
     po.tx_queue = 1024;
     // Deep rings: on a shared, oversubscribed machine a descheduled receiver would
     // otherwise cap the rate at one ring's worth per time slice.
