@@ -69,8 +69,11 @@ TEST(udp_burst_wire, checksum_matches_reference_for_every_length_and_offset) {
             const bytes d(buf.data() + off, len);
             ASSERT_EQ(csum_finish(csum_partial(d, sum)), reference_csum(d, sum)) << off << " " << len;
         }
-    std::vector<std::uint8_t> ones(1500, 0xff); // carries all the way
-    EXPECT_EQ(csum_finish(csum_partial(bytes(ones), 0xffffffffu)), reference_csum(bytes(ones), 0xffffffffu));
+    for (std::size_t n : {1500u, 65535u}) { // carries all the way, up to the largest IPv4 packet
+        std::vector<std::uint8_t> ones(n, 0xff);
+        for (std::uint32_t sum : {0u, 1u, 0xffffu, 0xffffffffu})
+            EXPECT_EQ(csum_finish(csum_partial(bytes(ones), sum)), reference_csum(bytes(ones), sum)) << n << " " << sum;
+    }
 }
 
 // Two stacks wired back to back; b's address resolved by a.
