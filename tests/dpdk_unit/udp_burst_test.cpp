@@ -426,6 +426,52 @@ TEST_F(capture_fixture, misuse_is_refused_with_its_error) {
     EXPECT_EQ(dev.free_buffers(), pool);
 }
 
+TEST_F(capture_fixture, hostile_frames_among_good_ones_are_dropped_and_counted) {
+    udp_socket r;
+    ASSERT_EQ(r.bind(st, 2000), 0);
+    const stack_counters before = st.counters();
+    std::uint64_t good = 0;
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        const auto p = payload_of(good, 24);
+        ip_spec ip;
+        ip.src = b_ip;
+        ip.dst = a_ip;
+        const std::uint16_t dport = i % 5 == 3 ? 2001 : 2000; // 3: a port nobody bound
+        frame f = ip_frame(a_mac, b_mac, ip, udp_segment(b_ip, a_ip, 3000, dport, p));
+        switch (i % 5) {
+        case 0: ++good; break;                  // fine
+        case 1: f[f.size() - 1] ^= 0x5a; break; // payload changed: the UDP checksum fails
+        case 2:                                 // the UDP header cut short (IP length consistent)
+            f.resize(14 + 20 + 4);
+            store16(&f[16], 24);
+            fix_ip_csum(f);
+            break;
+        case 4: f[14 + 8] = 0; fix_ip_csum(f); break; // TTL 0
+        default: break;
+        }
+        ASSERT_TRUE(dev.inject(f));
+    }
+    for (int k = 0; k < 4; ++k)
+        (void)st.poll(now);
+    udp_rx_batch batch;
+    std::uint64_t got = 0;
+    while (const unsigned n = r.recv_burst(batch))
+        for (unsigned i = 0; i < n; ++i, ++got) {
+            const auto p = payload_of(got, 24);
+            ASSERT_TRUE(std::equal(p.begin(), p.end(), batch.payload(i).begin(), batch.payload(i).end())) << got;
+            EXPECT_EQ(batch.src_port(i), 3000);
+        }
+    EXPECT_EQ(got, good);
+    EXPECT_EQ(st.counters().udp_bad_checksum - before.udp_bad_checksum, 8u);
+    EXPECT_EQ(st.counters().udp_truncated - before.udp_truncated, 8u);
+    EXPECT_EQ(st.counters().udp_no_port - before.udp_no_port, 8u);
+    EXPECT_EQ(st.counters().ip_ttl_zero - before.ip_ttl_zero, 8u);
+    batch.release();
+    r.close();
+    drain();
+    EXPECT_EQ(dev.free_buffers(), pool);
+}
+
 TEST(udp_burst_rx, batches_are_bounded_released_in_bulk_and_reusable) {
     pair_fixture f;
     f.bind_and_resolve();
