@@ -2,6 +2,8 @@
 // expiry, resolution with retries and frames queued while it resolves, gratuitous ARP.
 #include "stack.hpp"
 
+#include <cerrno>
+
 namespace zmx::dpdk {
 
 void stack::arp_send(std::uint16_t op, const mac_addr& eth_dst, const mac_addr& tha, ip4 tpa) noexcept {
@@ -25,6 +27,8 @@ void stack::arp_learn(ip4 ip, const mac_addr& mac, std::uint64_t now) noexcept {
     if (it == _arp.end())
         return;
     arp_entry& e = it->second;
+    if (e.resolved && e.mac != mac)
+        ++_arp_gen; // burst senders cached the old MAC
     e.mac = mac;
     e.resolved = true;
     e.tries = 0;
@@ -157,6 +161,43 @@ int stack::send_ip(pkt* p, ip4 dst, std::uint8_t proto, std::uint16_t payload_le
     return 0;
 }
 
+int stack::resolve(ip4 dst, mac_addr& out) noexcept {
+    if (dst == 0)
+        return EINVAL;
+    if (is_multicast(dst)) {
+        out = mac_addr::for_group(dst);
+        return 0;
+    }
+    if (dst == 0xffffffffu || dst == _bcast) {
+        out = mac_addr::broadcast();
+        return 0;
+    }
+    ip4 hop = dst;
+    if (!on_link(dst)) {
+        if (_cfg.gateway == 0) {
+            ++_c.tx_no_route;
+            return EHOSTUNREACH;
+        }
+        hop = _cfg.gateway;
+    }
+    auto it = _arp.find(hop);
+    if (it != _arp.end() && it->second.resolved) {
+        out = it->second.mac;
+        return 0;
+    }
+    if (it == _arp.end()) { // the first asker starts resolution; timers() retries it
+        if (_arp.size() >= _cfg.arp_max_entries) {
+            ++_c.arp_cache_full;
+            return ENOBUFS;
+        }
+        it = _arp.emplace(hop, arp_entry{}).first;
+        it->second.tries = 1;
+        it->second.expires_ns = _now + _cfg.arp_retry_ns;
+        arp_send(arp_request, mac_addr::broadcast(), mac_addr{}, hop);
+    }
+    return EAGAIN;
+}
+
 unsigned stack::timers(std::uint64_t now) noexcept {
     _now = now;
     unsigned work = 0;
@@ -179,6 +220,8 @@ unsigned stack::timers(std::uint64_t now) noexcept {
             ++it;
             continue;
         }
+        if (e.resolved)
+            ++_arp_gen;
         _c.arp_unresolved += e.pending.size();
         for (pkt* q : e.pending)
             _dev.free(q);

@@ -106,8 +106,26 @@ void mem_netdev::free(pkt* p) noexcept {
     _free.push_back(p);
 }
 
+bool mem_netdev::alloc_bulk(pkt** out, unsigned n) noexcept {
+    if (_free.size() < n) {
+        ++_stats.alloc_failed;
+        return false;
+    }
+    for (unsigned i = 0; i < n; ++i)
+        out[i] = alloc();
+    return true;
+}
+
+unsigned mem_netdev::send_burst(pkt* const* p, unsigned n) noexcept {
+    const std::size_t limit = _tx_limit != 0 ? _tx_limit : _slots.size();
+    unsigned k = 0;
+    for (; k < n && _txq.size() < limit; ++k)
+        _txq.push_back(p[k]);
+    return k;
+}
+
 bool mem_netdev::send(pkt* p) noexcept {
-    if (_txq.size() >= _slots.size()) {
+    if (_txq.size() >= (_tx_limit != 0 ? _tx_limit : _slots.size())) {
         ++_stats.tx_dropped;
         free(p);
         return false;

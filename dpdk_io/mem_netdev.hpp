@@ -34,6 +34,10 @@ public:
     // Drops the references kept by hold_tx_ext; returns how many.
     std::size_t release_tx_ext() noexcept;
     std::size_t held_tx_ext() const noexcept { return _held_ext.size(); }
+    // Frames send() may queue before a flush (default: the pool's size), so tests can fill
+    // the transmit queue the way a full NIC ring would.
+    void set_tx_limit(unsigned frames) noexcept { _tx_limit = frames; }
+    std::size_t tx_queued() const noexcept { return _txq.size(); }
 
     pkt* alloc() noexcept override;
     void free(pkt* p) noexcept override;
@@ -43,6 +47,8 @@ public:
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
     const netdev_stats& stats() const noexcept override { return _stats; }
+    bool alloc_bulk(pkt** out, unsigned n) noexcept override;
+    unsigned send_burst(pkt* const* p, unsigned n) noexcept override;
 
 private:
     struct slot { // standard layout: a pkt* converts back to its slot
@@ -56,6 +62,7 @@ private:
     std::vector<tx_extbuf*> _held_ext;
     bool _hold_ext = false;
     mem_netdev* _peer = nullptr;
+    std::size_t _tx_limit = 0; // 0: the pool's size
     std::uint16_t _room;
     netdev_caps _caps;
     netdev_stats _stats;

@@ -100,6 +100,32 @@ public:
     }
     virtual netdev_caps caps() const noexcept = 0;
     virtual const netdev_stats& stats() const noexcept = 0;
+
+    // Bulk forms, for burst paths. The defaults loop over the single calls; port and
+    // mem_netdev do better (one pool operation, one transmit call).
+    // n buffers into out, all or none; false when the pool has fewer (counted once).
+    [[nodiscard]] virtual bool alloc_bulk(pkt** out, unsigned n) noexcept {
+        for (unsigned i = 0; i < n; ++i) {
+            if ((out[i] = alloc()) == nullptr) {
+                free_bulk(out, i);
+                return false;
+            }
+        }
+        return true;
+    }
+    virtual void free_bulk(pkt* const* p, unsigned n) noexcept {
+        for (unsigned i = 0; i < n; ++i)
+            free(p[i]);
+    }
+    // Queues p[0..n) for transmission, in order, and returns k: the device owns p[0..k);
+    // p[k..n) are still the caller's (the queue stayed full after a flush attempt), to
+    // send later or free. The default sends each with send(), which drops and counts what
+    // does not fit instead, so it always returns n.
+    [[nodiscard]] virtual unsigned send_burst(pkt* const* p, unsigned n) noexcept {
+        for (unsigned i = 0; i < n; ++i)
+            (void)send(p[i]);
+        return n;
+    }
 };
 
 } // namespace zmx::dpdk

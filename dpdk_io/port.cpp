@@ -216,21 +216,85 @@ void port::free(pkt* p) noexcept {
         rte_pktmbuf_free(static_cast<rte_mbuf*>(p->handle));
 }
 
-bool port::send(pkt* p) noexcept {
-    auto* m = static_cast<rte_mbuf*>(p->handle);
-    m->data_len = p->len;
-    m->pkt_len = std::uint32_t(p->len) + p->ext_len; // attach_ext chained the tail
-    m->data_off = std::uint16_t(p->data - static_cast<std::uint8_t*>(m->buf_addr));
+void port::prepare_tx(rte_mbuf* m, const pkt& p) noexcept {
+    m->data_len = p.len;
+    m->pkt_len = std::uint32_t(p.len) + p.ext_len; // attach_ext chained the tail
+    m->data_off = std::uint16_t(p.data - static_cast<std::uint8_t*>(m->buf_addr));
     std::uint64_t fl = 0;
-    if (p->tx_ip_csum)
+    if (p.tx_ip_csum)
         fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-    if (p->tx_udp_csum)
+    if (p.tx_udp_csum)
         fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
-    if (p->tx_tcp_csum)
+    if (p.tx_tcp_csum)
         fl |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
     m->ol_flags = fl;
-    m->l2_len = p->l2_len;
-    m->l3_len = p->l3_len;
+    m->l2_len = p.l2_len;
+    m->l3_len = p.l3_len;
+}
+
+bool port::alloc_bulk(pkt** out, unsigned n) noexcept {
+    rte_mbuf* m[64];
+    for (unsigned done = 0; done < n;) {
+        const unsigned c = std::min(n - done, 64u);
+        if (rte_pktmbuf_alloc_bulk(_pool, m, c) != 0) {
+            ++_stats.alloc_failed;
+            free_bulk(out, done);
+            return false;
+        }
+        for (unsigned i = 0; i < c; ++i) {
+            pkt* p = pkt_of(m[i]);
+            *p = pkt{};
+            p->data = rte_pktmbuf_mtod(m[i], std::uint8_t*);
+            p->room = rte_pktmbuf_tailroom(m[i]);
+            p->handle = m[i];
+            out[done + i] = p;
+        }
+        done += c;
+    }
+    return true;
+}
+
+void port::free_bulk(pkt* const* p, unsigned n) noexcept {
+    rte_mbuf* m[64];
+    for (unsigned done = 0; done < n;) {
+        const unsigned c = std::min(n - done, 64u);
+        for (unsigned i = 0; i < c; ++i)
+            m[i] = static_cast<rte_mbuf*>(p[done + i]->handle);
+        rte_pktmbuf_free_bulk(m, c); // mbufs of several pools are fine
+        done += c;
+    }
+}
+
+unsigned port::send_burst(pkt* const* p, unsigned n) noexcept {
+    rte_mbuf* m[64];
+    unsigned taken = 0;
+    while (taken < n) {
+        const unsigned c = std::min(n - taken, 64u);
+        for (unsigned i = 0; i < c; ++i) {
+            m[i] = static_cast<rte_mbuf*>(p[taken + i]->handle);
+            prepare_tx(m[i], *p[taken + i]);
+        }
+        // Nothing queued before these: straight to the port, no copy into the queue.
+        unsigned k = 0;
+        if (_txn == 0) {
+            k = rte_eth_tx_burst(_info.id, 0, m, std::uint16_t(c));
+            _stats.tx_frames += k;
+        }
+        if (k < c && _tx.size() - _txn < c - k)
+            (void)flush(0);
+        const unsigned q = unsigned(std::min<std::size_t>(c - k, _tx.size() - _txn));
+        std::copy(m + k, m + k + q, _tx.begin() + std::ptrdiff_t(_txn));
+        _txn += q;
+        taken += k + q;
+        if (k + q < c)
+            break; // the rest stays the caller's
+    }
+    return taken;
+}
+
+bool port::send(pkt* p) noexcept {
+    auto* m = static_cast<rte_mbuf*>(p->handle);
+    prepare_tx(m, *p);
     if (_txn == _tx.size() && (flush(0), _txn == _tx.size())) {
         ++_stats.tx_dropped;
         rte_pktmbuf_free(m);

@@ -63,6 +63,9 @@ public:
     unsigned rx_burst(pkt** out, unsigned n, std::uint64_t now_ns) noexcept override;
     netdev_caps caps() const noexcept override { return _caps; }
     const netdev_stats& stats() const noexcept override { return _stats; }
+    bool alloc_bulk(pkt** out, unsigned n) noexcept override;
+    void free_bulk(pkt* const* p, unsigned n) noexcept override;
+    unsigned send_burst(pkt* const* p, unsigned n) noexcept override;
     std::size_t tx_queued() const noexcept { return _txn; }
     // The link state now (memif, for one, is up only once its peer has connected).
     bool link_up() const noexcept;
@@ -75,6 +78,7 @@ private:
     void shutdown() noexcept;  // stop, drain, close; pool kept
     void release_pool() noexcept;
     rte_mbuf* linearize(rte_mbuf* chain) noexcept; // a chained frame copied into one mbuf
+    void prepare_tx(rte_mbuf* m, const pkt& p) noexcept; // pkt's length and offloads into the mbuf
 
     port_info _info;
     port_options _o;

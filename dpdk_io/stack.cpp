@@ -2,6 +2,7 @@
 #include "stack.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 
 namespace zmx::dpdk {
@@ -41,8 +42,11 @@ unsigned stack::poll(std::uint64_t now_ns) noexcept {
     _now = now_ns;
     pkt* burst[64];
     const unsigned n = _dev.rx_burst(burst, std::min(_cfg.rx_burst, 64u), now_ns);
-    for (unsigned i = 0; i < n; ++i)
+    for (unsigned i = 0; i < n; ++i) {
+        if (i + 1 < n) // the next frame's headers are read while this one is parsed
+            __builtin_prefetch(burst[i + 1]->data);
         input(burst[i], now_ns);
+    }
     unsigned work = n + timers(now_ns);
     work += _dev.flush(now_ns);
     return work;
@@ -177,13 +181,16 @@ void stack::udp_input(pkt* p, const ip4_view& ip) noexcept {
     case udp_error::bad_length: ++_c.udp_bad_length; _dev.free(p); return;
     case udp_error::bad_checksum: ++_c.udp_bad_checksum; _dev.free(p); return;
     }
-    auto it = _udp.find(u.dst_port);
-    if (it == _udp.end()) {
-        ++_c.udp_no_port;
-        _dev.free(p);
-        return;
+    udp_socket* s = _udp_last;
+    if (s == nullptr || s->_port != u.dst_port) {
+        auto it = _udp.find(u.dst_port);
+        if (it == _udp.end()) {
+            ++_c.udp_no_port;
+            _dev.free(p);
+            return;
+        }
+        s = _udp_last = it->second;
     }
-    udp_socket* s = it->second;
     if (is_multicast(ip.dst) && !s->member(ip.dst)) {
         ++_c.udp_not_member;
         _dev.free(p);
@@ -313,8 +320,10 @@ int udp_socket::bind(stack& st, std::uint16_t port) noexcept {
     st._udp.emplace(port, this);
     _st = &st;
     _port = port;
+    _cap = std::max(1u, st._cfg.udp_queue);
     _ring.clear();
-    _ring.resize(std::max(1u, st._cfg.udp_queue));
+    _ring.resize(std::bit_ceil(_cap));
+    _mask = _ring.size() - 1;
     _head = _count = 0;
     return 0;
 }
@@ -322,10 +331,14 @@ int udp_socket::bind(stack& st, std::uint16_t port) noexcept {
 void udp_socket::close() noexcept {
     if (_st == nullptr)
         return;
+    abort();
     for (ip4 g : _groups)
         _st->group_leave(g);
     _groups.clear();
     _st->_udp.erase(_port);
+    if (_st->_udp_last == this)
+        _st->_udp_last = nullptr;
+    _flow.valid = false;
     _ring.clear(); // frees queued frames
     _head = _count = 0;
     _st = nullptr;
@@ -333,9 +346,9 @@ void udp_socket::close() noexcept {
 }
 
 bool udp_socket::enqueue(udp_datagram&& d) noexcept {
-    if (_count == _ring.size())
+    if (_count == _cap)
         return false;
-    _ring[(_head + _count) % _ring.size()] = std::move(d);
+    _ring[(_head + _count) & _mask] = std::move(d);
     ++_count;
     return true;
 }
@@ -344,7 +357,7 @@ bool udp_socket::recv(udp_datagram& out) noexcept {
     if (_count == 0)
         return false;
     out = std::move(_ring[_head]);
-    _head = (_head + 1) % _ring.size();
+    _head = (_head + 1) & _mask;
     --_count;
     return true;
 }

@@ -9,6 +9,7 @@
 // every frame the stack does not take is freed and counted in stack_counters.
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -111,7 +112,50 @@ private:
     std::uint16_t _sport = 0;
 };
 
+// Received datagrams handed out together by udp_socket::recv_burst: payload views into
+// their frame buffers (zero copy), given back to the pool together (one bulk free) by
+// release(), the next recv_burst, or the destructor. Same thread as the stack.
+class udp_rx_batch {
+public:
+    static constexpr unsigned capacity = 64;
+    udp_rx_batch() = default;
+    ~udp_rx_batch() { release(); }
+    udp_rx_batch(const udp_rx_batch&) = delete;
+    udp_rx_batch& operator=(const udp_rx_batch&) = delete;
+
+    unsigned size() const noexcept { return _n; }
+    bool empty() const noexcept { return _n == 0; }
+    bytes payload(unsigned i) const noexcept { return {_m[i].data, _m[i].len}; }
+    ip4 src(unsigned i) const noexcept { return _m[i].src; }
+    ip4 dst(unsigned i) const noexcept { return _m[i].dst; }
+    std::uint16_t src_port(unsigned i) const noexcept { return _m[i].sport; }
+    void release() noexcept; // frees every frame (bulk); size() 0 after
+
+private:
+    friend class udp_socket;
+    struct meta {
+        const std::uint8_t* data;
+        ip4 src, dst;
+        std::uint16_t len, sport;
+    };
+    netdev* _dev = nullptr;
+    unsigned _n = 0;
+    pkt* _p[capacity];
+    meta _m[capacity];
+};
+
 // A UDP socket on a stack: bind, send_to, recv, join, leave. Same thread as the stack.
+//
+// Burst paths (what a polling core uses to move millions of datagrams per second):
+// send_burst copies a span of payloads, claim/commit lets the caller write payloads
+// straight into the frames (no copy), recv_burst hands out a batch. Sending in bursts
+// uses a header template per destination (the last one used is cached with its next-hop
+// MAC: one ARP lookup per destination change, not per datagram), one bulk allocation and
+// one transmit call per burst, an incremental IPv4 header checksum (or the port's
+// offload), and the UDP checksum from the port, in software, or none
+// (set_tx_checksum(false); a zero checksum is allowed over IPv4). A destination whose MAC
+// is not resolved yet is not queued behind ARP on these paths: the call starts (or
+// continues) resolution, returns 0 datagrams and EAGAIN; try again after polling.
 class udp_socket {
 public:
     udp_socket() = default;
@@ -133,18 +177,76 @@ public:
     [[nodiscard]] int leave(ip4 group) noexcept;
     std::size_t queued() const noexcept { return _count; }
     std::uint16_t port() const noexcept { return _port; }
-    void close() noexcept; // leaves groups, frees queued datagrams, unbinds
+    void close() noexcept; // leaves groups, frees queued and claimed datagrams, unbinds
+
+    // ---- burst paths --------------------------------------------------------------------
+    static constexpr unsigned max_claim = 64;
+    // UDP checksums on datagrams sent by send_burst/commit (default on; send_to always
+    // has one). Off: the field is 0, which IPv4 receivers accept.
+    void set_tx_checksum(bool on) noexcept { _tx_csum = on; }
+    bool tx_checksum() const noexcept { return _tx_csum; }
+    // Copies each payload into a frame and sends them in bursts. Returns how many were
+    // handed to the device, in order; when fewer than payloads.size(), err says why the
+    // next one was not (the caller still has it, to retry): EAGAIN (resolving the MAC, or
+    // the transmit queue is full), ENOBUFS (pool empty), EMSGSIZE (that payload is over the
+    // MTU), ENOTCONN (not bound), EINVAL (destination or port 0), EHOSTUNREACH (no route),
+    // EBUSY (a claim is open). err is 0 when all were sent.
+    [[nodiscard]] unsigned send_burst(ip4 dst, std::uint16_t port, std::span<const bytes> payloads, int& err) noexcept;
+    // Zero-copy send: claims up to out.size() (at most max_claim) frames for dst:port with
+    // `len` payload bytes each and points out[i] at each payload area, to be written in
+    // place. Returns the number claimed; 0 with err as send_burst's (EBUSY: frames are
+    // still claimed: commit or abort them first).
+    [[nodiscard]] unsigned claim(ip4 dst, std::uint16_t port, std::uint16_t len, std::span<mut_bytes> out,
+                                 int& err) noexcept;
+    // Sends the first n claimed datagrams (lens: each one's payload length, at most the
+    // claimed length; the count is lens.size()) and frees the claimed frames after them.
+    // Returns how many the device took; those it could not (transmit queue full) stay
+    // claimed, contents intact, as claimed_payload(0...) in order: commit them again after
+    // polling, or abort(). Never loses or frees a datagram twice.
+    unsigned commit(unsigned n) noexcept;
+    unsigned commit(std::span<const std::uint16_t> lens) noexcept;
+    void abort() noexcept; // frees every claimed frame
+    unsigned claimed() const noexcept { return _nclaim; }
+    mut_bytes claimed_payload(unsigned i) const noexcept;
+    // Moves up to `max` queued datagrams (at most udp_rx_batch::capacity) into out, which
+    // first releases what it held. Returns the number moved (0: none queued).
+    unsigned recv_burst(udp_rx_batch& out, unsigned max = udp_rx_batch::capacity) noexcept;
 
 private:
     friend class stack;
     bool member(ip4 g) const noexcept;
     bool enqueue(udp_datagram&& d) noexcept;
+    // Builds (or reuses) the header template for dst:port. 0 or errno (EAGAIN: resolving).
+    int prepare_flow(ip4 dst, std::uint16_t port) noexcept;
+    // Fills in lengths, IP id and checksums of a frame built from the template.
+    void finish_frame(pkt* p, std::uint16_t payload_len) noexcept;
+    unsigned commit_lens(unsigned n, const std::uint16_t* lens) noexcept;
+
+    // The cached destination: Ethernet + IPv4 + UDP headers ready to copy (48 bytes, the
+    // last 6 overwritten by the payload), the IPv4 header's partial checksum without its
+    // length and id, and the pseudo-header sum without the length.
+    struct tx_flow {
+        alignas(16) std::uint8_t hdr[48] = {};
+        ip4 dst = 0;
+        std::uint16_t dport = 0;
+        bool valid = false;
+        bool mcast_or_bcast = false; // no ARP entry behind the MAC
+        std::uint32_t arp_gen = 0;    // the stack's ARP generation the MAC was taken at
+        std::uint32_t ip_sum = 0, ph_sum = 0;
+        std::uint32_t udp_sum = 0; // ph_sum plus the ports: the UDP sum without lengths and payload
+    };
 
     stack* _st = nullptr;
     std::uint16_t _port = 0;
     std::vector<ip4> _groups;
-    std::vector<udp_datagram> _ring; // bounded queue: _head, _count
-    std::size_t _head = 0, _count = 0;
+    std::vector<udp_datagram> _ring; // bounded queue (_cap entries) in a power-of-two array
+    std::size_t _head = 0, _count = 0, _cap = 0, _mask = 0;
+    tx_flow _flow;
+    bool _tx_csum = true;
+    unsigned _nclaim = 0;
+    std::uint16_t _claim_len = 0;
+    pkt* _claim[max_claim] = {};
+    std::uint16_t _claim_lens[max_claim] = {};
 };
 
 // How a transport on top of IPv4 plugs in (TCP will): the stack hands it every packet
@@ -192,6 +294,13 @@ public:
     std::size_t arp_entries() const noexcept { return _arp.size(); }
     std::size_t arp_pending_frames() const noexcept;
     std::size_t groups() const noexcept { return _groups.size(); }
+    // The next-hop MAC for dst: 0 (out set), EAGAIN (not resolved yet: a request is sent the
+    // first time, retries run in timers()), EHOSTUNREACH (off-link, no gateway), ENOBUFS
+    // (ARP cache full), EINVAL (0). Multicast and broadcast map without ARP.
+    [[nodiscard]] int resolve(ip4 dst, mac_addr& out) noexcept;
+    // Changes whenever a resolved MAC changes or is forgotten: cached MACs older than it
+    // are stale.
+    std::uint32_t arp_generation() const noexcept { return _arp_gen; }
 
 private:
     friend class udp_socket;
@@ -226,6 +335,8 @@ private:
     std::uint64_t _now = 0, _next_tick = 0;
     std::unordered_map<ip4, arp_entry> _arp;
     std::unordered_map<std::uint16_t, udp_socket*> _udp;
+    udp_socket* _udp_last = nullptr; // the socket of the last datagram received (lookup cache)
+    std::uint32_t _arp_gen = 1;
     std::unordered_map<ip4, unsigned> _groups; // group -> sockets joined
     ip_protocol* _protocols[256] = {};
     std::vector<ip_protocol*> _timed; // the registered ones, for timers()

@@ -3,26 +3,57 @@
 #include "wire.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace zmx::dpdk {
 
 std::uint32_t csum_partial(bytes data, std::uint32_t sum) noexcept {
-    std::size_t i = 0;
-    const std::size_t n = data.size();
-    std::uint64_t s = sum;
-    for (; i + 1 < n; i += 2)
-        s += std::uint32_t((data[i] << 8) | data[i + 1]);
-    if (i < n)
-        s += std::uint32_t(data[i] << 8);
-    while (s >> 32)
-        s = (s & 0xffffffffu) + (s >> 32);
+    // The one's-complement sum does not depend on byte order (RFC 1071 section 2(B)): add
+    // 32-bit words in the host's order 8 bytes at a time, fold, and swap the bytes of the
+    // folded 16-bit result into network order at the end.
+    const std::uint8_t* p = data.data();
+    std::size_t n = data.size();
+    std::uint64_t s = 0;
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint32_t w[2];
+        std::memcpy(w, p, 8);
+        s += std::uint64_t(w[0]) + w[1];
+    }
+    if (n >= 4) {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        s += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        std::uint16_t w;
+        std::memcpy(&w, p, 2);
+        s += w;
+        p += 2;
+        n -= 2;
+    }
+    if (n == 1) { // the odd byte is the high byte of a zero-padded 16-bit word
+        std::uint16_t w = 0;
+        std::memcpy(&w, p, 1);
+        s += w;
+    }
+    // Folds of fixed count, no data-dependent loop (its mispredictions cost more than the
+    // additions on a 64-byte payload): 64 -> 33 -> 32 bits, then 32 -> 17 -> 16.
+    s = (s & 0xffffffffu) + (s >> 32);
+    s = (s & 0xffffffffu) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    if constexpr (std::endian::native == std::endian::little)
+        s = ((s & 0xff) << 8) | (s >> 8);
+    s += sum;
+    s = (s & 0xffffffffu) + (s >> 32);
     return std::uint32_t(s); // not folded to 16 bits: csum_finish does that
 }
 
 std::uint16_t csum_finish(std::uint32_t sum) noexcept {
-    std::uint64_t s = sum;
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
+    std::uint32_t s = (sum & 0xffff) + (sum >> 16); // at most 0x1fffe
+    s = (s & 0xffff) + (s >> 16);
     return std::uint16_t(~s & 0xffff);
 }
 
