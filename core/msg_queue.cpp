@@ -19,6 +19,7 @@ msg_queue::~msg_queue()
         delete s;
         s = next;
     }
+    delete m_spare.load(std::memory_order_relaxed);
 }
 
 bool msg_queue::grow() noexcept
@@ -27,7 +28,15 @@ bool msg_queue::grow() noexcept
     std::size_t cap = m_tail->ring.capacity() * 2;
     if (cap > max_segment) cap = max_segment;
     while (cap < staged * 2 + 2) cap *= 2;
-    segment* s = new (std::nothrow) segment(cap);
+    // S2 acquire: pairs with S1 in advance(); the consumer is done with the spare.
+    // A spare as large as the full segment will do: the consumer that left it is keeping
+    // up, so there is no need to double (doubling is for a consumer that does not drain).
+    segment* s = m_spare.exchange(nullptr, std::memory_order_acq_rel);
+    if (s != nullptr && (s->ring.capacity() < m_tail->ring.capacity() || s->ring.capacity() < staged * 2 + 2)) {
+        delete s;
+        s = nullptr;
+    }
+    if (s == nullptr) s = new (std::nothrow) segment(cap);
     if (s == nullptr) return false;
     // Move the staged frames (the unfinished batch) into the new segment, oldest first,
     // so that no message straddles two segments.
@@ -85,7 +94,9 @@ msg* msg_queue::advance() noexcept
         if (next == nullptr) return nullptr;
         // The producer never writes the old segment after linking; re-check it once more.
         if (msg* m = m_head->ring.front()) return m;
-        delete m_head;
+        // S1 release: the producer may take it as its next segment (grow()).
+        m_head->next.store(nullptr, std::memory_order_relaxed);
+        delete m_spare.exchange(m_head, std::memory_order_acq_rel);
         m_head = next;
         if (msg* m = m_head->ring.front()) return m;
     }

@@ -27,6 +27,11 @@
 // producer since the F2 that raised it, so any later publish rings (or has rung) the
 // doorbell.
 //
+// Segments: a segment the consumer leaves is kept as a spare (one), which the producer's
+// next grow() takes when it is large enough. It is empty (the producer never writes a
+// segment after linking the next, the consumer leaves it only when it has read all of
+// it), and its ring's positions simply go on from where they were.
+//
 // Threads: producer functions on the writer's thread, consumer functions on the reader's
 // thread; the destructor when both are done.
 #pragma once
@@ -156,7 +161,12 @@ private:
     // written only around a sleep.
     alignas(cache_line) std::atomic<bool> m_sleeping{false};
     std::atomic<std::uint8_t> m_fence_mode{fence_sym}; // written by the consumer
-    [[maybe_unused]] char m_pad[cache_line - 2]; // keeps the next object off this line
+    // The last segment the consumer left, for the producer's next grow(): a queue that
+    // keeps growing and draining (a consumer that lags) reuses warm memory instead of
+    // allocating (and faulting in) a new segment of up to 64 MiB each time. Touched only
+    // when a segment is left or added.
+    std::atomic<segment*> m_spare{nullptr};
+    [[maybe_unused]] char m_pad[cache_line - 2 - sizeof(std::atomic<segment*>)]; // keeps the next object off this line
 };
 
 } // namespace zmx::core
