@@ -202,7 +202,7 @@ public:
         m_ctl = c;
         m_data = data;
         m_bytes = bytes;
-        m_conn = conn;
+        m_hs.ctl = conn;
         m_read = start;
         m_released = start;
         m_tail_cache = start;
@@ -281,33 +281,18 @@ public:
     {
         if (m_read == m_released) return false;
         m_released = m_read;
-        m_conn->head.store(m_read, std::memory_order_release);
-        zmx::core::full_fence();
-        if (m_conn->producer_waiting.load(std::memory_order_relaxed) != 0) {
-            return m_conn->producer_waiting.exchange(0, std::memory_order_relaxed) != 0;
-        }
-        return false;
+        return m_hs.release(m_read);
     }
 
     // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence (we promised it
     // in the hello): the writer may then publish with none.
-    void set_heavy_sleep(bool on) noexcept { m_heavy_sleep = on; }
+    void set_heavy_sleep(bool on) noexcept { m_hs.heavy_sleep = on; }
 
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        m_conn->consumer_sleeping.store(1, std::memory_order_relaxed);
-        if (m_heavy_sleep) {
-            zmx::core::global_heavy_fence();
-        } else {
-            zmx::core::full_fence();
-        }
-        if (has_data()) {
-            m_conn->consumer_sleeping.store(0, std::memory_order_relaxed);
-            return false;
-        }
-        return true;
+        return m_hs.prepare_sleep([this]() noexcept { return has_data(); });
     }
-    void cancel_sleep() noexcept { m_conn->consumer_sleeping.store(0, std::memory_order_relaxed); }
+    void cancel_sleep() noexcept { m_hs.cancel_sleep(); }
 
 private:
     // A header that makes no sense: torn by a lapping writer, or a lie.
@@ -319,8 +304,7 @@ private:
     const log_control* m_ctl = nullptr;
     const std::uint8_t* m_data = nullptr;
     std::uint64_t m_bytes = 0;
-    ring_control* m_conn = nullptr;
-    bool m_heavy_sleep = false;
+    consumer_handshake m_hs; // in the connection's ring_control
     std::uint64_t m_read = 0;
     std::uint64_t m_released = 0;
     std::uint64_t m_tail_cache = 0;

@@ -70,6 +70,43 @@ static_assert(sizeof(ring_control) == 192);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::size_t control_bytes = 256; // data starts this far into a ring
 
+// The consumer's half of a ring_control's two handshakes (ring_reader's, and
+// shm_log.hpp's log_reader, whose position and flags live in a ring_control too).
+// Space: publish the head, fence, ring the producer if it waits. Sleep: raise the flag,
+// fence (or, promised, a global membarrier), look again.
+struct consumer_handshake {
+    ring_control* ctl = nullptr;
+    bool heavy_sleep = false;
+
+    // True when the producer waits for space: ring its doorbell.
+    [[nodiscard]] bool release(std::uint64_t pos) noexcept
+    {
+        ctl->head.store(pos, std::memory_order_release);
+        zmx::core::full_fence();
+        if (ctl->producer_waiting.load(std::memory_order_relaxed) != 0) {
+            return ctl->producer_waiting.exchange(0, std::memory_order_relaxed) != 0;
+        }
+        return false;
+    }
+    // False when has_data() found something after the flag went up (no sleep).
+    template <typename HasData>
+    [[nodiscard]] bool prepare_sleep(HasData&& has_data) noexcept
+    {
+        ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
+        if (heavy_sleep) {
+            zmx::core::global_heavy_fence();
+        } else {
+            zmx::core::full_fence();
+        }
+        if (has_data()) {
+            ctl->consumer_sleeping.store(0, std::memory_order_relaxed);
+            return false;
+        }
+        return true;
+    }
+    void cancel_sleep() noexcept { ctl->consumer_sleeping.store(0, std::memory_order_relaxed); }
+};
+
 struct layout {
     std::uint64_t ring_bytes = 0;
     std::uint64_t ring_offset[2] = {0, 0};
@@ -315,6 +352,7 @@ public:
     void attach(ring_control* c, std::uint8_t* data, std::uint64_t bytes) noexcept
     {
         m_ctl = c;
+        m_hs.ctl = c;
         m_data = data;
         m_bytes = bytes;
         m_read = c->head.load(std::memory_order_relaxed);
@@ -373,38 +411,23 @@ public:
     {
         if (pos == m_released) return false;
         m_released = pos;
-        m_ctl->head.store(pos, std::memory_order_release);
-        zmx::core::full_fence();
-        if (m_ctl->producer_waiting.load(std::memory_order_relaxed) != 0) {
-            return m_ctl->producer_waiting.exchange(0, std::memory_order_relaxed) != 0;
-        }
-        return false;
+        return m_hs.release(pos);
     }
 
     // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence: the producer
     // may then publish with none (set_light_publish).
-    void set_heavy_sleep(bool on) noexcept { m_heavy_sleep = on; }
+    void set_heavy_sleep(bool on) noexcept { m_hs.heavy_sleep = on; }
 
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        m_ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
-        if (m_heavy_sleep) {
-            zmx::core::global_heavy_fence();
-        } else {
-            zmx::core::full_fence();
-        }
-        if (has_data()) {
-            m_ctl->consumer_sleeping.store(0, std::memory_order_relaxed);
-            return false;
-        }
-        return true;
+        return m_hs.prepare_sleep([this]() noexcept { return has_data(); });
     }
-    void cancel_sleep() noexcept { m_ctl->consumer_sleeping.store(0, std::memory_order_relaxed); }
+    void cancel_sleep() noexcept { m_hs.cancel_sleep(); }
 
 private:
     ring_control* m_ctl = nullptr;
-    bool m_heavy_sleep = false;
+    consumer_handshake m_hs;
     std::uint8_t* m_data = nullptr;
     std::uint64_t m_bytes = 0;
     std::uint64_t m_read = 0;

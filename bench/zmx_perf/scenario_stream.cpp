@@ -307,6 +307,14 @@ run_result run_stream(const run_request& req, run_result r)
     void* sender = nullptr;
     std::vector<void*> rx;
     std::unique_ptr<peer_process> peer;
+    // A SUB subscribed to everything, connected to `to`.
+    auto connected_sub = [&](const std::string& to) {
+        void* sub = ses.socket(ZMQ_SUB, "SUB");
+        if (api.setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0)
+            throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
+        ses.connect(sub, to);
+        return sub;
+    };
     if (o.cross_process && fan) {
         // The sender is another process whose PUB binds (one PUB, many SUBs, as in the
         // in-process run: over shm that is what gets the broadcast log); the SUBs, here,
@@ -321,13 +329,8 @@ run_result run_stream(const run_request& req, run_result r)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         const std::string connect_to = peer->block().sync.endpoint;
-        for (int i = 0; i < receivers; ++i) {
-            void* sub = ses.socket(ZMQ_SUB, "SUB");
-            if (api.setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0)
-                throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
-            ses.connect(sub, connect_to);
-            rx.push_back(sub);
-        }
+        for (int i = 0; i < receivers; ++i)
+            rx.push_back(connected_sub(connect_to));
         r.endpoint = connect_to;
     } else if (o.cross_process) {
         // The receiver binds; the sender is another process that connects to it.
@@ -346,13 +349,8 @@ run_result run_stream(const run_request& req, run_result r)
     } else if (fan) {
         sender = ses.socket(ZMQ_PUB, "PUB");
         const std::string connect_to = ses.bind(sender, r.endpoint);
-        for (int i = 0; i < receivers; ++i) {
-            void* sub = ses.socket(ZMQ_SUB, "SUB");
-            if (api.setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0)
-                throw setup_failure{"error", "zmq_setsockopt(ZMQ_SUBSCRIBE): " + api.last_error()};
-            ses.connect(sub, connect_to);
-            rx.push_back(sub);
-        }
+        for (int i = 0; i < receivers; ++i)
+            rx.push_back(connected_sub(connect_to));
         r.endpoint = connect_to;
     } else {
         void* pull = ses.socket(ZMQ_PULL, "PULL");
