@@ -354,13 +354,16 @@ int memif_child(int go_fd, const std::string& sock, int cpu) {
             tcp_connection n;
             while (echo.accept(n) == 0)
                 ec.push_back(std::move(n));
-            for (tcp_connection& e : ec)
+            for (tcp_connection& e : ec) {
                 for (bytes d = e.peek(); !d.empty(); d = e.peek()) {
                     std::size_t k = 0;
                     if (e.send(d, k) != 0 || k == 0)
                         break;
                     e.consume(k);
                 }
+                if (e.valid() && e.eof())
+                    e.close(); // our FIN too, so the echo connection ends and this process can leave
+            }
             if (!sc.valid() && answered < 2)
                 (void)sink.accept(sc);
             for (bytes d = sc.peek(); !d.empty(); d = sc.peek()) {
