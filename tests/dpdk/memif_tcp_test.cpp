@@ -37,10 +37,7 @@ int echo_main(int go_fd, const std::string& sock) {
         return rc;
     int rc = 26;
     {
-        stack_config sc;
-        sc.mac = {{2, 0x95, 0, 0, 0, 2}};
-        sc.addr = client_ip;
-        stack st(*dev, sc);
+        stack st(*dev, memif_stack_config(95, 2));
         tcp t(st, short_timers());
         tcp_listener l;
         if (l.listen(t, echo_port) != 0)
@@ -102,10 +99,7 @@ TEST(memif_tcp, echo_16mb_between_two_processes_then_fin_both_ways) {
     ASSERT_EQ(mp.open("tcp", echo_main), "");
     port& dev = *mp.dev;
     {
-        stack_config sc;
-        sc.mac = {{2, 0x95, 0, 0, 0, 1}};
-        sc.addr = server_ip;
-        stack st(dev, sc);
+        stack st(dev, memif_stack_config(95, 1));
         ASSERT_TRUE(pump({&st}, [&] { return dev.link_up(); }, 20s)) << "memif peer did not connect";
         st.start(mono_ns());
         tcp t(st, short_timers());

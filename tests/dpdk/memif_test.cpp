@@ -24,10 +24,7 @@ int client_main(int go_fd, const std::string& sock) {
         return rc;
     int rc = 13;
     {
-        stack_config c2;
-        c2.mac = {{2, 0x96, 0, 0, 0, 2}};
-        c2.addr = client_ip;
-        stack st(*dev, c2);
+        stack st(*dev, memif_stack_config(96, 2));
         udp_socket echo, ctl;
         if (echo.bind(st, 7) != 0 || ctl.bind(st, 9) != 0)
             return 14;
@@ -62,10 +59,7 @@ TEST(memif, udp_between_two_processes) {
     ASSERT_EQ(mp.open("udp", client_main), "");
     port* dev = mp.dev.get();
     {
-        stack_config c1;
-        c1.mac = {{2, 0x96, 0, 0, 0, 1}};
-        c1.addr = server_ip;
-        stack st(*dev, c1);
+        stack st(*dev, memif_stack_config(96, 1));
         ASSERT_TRUE(pump({&st}, [&] { return dev->link_up(); }, 20s)) << "memif peer did not connect";
         st.start(mono_ns());
         udp_socket s;
@@ -80,7 +74,7 @@ TEST(memif, udp_between_two_processes) {
         }
         mac_addr m;
         ASSERT_TRUE(st.arp_lookup(client_ip, m));
-        EXPECT_EQ(m, (mac_addr{{2, 0x96, 0, 0, 0, 2}}));
+        EXPECT_EQ(m, (mac_addr{{2, 96, 0, 0, 0, 2}}));
         const auto bye = pattern(3, 1);
         ASSERT_EQ(s.send_to(client_ip, 9, bye), 0);
         udp_datagram d;

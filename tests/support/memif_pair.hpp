@@ -27,6 +27,15 @@ inline port_options memif_port_options() {
     return po;
 }
 
+// The stack of host `host` on 10.`net`.0.0/24 (MAC 02:net:00:00:00:host): each memif test
+// its own `net`, the server 1, the client 2.
+inline stack_config memif_stack_config(std::uint8_t net, std::uint8_t host) {
+    stack_config c;
+    c.mac = {{2, net, 0, 0, 0, host}};
+    c.addr = make_ip4(10, net, 0, host);
+    return c;
+}
+
 // In the child: waits (up to 20 s) for the parent's go, starts its EAL, opens the client port.
 // 0, or the child's exit code for what failed: 10 (no go), 11 (EAL), 12 (port).
 inline int memif_client_open(int go_fd, const std::string& sock, std::unique_ptr<port>& dev) {
