@@ -29,6 +29,8 @@
 #include "tcp.hpp"
 
 using namespace zmx::dpdk;
+using zmx::dpdk::bench::cpus;
+using zmx::dpdk::bench::pin;
 
 namespace {
 
@@ -45,23 +47,6 @@ pct percentiles(std::vector<std::uint64_t>& v) {
 void print_rtt(const char* what, const pct& p) {
     std::printf("%-44s p50 %7.2f  p90 %7.2f  p99 %7.2f  p99.9 %7.2f  max %8.2f us\n", what, p.p50, p.p90, p.p99, p.p999,
                 p.max);
-}
-
-std::vector<int> cpus() {
-    cpu_set_t s;
-    sched_getaffinity(0, sizeof s, &s);
-    std::vector<int> v;
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-        if (CPU_ISSET(c, &s))
-            v.push_back(c);
-    return v;
-}
-
-void pin(int cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    sched_setaffinity(0, sizeof s, &s);
 }
 
 // The client pins itself once the server's core runs (polling_core::start checks the cpu
@@ -349,9 +334,9 @@ double kernel_one_way(std::uint64_t bytes_total, int server_cpu) {
 
 // The child: its own EAL, the memif client port, a TCP server: port 7 echoes, port 8 counts
 // bytes and answers the count (8 bytes) at EOF. It exits once a port-8 connection is done.
-int memif_child(int go_fd, const std::string& sock) {
+int memif_child(int go_fd, const std::string& sock, int cpu) {
     std::unique_ptr<port> dev;
-    if (int rc = bench::memif_child_open(go_fd, sock, dev); rc != 0)
+    if (int rc = bench::memif_child_open(go_fd, sock, cpu, dev); rc != 0)
         return rc;
     {
         stack b(*dev, cfg(2));
@@ -369,13 +354,16 @@ int memif_child(int go_fd, const std::string& sock) {
             tcp_connection n;
             while (echo.accept(n) == 0)
                 ec.push_back(std::move(n));
-            for (tcp_connection& e : ec)
+            for (tcp_connection& e : ec) {
                 for (bytes d = e.peek(); !d.empty(); d = e.peek()) {
                     std::size_t k = 0;
                     if (e.send(d, k) != 0 || k == 0)
                         break;
                     e.consume(k);
                 }
+                if (e.valid() && e.eof())
+                    e.close(); // our FIN too, so the echo connection ends and this process can leave
+            }
             if (!sc.valid() && answered < 2)
                 (void)sink.accept(sc);
             for (bytes d = sc.peek(); !d.empty(); d = sc.peek()) {
@@ -402,7 +390,8 @@ int memif_child(int go_fd, const std::string& sock) {
 int memif_main(unsigned rtt_count, std::uint64_t mb) {
     const std::string sock = "/tmp/zmx-bench-tcp-memif-" + std::to_string(getpid()) + ".sock";
     std::unique_ptr<port> dev;
-    const pid_t child = bench::memif_parent_open(sock, [&](int go_fd) { return memif_child(go_fd, sock); }, dev);
+    const pid_t child = bench::memif_parent_open(
+        sock, bench::memif_cpu_pair(), [&](int go_fd, int cpu) { return memif_child(go_fd, sock, cpu); }, dev);
     if (child < 0)
         return 1;
     {

@@ -23,11 +23,14 @@
 #include <thread>
 #include <vector>
 
+#include "dpdk_bench_util.hpp"
 #include "eal.hpp"
 #include "polling_core.hpp"
 #include "port.hpp"
 
 using namespace zmx::dpdk;
+using zmx::dpdk::bench::cpus;
+using zmx::dpdk::bench::memif_args;
 
 namespace {
 
@@ -40,16 +43,6 @@ pct percentiles(std::vector<std::uint64_t>& v) {
     std::sort(v.begin(), v.end());
     auto at = [&](double q) { return double(v[std::min(v.size() - 1, std::size_t(q * double(v.size())))]) / 1000.0; };
     return {at(0.5), at(0.9), at(0.99), at(0.999), double(v.back()) / 1000.0};
-}
-
-std::vector<int> cpus() {
-    cpu_set_t s;
-    sched_getaffinity(0, sizeof s, &s);
-    std::vector<int> v;
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-        if (CPU_ISSET(c, &s))
-            v.push_back(c);
-    return v;
 }
 
 stack_config cfg(int i) {
@@ -349,43 +342,6 @@ void print_rtt(const char* what, const pct& p) {
                 p.p999, p.max);
 }
 
-// memif devargs; ZMX_MEMIF_ARGS (e.g. "rsize=12") is appended on both sides, and
-// ZMX_MEMIF_CLIENT_ARGS (e.g. "zero-copy=yes", which needs --single-file-segments: set
-// ZMX_MEMIF_SFS=1) on the client's only.
-std::string memif_args(const char* role, const std::string& sock) {
-    std::string a = std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
-    if (const char* e = std::getenv("ZMX_MEMIF_ARGS"); e != nullptr && *e != 0)
-        a += std::string(",") + e;
-    if (const char* e = std::getenv("ZMX_MEMIF_CLIENT_ARGS"); e != nullptr && *e != 0 && role[0] == 'c')
-        a += std::string(",") + e;
-    return a;
-}
-
-// Pins the calling thread (after eal_init, which sets its own affinity).
-void pin(int cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    (void)sched_setaffinity(0, sizeof s, &s);
-}
-
-eal_options memif_eal() {
-    eal_options o;
-    o.memory_mb = 96;
-    o.log_level = 3;
-    if (const char* e = std::getenv("ZMX_MEMIF_SFS"); e != nullptr && *e == '1')
-        o.extra.push_back("--single-file-segments");
-    return o;
-}
-
-port_options memif_port() {
-    port_options po;
-    po.pool_mbufs = 8191;
-    po.pool_cache = 256; // a 64-frame burst in and out without touching the pool's ring
-    po.tx_queue = 1024;
-    return po;
-}
-
 // How the client takes port 8's datagrams: one recv() each, recv_burst, or straight off
 // the port (rx_burst and a bulk free, no stack: the ceiling of the port and the PMD).
 enum class sink_mode : char { per_datagram = 's', burst = 'b', raw = 'r' };
@@ -400,16 +356,9 @@ bool is_sink_frame(const pkt* p) noexcept {
 // in iterations that received something, and resets both; 'q' stops). Spins on one
 // thread pinned to `cpu`.
 int memif_child(int go_fd, const std::string& sock, int cpu) {
-    pollfd p{go_fd, POLLIN, 0};
-    char c;
-    if (::poll(&p, 1, 30000) != 1 || ::read(go_fd, &c, 1) != 1)
-        return 10;
-    if (eal_init(memif_eal()) != 0)
-        return 11;
-    pin(cpu);
     std::unique_ptr<port> dev;
-    if (port::open_vdev("net_memif_c", memif_args("client", sock), memif_port(), dev) != 0)
-        return 12;
+    if (int rc = bench::memif_child_open(go_fd, sock, cpu, dev); rc != 0)
+        return rc;
     {
         stack_config sc = cfg(2);
         sc.rx_burst = 64;
@@ -591,27 +540,13 @@ one_way memif_one_way(stack& a, port& dev, udp_socket& s, unsigned count, send_m
 
 int memif_main(unsigned count, unsigned rtt_count) {
     const std::string sock = "/tmp/zmx-bench-memif-" + std::to_string(getpid()) + ".sock";
-    ::unlink(sock.c_str());
-    const auto c = cpus();
-    const int cpu_a = c[0], cpu_b = c.size() > 1 ? c[1] : c[0];
-    int go[2];
-    if (::pipe(go) != 0)
-        return 1;
-    const pid_t child = ::fork();
-    if (child == 0) {
-        ::close(go[1]);
-        ::_exit(memif_child(go[0], sock, cpu_b));
-    }
-    ::close(go[0]);
-    if (eal_init(memif_eal()) != 0)
-        return 1;
-    pin(cpu_a);
+    const bench::memif_cpus mc = bench::memif_cpu_pair();
+    const int cpu_a = mc.server, cpu_b = mc.client;
     std::unique_ptr<port> dev;
-    if (int rc = port::open_vdev("net_memif_s", memif_args("server", sock), memif_port(), dev); rc != 0) {
-        std::fprintf(stderr, "memif server: %d\n", rc);
+    const pid_t child =
+        bench::memif_parent_open(sock, mc, [&](int go_fd, int cpu) { return memif_child(go_fd, sock, cpu); }, dev);
+    if (child < 0)
         return 1;
-    }
-    (void)::write(go[1], "g", 1);
     double load[3] = {0, 0, 0};
     if (FILE* f = std::fopen("/proc/loadavg", "r")) {
         if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)

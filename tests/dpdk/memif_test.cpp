@@ -3,11 +3,9 @@
 // with its own netstack: ARP, then UDP echoed by the child with content checked, then an
 // orderly stop (traffic first, then the client, then the server: the memif driver is known
 // to crash when a peer quits while traffic flows).
-#include <poll.h>
-#include <sys/wait.h>
-
 #include "dpdk_env.hpp"
 #include "dpdk_frames.hpp"
+#include "memif_pair.hpp"
 #include "port.hpp"
 
 using namespace zmx::dpdk;
@@ -18,33 +16,15 @@ namespace {
 
 const ip4 server_ip = make_ip4(10, 96, 0, 1), client_ip = make_ip4(10, 96, 0, 2);
 
-std::string memif_args(const char* role, const std::string& sock) {
-    return std::string("role=") + role + ",id=0,socket=" + sock + ",socket-abstract=no";
-}
-
 // The child: waits for the parent's go (the server socket exists), echoes datagrams on
 // port 7 until a datagram on port 9, answers it and leaves. Exit code 0 on success.
 int client_main(int go_fd, const std::string& sock) {
-    pollfd p{go_fd, POLLIN, 0};
-    char c;
-    if (::poll(&p, 1, 20000) != 1 || ::read(go_fd, &c, 1) != 1)
-        return 10;
-    eal_options o;
-    o.memory_mb = 48;
-    o.log_level = 3;
-    if (eal_init(o) != 0)
-        return 11;
-    port_options po;
-    po.pool_mbufs = 1023;
     std::unique_ptr<port> dev;
-    if (port::open_vdev("net_memif_c" + std::to_string(getpid()), memif_args("client", sock), po, dev) != 0)
-        return 12;
+    if (int rc = memif_client_open(go_fd, sock, dev); rc != 0)
+        return rc;
     int rc = 13;
     {
-        stack_config c2;
-        c2.mac = {{2, 0x96, 0, 0, 0, 2}};
-        c2.addr = client_ip;
-        stack st(*dev, c2);
+        stack st(*dev, memif_stack_config(96, 2));
         udp_socket echo, ctl;
         if (echo.bind(st, 7) != 0 || ctl.bind(st, 9) != 0)
             return 14;
@@ -75,41 +55,11 @@ int client_main(int go_fd, const std::string& sock) {
 TEST(memif, udp_between_two_processes) {
     if (geteuid() != 0)
         GTEST_SKIP() << "DPDK tests need root; not root";
-    ASSERT_FALSE(eal_ready()) << "the child must be forked before this process starts its EAL";
-    const std::string sock = "/tmp/zmx-memif-" + std::to_string(getpid()) + ".sock";
-    ::unlink(sock.c_str());
-    int go[2];
-    ASSERT_EQ(::pipe(go), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::close(go[1]);
-        ::_exit(client_main(go[0], sock));
-    }
-    ::close(go[0]);
-    struct reaper { // the child never outlives a failed assertion
-        pid_t pid;
-        int status = -1;
-        bool done = false;
-        ~reaper() {
-            if (!done) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, &status, 0);
-            }
-        }
-    } child_guard{child};
-    ZMX_REQUIRE_EAL();
-    port_options po;
-    po.pool_mbufs = 1023;
-    std::unique_ptr<port> dev;
-    ASSERT_EQ(port::open_vdev(unique_name("net_memif_s"), memif_args("server", sock), po, dev), 0);
-    ASSERT_EQ(::write(go[1], "g", 1), 1);
-    ::close(go[1]);
+    memif_pair mp;
+    ASSERT_EQ(mp.open("udp", client_main), "");
+    port* dev = mp.dev.get();
     {
-        stack_config c1;
-        c1.mac = {{2, 0x96, 0, 0, 0, 1}};
-        c1.addr = server_ip;
-        stack st(*dev, c1);
+        stack st(*dev, memif_stack_config(96, 1));
         ASSERT_TRUE(pump({&st}, [&] { return dev->link_up(); }, 20s)) << "memif peer did not connect";
         st.start(mono_ns());
         udp_socket s;
@@ -124,19 +74,15 @@ TEST(memif, udp_between_two_processes) {
         }
         mac_addr m;
         ASSERT_TRUE(st.arp_lookup(client_ip, m));
-        EXPECT_EQ(m, (mac_addr{{2, 0x96, 0, 0, 0, 2}}));
+        EXPECT_EQ(m, (mac_addr{{2, 96, 0, 0, 0, 2}}));
         const auto bye = pattern(3, 1);
         ASSERT_EQ(s.send_to(client_ip, 9, bye), 0);
         udp_datagram d;
         ASSERT_TRUE(pump({&st}, [&] { return s.recv(d); }));
         // Keep polling (the client's going is seen by the port) until the child has exited.
-        ASSERT_TRUE(pump({&st}, [&] { return ::waitpid(child, &child_guard.status, WNOHANG) == child; }, 20s));
-        child_guard.done = true;
-        EXPECT_TRUE(WIFEXITED(child_guard.status)) << "child status " << child_guard.status;
-        EXPECT_EQ(WEXITSTATUS(child_guard.status), 0);
+        ASSERT_TRUE(mp.wait_child(st));
+        EXPECT_EQ(mp.exit_code(), 0) << "child status " << mp.status;
     }
-    dev.reset();
-    ::unlink(sock.c_str());
 }
 
 } // namespace
