@@ -218,6 +218,8 @@ private:
     bool enqueue(udp_datagram&& d) noexcept;
     // Builds (or reuses) the header template for dst:port. 0 or errno (EAGAIN: resolving).
     int prepare_flow(ip4 dst, std::uint16_t port) noexcept;
+    // The checks send_burst and claim share: 0, ENOTCONN, EINVAL or EBUSY.
+    int burst_check(ip4 dst, std::uint16_t port) const noexcept;
     // Fills in lengths, IP id and checksums of a frame built from the template.
     void finish_frame(pkt* p, std::uint16_t payload_len) noexcept;
     unsigned commit_lens(unsigned n, const std::uint16_t* lens) noexcept;

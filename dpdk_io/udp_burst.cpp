@@ -85,20 +85,20 @@ void udp_socket::finish_frame(pkt* p, std::uint16_t payload_len) noexcept {
     p->tx_tcp_csum = false;
 }
 
+int udp_socket::burst_check(ip4 dst, std::uint16_t port) const noexcept {
+    if (_st == nullptr)
+        return ENOTCONN;
+    if (dst == 0 || port == 0)
+        return EINVAL;
+    if (_nclaim != 0)
+        return EBUSY; // claimed frames wait for commit or abort
+    return 0;
+}
+
 unsigned udp_socket::send_burst(ip4 dst, std::uint16_t port, std::span<const bytes> payloads, int& err) noexcept {
-    err = 0;
-    if (_st == nullptr) {
-        err = ENOTCONN;
+    err = burst_check(dst, port);
+    if (err != 0)
         return 0;
-    }
-    if (dst == 0 || port == 0) {
-        err = EINVAL;
-        return 0;
-    }
-    if (_nclaim != 0) {
-        err = EBUSY;
-        return 0;
-    }
     if (payloads.empty())
         return 0;
     if (int rc = prepare_flow(dst, port); rc != 0) {
@@ -154,19 +154,9 @@ unsigned udp_socket::send_burst(ip4 dst, std::uint16_t port, std::span<const byt
 
 unsigned udp_socket::claim(ip4 dst, std::uint16_t port, std::uint16_t len, std::span<mut_bytes> out,
                            int& err) noexcept {
-    err = 0;
-    if (_st == nullptr) {
-        err = ENOTCONN;
+    err = burst_check(dst, port);
+    if (err != 0)
         return 0;
-    }
-    if (dst == 0 || port == 0) {
-        err = EINVAL;
-        return 0;
-    }
-    if (_nclaim != 0) {
-        err = EBUSY;
-        return 0;
-    }
     stack& st = *_st;
     if (std::size_t(len) + ip4_hlen + udp_hlen > st._caps.mtu) {
         err = EMSGSIZE;
