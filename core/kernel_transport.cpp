@@ -48,16 +48,6 @@ stream_state& state_of(context& ctx)
     return static_cast<stream_state&>(ctx.state(&state_key, [] { return std::make_unique<stream_state>(); }));
 }
 
-// Is something accepting on this Unix socket path? (A stale file refuses.)
-bool ipc_path_live(const net_address& addr) noexcept
-{
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const bool live = ::connect(fd, addr.sa(), addr.length) == 0 || errno == EAGAIN;
-    ::close(fd);
-    return live;
-}
-
 class stream_transport final : public transport {
 public:
     explicit stream_transport(bool ipc) : m_ipc(ipc) {}
@@ -82,16 +72,7 @@ public:
             }
             int rc = make_ipc_address(path, ep.abstract_ipc, addr);
             if (rc == 0 && !ep.abstract_ipc) {
-                struct stat st{};
-                if (::lstat(path.c_str(), &st) == 0) {
-                    if (!S_ISSOCK(st.st_mode)) {
-                        rc = EADDRINUSE; // never remove what is not a socket
-                    } else if (ipc_path_live(addr)) {
-                        rc = EADDRINUSE;
-                    } else {
-                        (void)::unlink(path.c_str()); // left behind by a dead process
-                    }
-                }
+                rc = take_socket_path(path);
                 file = path;
             }
             if (rc != 0) {

@@ -10,6 +10,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 namespace zmx::core {
 
@@ -196,6 +198,41 @@ std::string endpoint_text(const net_address& a)
         return "ipc://" + std::string(un->sun_path, strnlen(un->sun_path, n));
     }
     return {};
+}
+
+int take_socket_path(const std::string& path) noexcept
+{
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) return 0;
+    if (!S_ISSOCK(st.st_mode)) return EADDRINUSE; // never remove what is not a socket
+    net_address addr;
+    if (make_ipc_address(path, false, addr) != 0) return EADDRINUSE;
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const bool live = ::connect(fd, addr.sa(), addr.length) == 0 || errno == EAGAIN;
+    ::close(fd);
+    if (live) return EADDRINUSE;
+    (void)::unlink(path.c_str()); // left behind by a process that died
+    return 0;
+}
+
+void socket_file::record(const std::string& path) noexcept
+{
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) return; // nothing to remove later
+    m_path = path;
+    m_dev = st.st_dev;
+    m_ino = st.st_ino;
+}
+
+void socket_file::remove() noexcept
+{
+    if (m_path.empty()) return;
+    struct stat st{};
+    if (::lstat(m_path.c_str(), &st) == 0 && st.st_dev == m_dev && st.st_ino == m_ino) {
+        (void)::unlink(m_path.c_str());
+    }
+    m_path.clear();
 }
 
 } // namespace zmx::core

@@ -16,6 +16,7 @@
 #include <string>
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "endpoint.hpp"
 
@@ -43,5 +44,28 @@ struct net_address {
 [[nodiscard]] std::string address_text(const net_address& a);
 // Endpoint text: "tcp://1.2.3.4:5555", "tcp://[::1]:5555", "ipc:///path", "ipc://@name".
 [[nodiscard]] std::string endpoint_text(const net_address& a);
+
+// Before binding a Unix socket at `path`: 0 when the name is free (nothing there, or a
+// socket file nobody accepts on, left by a process that died: removed), EADDRINUSE when
+// something listens there or the file is not a socket (never removed). The probe never
+// blocks: a listener whose backlog is full counts as live.
+[[nodiscard]] int take_socket_path(const std::string& path) noexcept;
+
+// The file a Unix-socket listener bound (ipc://, shm://'s rendezvous). remove() unlinks
+// the path only while it is still that file: a binder that judged the name free (it
+// connects and nobody answers) may have replaced it, and the old listener closing late
+// must not delete the newcomer's file. Call remove() before closing the listening fd:
+// while that fd listens, no binder judges the file free.
+class socket_file {
+public:
+    void record(const std::string& path) noexcept; // right after bind()
+    void remove() noexcept;
+    [[nodiscard]] bool empty() const noexcept { return m_path.empty(); }
+
+private:
+    std::string m_path;
+    dev_t m_dev = 0;
+    ino_t m_ino = 0;
+};
 
 } // namespace zmx::core

@@ -1637,11 +1637,12 @@ int stream_listener::create(const stream_config& cfg, const net_address& addr, c
     if (::getsockname(fd, local.sa(), &local.length) != 0) local = addr;
     auto* l = new (std::nothrow) stream_listener(cfg);
     if (l == nullptr) {
+        if (!ipc_path.empty()) (void)::unlink(ipc_path.c_str());
         ::close(fd);
         return ENOMEM;
     }
     l->m_fd = fd;
-    l->m_ipc_path = ipc_path;
+    if (!ipc_path.empty()) l->m_ipc_file.record(ipc_path);
     resolved = addr.family() == AF_UNIX ? endpoint_text(addr) : endpoint_text(local);
     l->m_cfg.uri = resolved;
     out = l;
@@ -1684,9 +1685,9 @@ void stream_listener::close_now() noexcept
     if (m_registered) m_cfg.io->rm_fd(m_fd);
     m_registered = false;
     if (m_fd >= 0) event(ZMQ_EVENT_CLOSED, static_cast<std::uint64_t>(m_fd));
+    m_ipc_file.remove(); // while the fd listens: nobody else can have taken the name yet
     close_quietly(m_fd);
     m_fd = -1;
-    if (!m_ipc_path.empty()) (void)::unlink(m_ipc_path.c_str());
     if (!m_ipc_dir.empty()) (void)::rmdir(m_ipc_dir.c_str());
     const bool all = m_close_connections.load(std::memory_order_relaxed);
     std::vector<stream_session*> children;

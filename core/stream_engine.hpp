@@ -171,7 +171,7 @@ private:
 
     stream_config m_cfg;
     int m_fd = -1;
-    std::string m_ipc_path; // file to remove on close ("" for tcp and abstract names)
+    socket_file m_ipc_file; // removed on close (none for tcp and abstract names)
     std::string m_ipc_dir;  // directory created for a wildcard ipc path, removed too
     std::vector<stream_session*> m_children;
     bool m_registered = false;

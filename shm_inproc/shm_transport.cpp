@@ -41,6 +41,7 @@
 #include "context.hpp"
 #include "io_core.hpp"
 #include "monitor.hpp"
+#include "net_address.hpp"
 #include "pipe.hpp"
 #include "registry.hpp"
 #include "shm_log.hpp"
@@ -1982,16 +1983,7 @@ public:
         if (path.size() >= sizeof sa.sun_path) return ENAMETOOLONG;
         sa.sun_family = AF_UNIX;
         std::memcpy(sa.sun_path, path.data(), path.size());
-        struct stat st{};
-        if (::lstat(path.c_str(), &st) == 0) {
-            if (!S_ISSOCK(st.st_mode)) return EADDRINUSE; // never remove what is not ours
-            const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (probe < 0) return errno;
-            const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN;
-            ::close(probe);
-            if (live) return EADDRINUSE;
-            (void)::unlink(path.c_str()); // left behind by a process that died
-        }
+        if (const int rc = take_socket_path(path); rc != 0) return rc;
         int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return errno;
         // The file gets this mode at bind (Linux takes it from the socket's inode), so
@@ -2017,7 +2009,7 @@ public:
             return ENOMEM;
         }
         l->m_fd = fd;
-        l->m_path = path;
+        l->m_file.record(path);
         out = l;
         return 0;
     }
@@ -2117,8 +2109,8 @@ private:
         if (m_registered) m_cfg.io->rm_fd(m_fd);
         m_registered = false;
         if (m_fd >= 0) event(ZMQ_EVENT_CLOSED, static_cast<std::uint64_t>(m_fd));
+        m_file.remove(); // while the fd listens: nobody else can have taken the name yet
         close_quietly(m_fd);
-        (void)::unlink(m_path.c_str());
         const bool all = m_close_connections.load(std::memory_order_relaxed);
         std::vector<shm_session*> children;
         children.swap(m_children);
@@ -2130,7 +2122,7 @@ private:
 
     shm_config m_cfg;
     int m_fd = -1;
-    std::string m_path;
+    socket_file m_file; // the rendezvous socket, removed on close
     std::vector<shm_session*> m_children;
     broadcast_log* m_log = nullptr; // a PUB's (bind with a log)
     bool m_registered = false;

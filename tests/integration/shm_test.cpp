@@ -658,6 +658,42 @@ TEST(ShmRendezvous, UnbindAndCloseRemoveTheFile)
     EXPECT_EQ(0, zmq_bind(t, ep1.c_str()));
 }
 
+// A socket closed while another binds the same name at once: the new binder takes the
+// name once the old listener stops answering, and the old listener, closing on its I/O
+// core a moment later, must not remove the newcomer's file. (It used to: close, then
+// unlink, so a bind that fell between the two lost its name; a peer then reconnected to
+// nothing, ENOENT, for ever.)
+TEST(ShmRendezvous, ANameTakenOverWhileTheOldListenerClosesStaysWithTheNewOne)
+{
+    for (int round = 0; round < 150; ++round) {
+        SCOPED_TRACE(round);
+        const std::string ep = unique_shm("takeover");
+        void* old_ctx = zmq_ctx_new();
+        ASSERT_NE(old_ctx, nullptr);
+        void* old_sock = zmq_socket(old_ctx, ZMQ_PULL);
+        ASSERT_NE(old_sock, nullptr);
+        configure_for_test(old_sock);
+        ASSERT_EQ(0, zmq_bind(old_sock, ep.c_str()));
+        context ctx;
+        sock fresh(ctx, ZMQ_PULL);
+        configure_for_test(fresh);
+        ASSERT_EQ(0, zmq_close(old_sock));
+        stopwatch w;
+        while (zmq_bind(fresh, ep.c_str()) != 0) {
+            ASSERT_EQ(EADDRINUSE, zmq_errno());
+            ASSERT_LT(w.ms(), wait_ms);
+            std::this_thread::yield();
+        }
+        ASSERT_EQ(0, zmq_ctx_term(old_ctx)); // the old listener is gone after this
+        ASSERT_TRUE(S_ISSOCK(file_mode(rv_path(ep)))) << "the new binder's file was removed";
+        sock push(ctx, ZMQ_PUSH);
+        configure_for_test(push);
+        ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+        ASSERT_EQ(2, send_str(push, "ok"));
+        ASSERT_EQ("ok", recv_str(fresh).value_or("?"));
+    }
+}
+
 // ---- views ----
 
 // True when `p` lies in a mapping of an shm:// segment (a memfd named zmx-shm).

@@ -349,6 +349,40 @@ TEST_F(TcpTransport, UnbindOneEndpoint) {
   EXPECT_EQ(0, zmq_bind(pull, tcp_ep.c_str())) << zmq_strerror(zmq_errno());
 }
 
+// An ipc name bound again while the socket that had it closes: the old listener, closing
+// on its I/O core after the new bind took the name, must leave the new file alone.
+TEST_F(TcpTransport, IpcNameTakenOverWhileTheOldListenerClosesStaysWithTheNewOne) {
+  for (int round = 0; round < 150; ++round) {
+    SCOPED_TRACE(round);
+    const std::string ep = dir.ipc("takeover" + std::to_string(round));
+    const std::string path = ep.substr(6);  // after "ipc://"
+    void* old_ctx = zmq_ctx_new();
+    ASSERT_NE(old_ctx, nullptr);
+    void* old_sock = zmq_socket(old_ctx, ZMQ_PULL);
+    ASSERT_NE(old_sock, nullptr);
+    timeouts(old_sock);
+    ASSERT_EQ(0, zmq_bind(old_sock, ep.c_str()));
+    sock fresh(ctx, ZMQ_PULL);
+    timeouts(fresh);
+    ASSERT_EQ(0, zmq_close(old_sock));
+    const stopwatch sw;
+    while (zmq_bind(fresh, ep.c_str()) != 0) {
+      ASSERT_EQ(EADDRINUSE, zmq_errno());
+      ASSERT_LT(sw.ms(), wait_ms);
+      std::this_thread::yield();
+    }
+    ASSERT_EQ(0, zmq_ctx_term(old_ctx));  // the old listener is gone after this
+    struct stat st{};
+    ASSERT_EQ(0, ::lstat(path.c_str(), &st)) << "the new binder's file was removed";
+    ASSERT_TRUE(S_ISSOCK(st.st_mode));
+    sock push(ctx, ZMQ_PUSH);
+    timeouts(push);
+    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+    ASSERT_EQ(2, send_str(push, "ok"));
+    ASSERT_EQ(std::optional<std::string>("ok"), recv_str(fresh));
+  }
+}
+
 TEST_F(TcpTransport, DisconnectOneEndpoint) {
   sock pull1(ctx, ZMQ_PULL), pull2(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
   timeouts(pull1);
