@@ -1193,6 +1193,7 @@ private:
         // the peer promised heavy sleeps and this process is registered for them.
         m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
         m_reader.set_heavy_sleep(m_heavy_sleep);
+        m_reader.set_defer_partial_line(true); // poll() comes again: the next look reads it
         if (m_log_member) {
             m_log->set_member_light(this, (m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
             // Only subscriptions come this way (the data goes through the log): a spinning
