@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "claim.hpp"
 #include "mailbox.hpp"
 #include "msg.hpp"
 #include "msg_queue.hpp"
@@ -198,6 +199,11 @@ private:
     std::atomic<bool> m_rid_known[2] = {false, false};
 };
 
+// Messages this thread's pipe writes handed straight to a direct transport
+// (claim_sink::write_through): a direct socket's send sees from it that the engine has
+// the message already and need not be run for it.
+inline thread_local std::uint64_t t_written_through = 0;
+
 // ---- hot-path members, inline ----
 
 inline msg* pipe::peek(bool may_sleep) noexcept
@@ -260,6 +266,13 @@ inline bool pipe::write(msg& m) noexcept
 {
     if (m_terminated) return false;
     const bool more = m.more();
+    if (!more && !m_in_message) {
+        // A direct transport at the other end may take it now (claim.hpp).
+        if (claim_sink* s = m_shared->end(1 - m_side).sink; s != nullptr && s->write_through(m)) {
+            ++t_written_through;
+            return true;
+        }
+    }
     const std::size_t n = m.size();
     if (!m_shared->m_dir[m_side].queue.write(m)) return false;
     m_bytes_written += n;

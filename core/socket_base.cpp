@@ -588,6 +588,7 @@ int socket_base::send(msg& m, int flags) noexcept
     const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.sndtimeo != 0;
     // A call that will poll first must not ask peers for a doorbell on its first try.
     m_may_sleep = !(will_wait && polls_first());
+    const std::uint64_t through = t_written_through;
     int rc = xsend(m);
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // engines may make room
@@ -599,6 +600,9 @@ int socket_base::send(msg& m, int flags) noexcept
     if (rc == 0) {
         m_sndmore = (flags & ZMQ_SNDMORE) != 0;
         if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
+        // The transport took the message itself (in its ring, published): the engines
+        // get a turn on every 32nd such send only (as on receive).
+        if (t_written_through != through && (++m_direct_sends & 31) != 0) return rc;
     }
     direct_flush();
     return rc;

@@ -198,6 +198,7 @@ struct claim_port final : core::claim_sink {
     }
     [[nodiscard]] bool claim(msg& m, std::size_t size) noexcept override;
     [[nodiscard]] const void* open_claim() const noexcept override { return open; }
+    [[nodiscard]] bool write_through(msg& m) noexcept override;
 };
 
 // What a claimed message holds: the port (to withdraw the claim if it is closed unsent)
@@ -776,6 +777,26 @@ public:
         m_port->open = body;
         return true;
     }
+    // A one-frame message from the socket straight into the ring (claim_sink::write_through),
+    // when it can overtake nothing: no frame held or queued, not inside a message, room.
+    bool write_through(msg& m) noexcept
+    {
+        if (m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr || m_have_held_out ||
+            m_out_blocked || m_out_mid_message || m_skip_out_rest || m_output_done || m_writer.holding()) {
+            return false;
+        }
+        if (m.is_join() || m.is_leave() || m.size() > m_writer.max_payload()) return false;
+        if (m_p->check_read(false)) return false; // queued before it
+        const auto size = static_cast<std::uint32_t>(m.size());
+        std::uint8_t* dst = claim(size, 0, 0);
+        if (dst == nullptr) return false;
+        if (size != 0) std::memcpy(dst, m.data(), size);
+        if (m_writer.publish()) ring_doorbell(m_efd[1 - m_side]);
+        (void)m.close();
+        m.init();
+        return true;
+    }
+
     // The claimed message was closed unsent: its record goes.
     void withdraw_claim() noexcept
     {
@@ -1961,6 +1982,11 @@ private:
 bool claim_port::claim(msg& m, std::size_t size) noexcept
 {
     return session != nullptr && session->claim_frame(m, size);
+}
+
+bool claim_port::write_through(msg& m) noexcept
+{
+    return session != nullptr && open == nullptr && session->write_through(m);
 }
 
 void claim_freed(void* data, void* hint) noexcept

@@ -869,6 +869,81 @@ INSTANTIATE_TEST_SUITE_P(All, ShmIdle,
                                            idle_case{ZMX_IDLE_SPIN, true, true}),
                          idle_name);
 
+// A direct sender (it moves only inside calls on it: the test drives it) hands one-frame
+// messages straight to the ring (write-through) while
+// nothing is queued ahead; once the ring is full they queue in the pipe, multipart ones
+// always do. Whatever path each took, the receiver gets them all, in order, whole.
+TEST(ShmDirect, WriteThroughNeverOvertakesWhatIsQueued)
+{
+    const std::string ep = unique_shm("through");
+    context ctx;
+    sock pull(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
+    configure_for_test(pull);
+    configure_for_test(push);
+    ASSERT_EQ(0, set_int(pull, ZMX_SHM_SIZE, 65536)); // a ring of about a thousand records
+    ASSERT_EQ(0, set_int(push, ZMX_SHM_SIZE, 65536));
+    ASSERT_EQ(0, set_int(push, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(push, ZMQ_SNDHWM, 100000));
+    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+    ASSERT_EQ(5, send_str(push, "hello"));
+    // A direct socket moves only inside calls on it: poll it until the hello is through.
+    auto recv_driving = [&]() -> std::string {
+        stopwatch sw;
+        while (sw.ms() < wait_ms) {
+            if (auto r = recv_str(pull, ZMQ_DONTWAIT)) return *r;
+            zmq_pollitem_t item{push, 0, ZMQ_POLLOUT, 0};
+            (void)zmq_poll(&item, 1, 1);
+        }
+        return "?";
+    };
+    ASSERT_EQ("hello", recv_driving());
+    // Nobody reads now: the first messages go into the ring, the rest queue behind them.
+    // Then the receiver takes some (the sender's engine moves a batch from the pipe into
+    // the freed space, more stay queued) and more are sent: they must queue too.
+    auto body_of = [](int i) { return "m" + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'x'); };
+    int sent = 0, received = 0;
+    auto send_upto = [&](int n) {
+        for (; sent < n; ++sent) {
+            if (sent % 7 == 3) { // a two-frame message: never written through
+                ASSERT_EQ(2, send_str(push, "p:", ZMQ_SNDMORE | ZMQ_DONTWAIT)) << sent;
+            }
+            const std::string body = body_of(sent);
+            ASSERT_EQ(static_cast<int>(body.size()), send_str(push, body, ZMQ_DONTWAIT)) << sent;
+        }
+    };
+    auto receive_upto = [&](int n) {
+        for (; received < n; ++received) {
+            if (received % 7 == 3) {
+                ASSERT_EQ("p:", recv_driving()) << received;
+                int more = 0;
+                size_t len = sizeof more;
+                ASSERT_EQ(0, zmq_getsockopt(pull, ZMQ_RCVMORE, &more, &len));
+                ASSERT_EQ(1, more) << received;
+            }
+            ASSERT_EQ(body_of(received), recv_driving()) << received;
+        }
+    };
+    auto drive_once = [&] {
+        zmq_pollitem_t item{push, 0, ZMQ_POLLOUT, 0};
+        (void)zmq_poll(&item, 1, 0);
+    };
+    for (int round = 1; round <= 4; ++round) {
+        SCOPED_TRACE(round);
+        send_upto(round * 3000);
+        receive_upto(round * 3000 - 2000);
+        // The receiver's engine empties the ring into its socket's queue; one turn of the
+        // sender's engine then moves one batch from its pipe into the ring and stops with
+        // room left and messages still queued: the next sends must queue behind them.
+        for (int i = 0; i < 3; ++i) drive_once();
+        send_upto(round * 3000 + 100);
+        receive_upto(round * 3000 + 100);
+    }
+    // And once drained, straight through again.
+    ASSERT_EQ(3, send_str(push, "end"));
+    ASSERT_EQ("end", recv_driving());
+}
+
 // ---- size limits ----
 
 // A PULL with `limits` applied binds; a PUSH (another context) sends `ok_parts` (must
