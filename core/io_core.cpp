@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+#include <utility>
 
 #include <zmq.h>
 
@@ -177,6 +178,9 @@ bool io_core::pollers_may_sleep() noexcept
     for (std::size_t i = 0; i < m_pollers.size(); ++i) {
         if (poller* p = m_pollers[i]; p != nullptr && !p->prepare_sleep()) ok = false;
     }
+    // One of them has work (perhaps one polled only every nth turn): the next turn
+    // polls them all, or the caller would go on to wait with that work undone.
+    if (!ok) m_poll_all = true;
     return ok;
 }
 
@@ -263,7 +267,7 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     done += run_timers();
     // After a wait or an event (a doorbell), every poller looks: the lazy ones are lazy
     // only while the core spins.
-    if (!m_pollers.empty()) done += run_pollers(n > 0 || timeout_ms != 0);
+    if (!m_pollers.empty()) done += run_pollers(n > 0 || timeout_ms != 0 || std::exchange(m_poll_all, false));
     return done;
 }
 

@@ -697,6 +697,41 @@ INSTANTIATE_TEST_SUITE_P(all, io_core_idle, ::testing::Values(ZMX_IDLE_BLOCK, ZM
 
 // ---- CPU pinning ----
 
+// A poller polled only every nth turn whose prepare_sleep finds work (data already
+// published, not yet read) is polled on the very next turn: the caller that asked
+// (zmq_poll on a direct socket, the core's own wait) would otherwise go on to wait with
+// that work undone.
+TEST(io_core, a_lazy_poller_that_has_work_before_a_sleep_is_polled_next_turn)
+{
+    struct lazy final : io_core::poller {
+        int polls = 0;
+        bool has_work = false;
+        std::size_t poll() noexcept override
+        {
+            ++polls;
+            const bool had = has_work;
+            has_work = false;
+            return had ? 1 : 0;
+        }
+        bool prepare_sleep() noexcept override { return !has_work; }
+    } p;
+    p.poll_every = 1u << 20; // never on a plain spinning turn within this test
+    io_core core(cfg_with(ZMX_IDLE_SPIN));
+    ASSERT_EQ(0, core.start_manual());
+    ASSERT_EQ(0, core.add_poller(&p));
+    (void)core.poll(0);
+    (void)core.poll(0);
+    const int before = p.polls;
+    EXPECT_TRUE(core.pollers_may_sleep()); // nothing yet: no extra poll
+    (void)core.poll(0);
+    EXPECT_EQ(before, p.polls);
+    p.has_work = true;
+    EXPECT_FALSE(core.pollers_may_sleep());
+    EXPECT_EQ(1u, core.poll(0)) << "the lazy poller's work was left for a later turn";
+    EXPECT_EQ(before + 1, p.polls);
+    core.rm_poller(&p);
+}
+
 TEST(io_core, pins_its_thread_to_the_configured_cpus)
 {
     cpu_set_t allowed;
