@@ -287,6 +287,8 @@ public:
         ps->attach(1, cfg.io->mailbox_ref());
         l->m_p = &ps->end(1);
         l->m_p->owner = static_cast<io_core::pipe_owner*>(l);
+        // A direct socket runs this log on its own thread: it may write straight in.
+        if (cfg.direct) l->m_p->sink = &l->m_port;
         pipe& mine = ps->end(0);
         mine.is_log = true;
         mine.log_id = l->m_id;
@@ -430,7 +432,34 @@ public:
         (void)poll();
     }
 
+    // A direct PUB's one-frame message straight into the log (claim_sink::write_through)
+    // when nothing is held or queued ahead and there is room now. The blocking limit is
+    // not refreshed here (that may cut members off): poll() does it.
+    bool write_through(msg& m) noexcept
+    {
+        if (m_dead || m_have_held || m_mid || m_output_done || m_blocked) return false;
+        if (m.size() > m_writer.max_payload() || m_p->check_read(false)) return false;
+        std::uint8_t* dst = m_writer.claim(static_cast<std::uint32_t>(m.size()), r_first);
+        if (dst == nullptr) return false;
+        if (m.size() != 0) std::memcpy(dst, m.data(), m.size());
+        publish();
+        (void)m.close();
+        m.init();
+        return true;
+    }
+
 private:
+    // The log's claim_sink: no claims (a PUB's claim goes through its pipes), only
+    // write_through. Lives in the log; the pipe end's sink is cleared before it goes.
+    struct port final : claim_sink {
+        broadcast_log* log = nullptr;
+        void ref() noexcept override {}
+        void unref() noexcept override {}
+        [[nodiscard]] bool claim(msg&, std::size_t) noexcept override { return false; }
+        [[nodiscard]] const void* open_claim() const noexcept override { return nullptr; }
+        [[nodiscard]] bool write_through(msg& m) noexcept override { return log->write_through(m); }
+    };
+
     struct member {
         log_member* who;
         ring_control* conn;
@@ -441,6 +470,7 @@ private:
 
     explicit broadcast_log(const shm_config& cfg) : m_cfg(cfg)
     {
+        m_port.log = this;
         m_held.init();
         m_cfg.ctx->linger_add();
         m_cfg.io->adjust_owned(1);
@@ -461,6 +491,7 @@ private:
         if (m_polling) m_cfg.io->rm_poller(this);
         m_polling = false;
         if (m_p != nullptr) {
+            m_p->sink = nullptr;
             m_p->terminate(false);
             m_p->owner = nullptr;
             m_p->shared().release();
@@ -585,6 +616,7 @@ private:
     bool m_output_done = false;
     bool m_blocked = false;
     std::uint32_t m_need = 0; // blocking mode: the record that waits for room
+    port m_port;
 };
 
 class shm_listener;
