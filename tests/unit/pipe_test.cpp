@@ -813,19 +813,29 @@ TEST(msg_queue, no_lost_wakeup_across_fence_mode_switches)
         x = x * 1103515245u + 12345u;
         // Bursts of 1 to 8192 messages, most short, some long enough to switch to asym.
         const std::uint64_t burst = (x >> 16) % 8 == 0 ? 4096 + (x >> 8) % 4096 : 1 + (x >> 8) % 64;
-        for (std::uint64_t i = 0; i < burst && sent < total; ++i, ++sent) {
-            msg m = make_frame(sent, 8, false);
-            while (!q.write(m)) {
-            }
+        // A long burst is published at once at its end, so the consumer finds it whole
+        // and reads it in one run (one that keeps up with message-by-message publishing
+        // would sleep in between and never switch); short ones message by message.
+        const bool at_once = burst > 64;
+        bool saw_asym = false;
+        auto publish = [&] {
+            saw_asym |= !q.producer_needs_full_fence();
             if (q.publish()) {
                 const std::uint64_t one = 1;
                 (void)::write(efd, &one, sizeof one);
             }
+        };
+        for (std::uint64_t i = 0; i < burst && sent < total; ++i, ++sent) {
+            msg m = make_frame(sent, 8, false);
+            while (!q.write(m)) {
+            }
+            if (!at_once) publish();
         }
-        if (q.producer_needs_full_fence()) {
-            ++bursts_sym;
-        } else {
+        if (at_once) publish();
+        if (saw_asym) {
             ++bursts_asym;
+        } else {
+            ++bursts_sym;
         }
         // Let the consumer catch up and go to sleep now and then.
         if ((x >> 20) % 4 == 0) std::this_thread::yield();
