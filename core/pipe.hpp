@@ -199,10 +199,14 @@ private:
     std::atomic<bool> m_rid_known[2] = {false, false};
 };
 
-// Messages this thread's pipe writes handed straight to a direct transport
-// (claim_sink::write_through): a direct socket's send sees from it that the engine has
-// the message already and need not be run for it.
-inline thread_local std::uint64_t t_written_through = 0;
+// What this thread's pipe writes did: frames handed straight to a direct transport
+// (claim_sink::write_through) and frames queued. A direct socket's send sees from them
+// that its engines have everything it wrote already and need not be run for it.
+struct pipe_write_counts {
+    std::uint64_t through = 0;
+    std::uint64_t queued = 0;
+};
+inline thread_local pipe_write_counts t_pipe_writes;
 
 // ---- hot-path members, inline ----
 
@@ -269,12 +273,13 @@ inline bool pipe::write(msg& m) noexcept
     if (!more && !m_in_message) {
         // A direct transport at the other end may take it now (claim.hpp).
         if (claim_sink* s = m_shared->end(1 - m_side).sink; s != nullptr && s->write_through(m)) {
-            ++t_written_through;
+            ++t_pipe_writes.through;
             return true;
         }
     }
     const std::size_t n = m.size();
     if (!m_shared->m_dir[m_side].queue.write(m)) return false;
+    ++t_pipe_writes.queued;
     m_bytes_written += n;
     m_in_message = more;
     if (!more) ++m_msgs_written;

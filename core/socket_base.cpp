@@ -588,7 +588,7 @@ int socket_base::send(msg& m, int flags) noexcept
     const bool will_wait = (flags & ZMQ_DONTWAIT) == 0 && m_options.sndtimeo != 0;
     // A call that will poll first must not ask peers for a doorbell on its first try.
     m_may_sleep = !(will_wait && polls_first());
-    const std::uint64_t through = t_written_through;
+    const pipe_write_counts before = t_pipe_writes;
     int rc = xsend(m);
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // engines may make room
@@ -600,9 +600,13 @@ int socket_base::send(msg& m, int flags) noexcept
     if (rc == 0) {
         m_sndmore = (flags & ZMQ_SNDMORE) != 0;
         if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
-        // The transport took the message itself (in its ring, published): the engines
-        // get a turn on every 32nd such send only (as on receive).
-        if (t_written_through != through && (++m_direct_sends & 31) != 0) return rc;
+        // The transports took all of it themselves (in their rings, published): the
+        // engines get a turn on every 32nd such send only (as on receive). A frame
+        // queued in a pipe (another peer's full ring, a multipart message) gets it now.
+        if (t_pipe_writes.through != before.through && t_pipe_writes.queued == before.queued &&
+            (++m_direct_sends & 31) != 0) {
+            return rc;
+        }
     }
     direct_flush();
     return rc;
