@@ -267,7 +267,10 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     done += run_timers();
     // After a wait or an event (a doorbell), every poller looks: the lazy ones are lazy
     // only while the core spins.
-    if (!m_pollers.empty()) done += run_pollers(n > 0 || timeout_ms != 0 || std::exchange(m_poll_all, false));
+    if (!m_pollers.empty()) {
+        const bool all = std::exchange(m_poll_all, false) || n > 0 || timeout_ms != 0;
+        done += run_pollers(all);
+    }
     return done;
 }
 

@@ -376,7 +376,8 @@ public:
                 // per record. When the tail stands still everything is read.
                 const bool moving = t != m_tail_cache;
                 m_tail_cache = t;
-                m_limit = m_defer && moving ? std::max(t & ~std::uint64_t{63}, m_read) : t;
+                m_limit = m_defer && moving && !m_no_defer_once ? std::max(t & ~std::uint64_t{63}, m_read) : t;
+                m_no_defer_once = false;
                 if (m_read == m_limit) return result::empty;
             }
             const std::uint64_t pos = m_read & (m_bytes - 1);
@@ -442,7 +443,12 @@ public:
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        return m_hs.prepare_sleep([this]() noexcept { return has_data(); });
+        if (m_hs.prepare_sleep([this]() noexcept { return has_data(); })) return true;
+        // Data is there and the caller will look once more before it waits (zmq_poll on
+        // a direct socket): that look reads up to the tail, deferring nothing, or the
+        // caller could wait with a record unread and no doorbell armed.
+        m_no_defer_once = true;
+        return false;
     }
     void cancel_sleep() noexcept { m_hs.cancel_sleep(); }
 
@@ -456,6 +462,7 @@ private:
     std::uint64_t m_tail_cache = 0; // the tail as last read
     std::uint64_t m_limit = 0;      // read up to here before looking at the tail again
     bool m_defer = false;
+    bool m_no_defer_once = false; // prepare_sleep found data: the next look reads it all
 };
 
 } // namespace zmx::shm

@@ -230,6 +230,19 @@ TEST(ShmRing, DeferringReaderLeavesTheLineBeingWrittenForTheNextLook)
     EXPECT_EQ(res::empty, t.r.next(rec));
     ASSERT_EQ(res::ok, t.r.next(rec));
     EXPECT_TRUE(check(rec.payload, 16, 3));
+    // A look that prepare_sleep told "data is there" reads it all, even while the tail
+    // moves (a zmq_poll caller looks once more, then waits with no doorbell armed).
+    fill(t.w.claim(16, 0, 0), 16, 5);
+    (void)t.w.publish();
+    EXPECT_EQ(res::empty, t.r.next(rec)); // the tail moved: the partial line waits
+    fill(t.w.claim(16, 0, 0), 16, 6);
+    (void)t.w.publish();                  // and moves again before the next look
+    EXPECT_FALSE(t.r.prepare_sleep());
+    ASSERT_EQ(res::ok, t.r.next(rec));
+    EXPECT_TRUE(check(rec.payload, 16, 5));
+    ASSERT_EQ(res::ok, t.r.next(rec));
+    EXPECT_TRUE(check(rec.payload, 16, 6));
+    EXPECT_EQ(res::empty, t.r.next(rec));
     t.r.set_defer_partial_line(false);
     fill(t.w.claim(16, 0, 0), 16, 4);
     (void)t.w.publish();
