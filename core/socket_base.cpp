@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <sched.h>
 #include <time.h>
@@ -45,6 +46,16 @@ constexpr int spin_skip_waits = 32;
 // BACKOFF: spin this long, then yield this long, then sleep.
 constexpr int backoff_spin_us = 50;
 constexpr int backoff_yield_us = 200;
+
+// ZMX_CATCH_UP=0 turns catch_up_delay off (read once).
+bool catch_up_enabled() noexcept
+{
+    static const bool on = [] {
+        const char* env = std::getenv("ZMX_CATCH_UP");
+        return env == nullptr || std::strcmp(env, "0") != 0;
+    }();
+    return on;
+}
 
 } // namespace
 
@@ -399,7 +410,7 @@ int socket_base::wait_interrupted() const noexcept
 }
 
 template <typename Op>
-int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
+int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
 {
     const std::int64_t start = now_ns();
     const std::int64_t deadline = timeout_ms < 0 ? INT64_MAX : start + std::int64_t{timeout_ms} * 1'000'000;
@@ -422,6 +433,12 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
             spin_us = 0;
         }
     }
+    // A receiver catching up with a dense stream lets it run ahead a moment (catch_up.hpp).
+    std::int64_t catch_up_until = 0;
+    if (receiving && adaptive && spin_us != 0 && !m_sync && !m_direct_io && catch_up_enabled()) {
+        const std::int64_t d = m_catch_up.on_empty(start, m_received, t_pipe_writes.through + t_pipe_writes.queued);
+        if (d > 0) catch_up_until = std::min(start + d, deadline);
+    }
     if (m_sync && m_options.idle == ZMX_IDLE_BLOCK && m_options.spin_us < 0) {
         spin_us = 0; // several threads may share the socket: they sleep, they do not poll
     }
@@ -432,6 +449,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op) noexcept
         const std::int64_t spin_end = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us + yield_us} * 1000;
         const std::int64_t yield_from = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us} * 1000;
         m_may_sleep = false;
+        while (catch_up_until != 0 && now_ns() < catch_up_until) cpu_relax();
         for (unsigned i = 1;; ++i) {
             if (m_direct_io) (void)m_direct_io->poll(0);
             if (process_commands_if_pending() > 0 && m_sync && m_sync->waiters > 0) sync_notify();
@@ -596,7 +614,7 @@ int socket_base::send(msg& m, int flags) noexcept
         rc = xsend(m);
     }
     m_may_sleep = true;
-    if (rc == EAGAIN && will_wait) rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); });
+    if (rc == EAGAIN && will_wait) rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); }, false);
     if (rc == 0) {
         m_sndmore = (flags & ZMQ_SNDMORE) != 0;
         if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
@@ -652,12 +670,13 @@ int socket_base::recv(msg& m, int flags) noexcept
                 capped = true;
             }
         }
-        rc = wait_loop(timeout_ms, [&]() noexcept { return xrecv(m); });
+        rc = wait_loop(timeout_ms, [&]() noexcept { return xrecv(m); }, true);
         if (rc == EAGAIN && capped) rc = xrecv(m);
     }
     if (rc == 0 && m_options.conflate) conflate(m);
     if (rc == 0) {
         m_rcvmore = m.more();
+        ++m_received;
     } else {
         m.init(); // a valid empty message, as libzmq leaves it
     }

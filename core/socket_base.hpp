@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "catch_up.hpp"
 #include "claim.hpp"
 #include "io_core.hpp"
 #include "mailbox.hpp"
@@ -198,7 +199,7 @@ private:
     // Wait for `events` (ZMQ_POLLIN/OUT) using the idle strategy; calls op() until it
     // stops answering EAGAIN, the timeout passes (EAGAIN) or the context ends (ETERM).
     template <typename Op>
-    int wait_loop(int timeout_ms, Op&& op) noexcept;
+    int wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept;
     // wait_loop's blocking phase for thread-safe types.
     template <typename Op>
     int sync_wait(std::int64_t deadline, int timeout_ms, Op& op) noexcept;
@@ -247,6 +248,8 @@ private:
     unsigned m_direct_sends = 0; // direct mode: sends the transport took at once
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;
+    catch_up_delay m_catch_up;    // receive side of wait_loop
+    std::uint64_t m_received = 0; // frames received, for m_catch_up
     int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)
     bool m_rcvmore = false;
     bool m_sndmore = false;        // the last frame sent had ZMQ_SNDMORE
