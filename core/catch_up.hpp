@@ -39,8 +39,8 @@ public:
     static constexpr std::int64_t dense_spacing_ns = 250;
     static constexpr std::uint64_t few_msgs = 128;
 
-    // A receive found nothing at time now (ns). received and sent: the thread's running
-    // totals of messages received on this socket and frames it wrote to any pipe.
+    // A receive found nothing at time now (ns). received and sent: running totals of the
+    // frames received on this socket and of the messages the thread sent on any socket.
     // Returns how long to wait before looking again (0: look now).
     [[nodiscard]] std::int64_t on_empty(std::int64_t now, std::uint64_t received, std::uint64_t sent) noexcept
     {

@@ -143,6 +143,7 @@ public:
         }
         ps->attach(0, s.mailbox_ref());
         ps->end(0).peer_engine = !cfg.direct;
+        if (cfg.direct) ps->set_one_thread();
         // ZMQ_CONNECT_ROUTING_ID: the peer is known by this name from the start.
         if (!s.options().connect_routing_id.empty()) ps->set_routing_id(1, s.options().connect_routing_id);
         s.attach_pipe(ps->end(0), resolved);

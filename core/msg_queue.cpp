@@ -68,6 +68,10 @@ void msg_queue::fence_before_sleep() noexcept
 {
     const std::uint64_t run = m_popped - m_popped_at_sleep;
     m_popped_at_sleep = m_popped;
+    if (m_fence_mode.load(std::memory_order_relaxed) == fence_local) {
+        light_fence();
+        return;
+    }
     if (!g_asym_fence) {
         full_fence();
         return;

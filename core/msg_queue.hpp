@@ -23,6 +23,12 @@
 // the mode before its fence. Switching to asym is a plain store (the consumer's fences
 // are heavy from then on, which orders any producer fence); switching to sym is stored
 // before one last heavy F2, after which every producer publish sees sym.
+// - local: producer and consumer are one thread (a direct socket and the engines it
+//   runs): program order is the whole handshake, both fences are compiler barriers. Set
+//   once by the pipe's creator (set_one_thread) and never switched. Should the two ends
+//   come to run on two threads after all (a closed direct socket's engines adopted by a
+//   context thread), the handover happens-before and the socket's end writes and reads
+//   nothing after it.
 // A consumer that finds its flag still raised skips F2: the flag has been visible to the
 // producer since the F2 that raised it, so any later publish rings (or has rung) the
 // doorbell.
@@ -107,6 +113,9 @@ public:
         return false;
     }
 
+    // Both ends on one thread (see the header); before traffic flows.
+    void set_one_thread() noexcept { m_fence_mode.store(fence_local, std::memory_order_relaxed); }
+
     // ---- consumer ----
 
     [[nodiscard]] msg* front() noexcept
@@ -146,6 +155,7 @@ private:
 
     static constexpr std::uint8_t fence_sym = 0;
     static constexpr std::uint8_t fence_asym = 1;
+    static constexpr std::uint8_t fence_local = 2;
     static constexpr std::uint64_t asym_after = 4096; // messages read between sleeps
     static constexpr std::uint64_t sym_below = 256;
 

@@ -155,6 +155,13 @@ public:
     void attach(int side, mailbox_ptr mb) noexcept;
     // Change the limit of the direction written by `side` (before traffic flows).
     void set_hwm(int side, std::int64_t hwm) noexcept;
+    // Both ends are served by one thread (a direct socket and its engines; msg_queue's
+    // local fences). Before traffic flows.
+    void set_one_thread() noexcept
+    {
+        m_dir[0].queue.set_one_thread();
+        m_dir[1].queue.set_one_thread();
+    }
     // Bytes the direction written by `side` may hold (before traffic flows; <= 0: none).
     void set_byte_limit(int side, std::int64_t bytes) noexcept;
 

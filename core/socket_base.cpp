@@ -57,6 +57,10 @@ bool catch_up_enabled() noexcept
     return on;
 }
 
+// Messages this thread sent through any socket: a receiver that also sends may be in a
+// round trip (catch_up.hpp).
+thread_local std::uint64_t t_socket_sends = 0;
+
 } // namespace
 
 socket_base::socket_base(context& ctx, int type, std::uint32_t sid)
@@ -436,7 +440,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
     // A receiver catching up with a dense stream lets it run ahead a moment (catch_up.hpp).
     std::int64_t catch_up_until = 0;
     if (receiving && adaptive && spin_us != 0 && !m_sync && !m_direct_io && catch_up_enabled()) {
-        const std::int64_t d = m_catch_up.on_empty(start, m_received, t_pipe_writes.through + t_pipe_writes.queued);
+        const std::int64_t d = m_catch_up.on_empty(start, m_received, t_socket_sends);
         if (d > 0) catch_up_until = std::min(start + d, deadline);
     }
     if (m_sync && m_options.idle == ZMX_IDLE_BLOCK && m_options.spin_us < 0) {
@@ -617,6 +621,7 @@ int socket_base::send(msg& m, int flags) noexcept
     if (rc == EAGAIN && will_wait) rc = wait_loop(m_options.sndtimeo, [&]() noexcept { return xsend(m); }, false);
     if (rc == 0) {
         m_sndmore = (flags & ZMQ_SNDMORE) != 0;
+        ++t_socket_sends;
         if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
         // The transports took all of it themselves (in their rings, published): the
         // engines get a turn on every 32nd such send only (as on receive). A frame

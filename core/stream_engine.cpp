@@ -1159,6 +1159,7 @@ bool stream_session::attach_new_pipe(std::string_view peer_id) noexcept
     ps->set_byte_limit(1, o.max_queued_bytes); // what the peer queues for the socket
     ps->attach(0, m_cfg.socket_mailbox);
     ps->end(0).peer_engine = !m_cfg.direct;
+    if (m_cfg.direct) ps->set_one_thread();
     ps->set_routing_id(1, peer_id);
     ps->attach(1, m_cfg.io->mailbox_ref());
     s.p = &ps->end(1);

@@ -293,6 +293,7 @@ public:
         mine.is_log = true;
         mine.log_id = l->m_id;
         mine.peer_engine = !cfg.direct;
+        if (cfg.direct) ps->set_one_thread();
         ps->attach(0, s.mailbox_ref());
         s.attach_pipe(mine, std::string{}); // not the endpoint's: unbind ends it through its members
         out = l;
@@ -1298,6 +1299,7 @@ private:
         ps->set_byte_limit(1, o.max_queued_bytes); // what the peer queues for the socket
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
+        if (m_cfg.direct) ps->set_one_thread();
         if (m_log_member) ps->end(0).log_id = m_log->id(); // the socket writes through the log
         ps->set_routing_id(1, peer_id);
         ps->attach(1, m_cfg.io->mailbox_ref());
@@ -2363,6 +2365,7 @@ public:
         }
         ps->attach(0, s.mailbox_ref());
         ps->end(0).peer_engine = !cfg.direct;
+        if (cfg.direct) ps->set_one_thread();
         // ZMQ_CONNECT_ROUTING_ID: the peer is known by this name from the start.
         if (!s.options().connect_routing_id.empty()) ps->set_routing_id(1, s.options().connect_routing_id);
         s.attach_pipe(ps->end(0), resolved);

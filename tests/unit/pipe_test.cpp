@@ -693,6 +693,34 @@ TEST(msg_queue, direct_growth_publish_and_sleep_handshake)
     // A published and a staged frame are left for the destructor (LSan).
 }
 
+TEST(msg_queue, one_thread_queue_keeps_the_handshake_without_fences)
+{
+    // A direct socket and its engines share a thread: no fence either side, whatever
+    // the runs between sleeps; the doorbell still rings once per announced sleep.
+    msg_queue q;
+    EXPECT_TRUE(q.producer_needs_full_fence()); // a new queue starts symmetric
+    q.set_one_thread();
+    EXPECT_FALSE(q.producer_needs_full_fence());
+    for (int round = 0; round < 3; ++round) {
+        const int run = round == 1 ? 5000 : 3; // long runs switch other queues to asym
+        EXPECT_TRUE(q.prepare_sleep());
+        for (int i = 0; i < run; ++i) {
+            msg m = make_frame(static_cast<std::uint64_t>(i), 8, false);
+            ASSERT_TRUE(q.write(m));
+            EXPECT_EQ(q.publish(), i == 0) << "round " << round << " message " << i;
+        }
+        for (int i = 0; i < run; ++i) {
+            msg* f = q.front();
+            ASSERT_NE(f, nullptr);
+            EXPECT_TRUE(frame_is(*f, static_cast<std::uint64_t>(i), 8, false));
+            (void)f->close();
+            q.pop();
+        }
+        EXPECT_EQ(q.front(), nullptr);
+        EXPECT_FALSE(q.producer_needs_full_fence()) << "round " << round;
+    }
+}
+
 TEST(msg_queue, prepare_sleep_refuses_when_data_is_published)
 {
     msg_queue q;
