@@ -17,8 +17,9 @@ runs=${2:-5}
 P=$build/bench/zmx_perf/zmx-perf
 rtt() { "$build/bench/cacheline_rtt" | awk '{print $4}'; }
 med() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) {print "-"; exit} print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-# Per-run delivered msgs/s (not the summary line zmx-perf adds after several runs).
-rates() { grep -E '^  delivered ' | awk '{gsub(",", "", $2); print $2}' | head -n "$runs" | med; }
+# Per-run delivered msgs/s (not the summary line zmx-perf adds after several runs, nor the
+# "delivered %" line under each run's rate).
+rates() { grep -E '^  delivered +[0-9]' | awk '{gsub(",", "", $2); print $2}' | head -n "$runs" | med; }
 # Per-run p50 or p99 of a lat run's round-trip line.
 pct() { grep -E ' p50 ' | sed -E "s/.* $1 ([0-9.,]+).*/\1/" | tr -d , | head -n "$runs" | med; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }

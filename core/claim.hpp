@@ -5,9 +5,14 @@
 // application fills it and sends the message (the transport then commits the record it
 // reserved, no copy) or closes it (the reservation is withdrawn).
 //
+// The same port works the other way (read_through): a socket whose pipe from a direct
+// transport is empty asks the transport for the next whole one-frame message straight
+// from its ring, skipping the pipe's write, flush, read and report.
+//
 // Threads: everything on the socket's thread (direct mode: the transport runs there).
-// pipe::write() looks at the peer end's sink on every one-frame message; a transport
-// sets one only on a direct connection, so for every other pipe it stays nullptr.
+// pipe::write() looks at the peer end's sink on every one-frame message, and
+// pipe::read() when its queue is empty; a transport sets one only on a direct
+// connection, so for every other pipe it stays nullptr.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +36,11 @@ public:
     // queued ahead of it and it has room. False (m untouched): it goes through the pipe.
     // Saves a direct socket the pipe's write, flush, read and report per message.
     [[nodiscard]] virtual bool write_through(msg& m) noexcept = 0;
+    // The socket found nothing queued in the pipe: the transport makes `out` (uninitialised
+    // on entry) the next message when that is one whole frame it can hand over at once
+    // (nothing of it, nor anything before it, went into the pipe). False (out untouched):
+    // nothing now, or the transport's own turn (poll) delivers it through the pipe.
+    [[nodiscard]] virtual bool read_through(msg& out) noexcept = 0;
 
 protected:
     ~claim_sink() = default;

@@ -122,6 +122,8 @@ private:
 
     pipe_shared* m_shared = nullptr;
     std::uint8_t m_side = 0;
+    bool m_stashed = false; // m_stash holds a message read through (claim_sink::read_through)
+    msg m_stash;            // valid only while m_stashed
 
     // Writer state for the outbound direction.
     std::uint64_t m_msgs_written = 0;
@@ -195,7 +197,12 @@ private:
     };
 
     pipe_shared() = default;
-    ~pipe_shared() = default;
+    ~pipe_shared()
+    {
+        for (pipe& e : m_end) {
+            if (e.m_stashed) (void)e.m_stash.close();
+        }
+    }
 
     direction m_dir[2]; // m_dir[i] is written by end i
     pipe m_end[2];
@@ -214,15 +221,25 @@ struct pipe_write_counts {
     std::uint64_t queued = 0;
 };
 inline thread_local pipe_write_counts t_pipe_writes;
+// Messages this thread's pipe reads took straight from a direct transport
+// (claim_sink::read_through): a direct socket's receive then owes its engines no turn.
+inline thread_local std::uint64_t t_pipe_reads_through = 0;
 
 // ---- hot-path members, inline ----
 
 inline msg* pipe::peek(bool may_sleep) noexcept
 {
+    if (m_stashed) return &m_stash;
     if (m_in_done) return nullptr;
     auto& q = m_shared->m_dir[1 - m_side].queue;
     msg* m = q.front();
     if (m == nullptr) {
+        // A direct transport at the other end may hand over its next message itself.
+        if (claim_sink* s = m_shared->end(1 - m_side).sink; s != nullptr && !m_reading_message && s->read_through(m_stash)) {
+            m_stashed = true;
+            ++t_pipe_reads_through;
+            return &m_stash;
+        }
         publish_reads(true);
         if (!may_sleep || q.prepare_sleep()) return nullptr;
         m = q.front();
@@ -243,6 +260,10 @@ inline bool pipe::read(msg& out, bool may_sleep) noexcept
     msg* m = peek(may_sleep);
     if (m == nullptr) return false;
     std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
+    if (m == &m_stash) {
+        m_stashed = false; // moved out: one whole frame, counted by no queue
+        return true;
+    }
     m_shared->m_dir[1 - m_side].queue.pop();
     m_bytes_read += out.size();
     m_reading_message = out.more();

@@ -648,15 +648,18 @@ int socket_base::recv(msg& m, int flags) noexcept
     // A call that will poll first must not ask peers for a doorbell on its first try
     // (a DONTWAIT call does ask: ZMQ_FD users poll the fd right after EAGAIN).
     m_may_sleep = !(will_wait && polls_first());
+    const std::uint64_t through_before = t_pipe_reads_through;
     int rc = xrecv(m);
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // read what the connections have
         process_commands_if_pending();
         rc = xrecv(m);
-    } else if (rc == 0 && m_direct_io && (++m_direct_recvs & 31) == 0) {
+    } else if (rc == 0 && m_direct_io && t_pipe_reads_through == through_before && (++m_direct_recvs & 31) == 0) {
         // The engines run only inside calls: while the pipes keep this socket busy, give
         // them a turn now and then (an shm engine hands the ring space of the messages
-        // read so far back to the sender; tcp reads on instead of stalling).
+        // read so far back to the sender; tcp reads on instead of stalling). A message
+        // read straight from a transport's ring (read_through) owes them none: that
+        // transport hands space back itself, and a turn would fill the pipe again.
         (void)m_direct_io->poll(0);
     }
     m_may_sleep = true;

@@ -409,6 +409,9 @@ public:
         }
     }
 
+    // Puts back the record next() just returned: the next call returns it again.
+    void unread(const record& r) noexcept { m_read = r.begin; }
+
     [[nodiscard]] bool has_data() noexcept
     {
         if (m_read != m_tail_cache) return true;

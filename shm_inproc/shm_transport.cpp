@@ -66,6 +66,17 @@ constexpr std::size_t max_views = 1024;
 // Records moved per direction per turn, so one busy connection does not starve others.
 constexpr int batch = 256;
 
+// ZMX_READ_THROUGH=0 in the environment: a direct socket reads everything through its
+// pipe (shm_session::read_through off; read once).
+bool read_through_enabled() noexcept
+{
+    static const bool on = [] {
+        const char* env = std::getenv("ZMX_READ_THROUGH");
+        return env == nullptr || std::strcmp(env, "0") != 0;
+    }();
+    return on;
+}
+
 // What a direct session queues for its socket when RCVHWM is 0 (no limit). It runs inside
 // the application's calls, so with no limit it would read a batch per call and the queue
 // would grow without end (and the process fault in new pages); what it does not take
@@ -199,6 +210,7 @@ struct claim_port final : core::claim_sink {
     [[nodiscard]] bool claim(msg& m, std::size_t size) noexcept override;
     [[nodiscard]] const void* open_claim() const noexcept override { return open; }
     [[nodiscard]] bool write_through(msg& m) noexcept override;
+    [[nodiscard]] bool read_through(msg& out) noexcept override;
 };
 
 // What a claimed message holds: the port (to withdraw the claim if it is closed unsent)
@@ -459,6 +471,7 @@ private:
         [[nodiscard]] bool claim(msg&, std::size_t) noexcept override { return false; }
         [[nodiscard]] const void* open_claim() const noexcept override { return nullptr; }
         [[nodiscard]] bool write_through(msg& m) noexcept override { return log->write_through(m); }
+        [[nodiscard]] bool read_through(msg&) noexcept override { return false; }
     };
 
     struct member {
@@ -786,8 +799,8 @@ public:
     }
     bool claim_frame(msg& m, std::size_t size) noexcept
     {
-        if (m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr || m_port->open != nullptr ||
-            m_writer.holding()) {
+        if (!m_takes_claims || m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr ||
+            m_port->open != nullptr || m_writer.holding()) {
             return false;
         }
         if (size > m_writer.max_payload()) return false; // fragments are copied
@@ -810,12 +823,71 @@ public:
         m_port->open = body;
         return true;
     }
+    // The socket's pipe from us is empty: the next record, if it is a whole one-frame
+    // message our own turn would hand over as a copy, goes to the socket straight from
+    // the ring (claim_sink::read_through). Anything else (fragments, several frames,
+    // groups, views, a size past a limit, a corrupt header) is left where it is for
+    // pump_in, which knows what to do with it. Nothing of ours may be in the pipe or
+    // half-delivered, or it would be overtaken.
+    bool read_through(msg& out) noexcept
+    {
+        if (!m_reads_through || m_dead || m_phase != phase::active || m_p == nullptr || m_in_stalled ||
+            m_in_message || m_in_frag || m_socket_gone || m_cfg.socket_type == ZMQ_RADIO) {
+            return false;
+        }
+        if (m_log_mode) return read_through_log(out);
+        record r;
+        if (m_reader.next(r) != ring_reader::result::ok) return false; // empty, or corrupt for pump_in to see
+        const std::int64_t frame_limit = m_cfg.options.maxmsgsize;
+        const std::int64_t limit = m_cfg.options.max_message_size;
+        if (r.flags != 0 || r.group_len != 0 || r.size >= view_min ||
+            (frame_limit >= 0 && r.size > static_cast<std::uint64_t>(frame_limit)) ||
+            (limit >= 0 && r.size > static_cast<std::uint64_t>(limit)) || out.init_buffer(r.payload, r.size) != 0) {
+            m_reader.unread(r);
+            return false;
+        }
+        // Ring space goes back to the writer every 64 messages (and on each of our turns).
+        if (++m_read_through == 64) {
+            m_read_through = 0;
+            release_consumed();
+        }
+        return true;
+    }
+
+    // read_through from a broadcast log: the record is copied out, then checked whole
+    // (as take_log_record does); a lapped reader resyncs and the pipe path goes on.
+    bool read_through_log(msg& out) noexcept
+    {
+        if (m_log_skipping) return false;
+        record r;
+        if (m_lreader.next(r) != log_reader::result::ok) return false; // lapped, corrupt: pump_log
+        const std::int64_t frame_limit = m_cfg.options.maxmsgsize;
+        const std::int64_t limit = m_cfg.options.max_message_size;
+        if ((r.flags & ~r_first) != 0 || (r.flags & r_first) == 0 || r.group_len != 0 || r.size >= view_min ||
+            (frame_limit >= 0 && r.size > static_cast<std::uint64_t>(frame_limit)) ||
+            (limit >= 0 && r.size > static_cast<std::uint64_t>(limit)) || out.init_buffer(r.payload, r.size) != 0) {
+            m_lreader.unread(r);
+            return false;
+        }
+        if (!m_lreader.intact(r.begin)) {
+            (void)out.close();
+            lapped();
+            return false;
+        }
+        if (++m_read_through == 64) {
+            m_read_through = 0;
+            if (m_log_block && m_lreader.release()) ring_doorbell(m_efd[0]);
+        }
+        return true;
+    }
+
     // A one-frame message from the socket straight into the ring (claim_sink::write_through),
     // when it can overtake nothing: no frame held or queued, not inside a message, room.
     bool write_through(msg& m) noexcept
     {
-        if (m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr || m_have_held_out ||
-            m_out_blocked || m_out_mid_message || m_skip_out_rest || m_output_done || m_writer.holding()) {
+        if (!m_takes_claims || m_dead || m_phase != phase::active || m_peer_gone || m_p == nullptr ||
+            m_have_held_out || m_out_blocked || m_out_mid_message || m_skip_out_rest || m_output_done ||
+            m_writer.holding()) {
             return false;
         }
         if (m.is_join() || m.is_leave() || m.size() > m_writer.max_payload()) return false;
@@ -864,7 +936,9 @@ private:
         m_frag.init();
         m_bell.s = this;
         m_reconnect_ivl = cfg.options.reconnect_ivl;
-        if (cfg.direct && takes_claims(cfg.socket_type)) {
+        if (cfg.direct) {
+            m_takes_claims = takes_claims(cfg.socket_type);
+            m_reads_through = read_through_enabled();
             m_port = new (std::nothrow) claim_port;
             if (m_port != nullptr) m_port->session = this;
         }
@@ -1964,7 +2038,10 @@ private:
     bool m_bell_registered = false;
     bool m_polling = false;
     mapping* m_map = nullptr;
-    claim_port* m_port = nullptr; // direct sessions of types that take claims
+    claim_port* m_port = nullptr; // direct sessions (claims, write- and read-through)
+    bool m_takes_claims = false;  // claims and write-through: see takes_claims()
+    bool m_reads_through = false; // read_through() on (ZMX_READ_THROUGH)
+    std::uint32_t m_read_through = 0; // messages read through since the last release
     // Broadcast log: the publisher's side (a member of the listener's log) ...
     broadcast_log* m_log = nullptr;
     bool m_log_member = false;
@@ -2021,6 +2098,11 @@ bool claim_port::claim(msg& m, std::size_t size) noexcept
 bool claim_port::write_through(msg& m) noexcept
 {
     return session != nullptr && open == nullptr && session->write_through(m);
+}
+
+bool claim_port::read_through(msg& out) noexcept
+{
+    return session != nullptr && session->read_through(out);
 }
 
 void claim_freed(void* data, void* hint) noexcept

@@ -555,6 +555,111 @@ TEST_F(pipe_fixture, terminate_twice_and_from_both_ends)
     EXPECT_TRUE(w().in_done());
 }
 
+// ---- read-through: a direct transport on end 0 hands end 1 messages itself ----
+
+// A fake direct transport: read_through hands over its frames (keys 1000, 1001, ...), each
+// only when asked; it takes no claims and no writes.
+struct fake_port final : zmx::core::claim_sink {
+    std::size_t left = 0;   // frames it still has
+    std::uint64_t next = 1000;
+    int asked = 0;
+    release_count* counted = nullptr; // hand over counted heap frames instead
+    void ref() noexcept override {}
+    void unref() noexcept override {}
+    bool claim(msg&, std::size_t) noexcept override { return false; }
+    const void* open_claim() const noexcept override { return nullptr; }
+    bool write_through(msg&) noexcept override { return false; }
+    bool read_through(msg& out) noexcept override
+    {
+        ++asked;
+        if (left == 0) return false;
+        --left;
+        out = counted != nullptr ? make_counted(*counted, false) : make_frame(next++, 24, false);
+        return true;
+    }
+};
+
+TEST_F(pipe_fixture, read_through_is_asked_only_when_the_queue_is_empty)
+{
+    fake_port port;
+    port.left = 2;
+    w().sink = &port;
+    send(1, 10);
+    send(2, 50);
+    w().flush();
+    EXPECT_TRUE(recv(1, 10));
+    EXPECT_TRUE(recv(2, 50));
+    EXPECT_EQ(port.asked, 0); // the queue had them
+    EXPECT_TRUE(recv(1000, 24));
+    EXPECT_EQ(port.asked, 1);
+    send(3, 5);
+    w().flush();
+    EXPECT_TRUE(recv(3, 5)); // queued first
+    EXPECT_EQ(port.asked, 1);
+    EXPECT_TRUE(recv(1001, 24));
+    msg m;
+    EXPECT_FALSE(r().read(m));
+    EXPECT_EQ(port.asked, 3);
+    w().sink = nullptr;
+}
+
+TEST_F(pipe_fixture, a_message_read_through_by_check_read_is_the_next_read)
+{
+    fake_port port;
+    port.left = 1;
+    w().sink = &port;
+    EXPECT_TRUE(r().check_read());
+    EXPECT_TRUE(r().check_read()); // held, not asked again
+    EXPECT_EQ(port.asked, 1);
+    send(7, 30); // written after the transport handed over its frame
+    w().flush();
+    EXPECT_TRUE(recv(1000, 24));
+    EXPECT_TRUE(recv(7, 30));
+    w().sink = nullptr;
+}
+
+TEST_F(pipe_fixture, messages_read_through_do_not_count_against_the_writers_hwm)
+{
+    p->set_hwm(0, 2);
+    fake_port port;
+    port.left = 5;
+    w().sink = &port;
+    ASSERT_TRUE(w().check_write());
+    send(1, 8);
+    ASSERT_TRUE(w().check_write());
+    send(2, 8);
+    w().flush();
+    EXPECT_FALSE(w().check_write(false));
+    EXPECT_TRUE(recv(1, 8));
+    EXPECT_TRUE(recv(2, 8));
+    for (std::uint64_t k = 1000; k < 1005; ++k) EXPECT_TRUE(recv(k, 24));
+    // Exactly two more: the five read through were never the writer's.
+    ASSERT_TRUE(w().check_write());
+    send(3, 8);
+    ASSERT_TRUE(w().check_write());
+    send(4, 8);
+    w().flush();
+    EXPECT_FALSE(w().check_write(false));
+    w().sink = nullptr;
+}
+
+TEST(pipe_lifecycle, a_message_read_through_and_never_read_is_released_with_the_pipe)
+{
+    release_count rc;
+    pipe_shared* p = pipe_shared::create(0, 0);
+    ASSERT_NE(p, nullptr);
+    fake_port port;
+    port.left = 1;
+    port.counted = &rc;
+    p->end(0).sink = &port;
+    EXPECT_TRUE(p->end(1).check_read(false));
+    p->end(0).sink = nullptr;
+    p->release();
+    EXPECT_EQ(rc.frees, 0);
+    p->release();
+    EXPECT_EQ(rc.frees, 1);
+}
+
 TEST(pipe_lifecycle, unread_frames_are_released_with_the_last_reference)
 {
     release_count rc;
