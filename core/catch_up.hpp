@@ -23,8 +23,11 @@
 // messages come faster than one per dense_spacing_ns to a thread that only receives.
 //
 // The receive path of a blocking socket in BLOCK mode with the built-in poll budget uses
-// it (socket_base::wait_loop); SPIN, BACKOFF, ZMX_SPIN_US, direct sockets and
-// thread-safe types never wait. ZMX_CATCH_UP=0 in the environment turns it off.
+// it (socket_base::wait_loop), direct sockets included: a direct SUB of a broadcast log
+// that keeps polling the log's tail makes every publish take that line back from two
+// readers (PUB to 2 SUBs over shm, block+direct: median 25.8M against 14.0M delivered
+// msgs/s, 16 alternating runs). SPIN, BACKOFF, ZMX_SPIN_US and thread-safe types never
+// wait. ZMX_CATCH_UP=0 in the environment turns it off.
 #pragma once
 
 #include <algorithm>

@@ -439,7 +439,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
     }
     // A receiver catching up with a dense stream lets it run ahead a moment (catch_up.hpp).
     std::int64_t catch_up_until = 0;
-    if (receiving && adaptive && spin_us != 0 && !m_sync && !m_direct_io && catch_up_enabled()) {
+    if (receiving && adaptive && spin_us != 0 && !m_sync && catch_up_enabled()) {
         const std::int64_t d = m_catch_up.on_empty(start, m_received, t_socket_sends);
         if (d > 0) catch_up_until = std::min(start + d, deadline);
     }
