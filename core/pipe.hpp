@@ -51,6 +51,10 @@ public:
     // Read one frame into out (out's previous content is overwritten, not closed).
     // False when nothing is readable (see check_read) or the delimiter was reached.
     [[nodiscard]] bool read(msg& out, bool may_sleep = true) noexcept;
+    // Anything published and not yet read (a delimiter counts): check_read's cheap half,
+    // without the progress report or a read-through. For a transport on the same thread
+    // asking "is anything queued ahead of this message?" (write-through).
+    [[nodiscard]] bool has_queued() const noexcept;
 
     // ---- writing (owner thread) ----
 
@@ -251,6 +255,11 @@ inline msg* pipe::peek(bool may_sleep) noexcept
         return nullptr;
     }
     return m;
+}
+
+inline bool pipe::has_queued() const noexcept
+{
+    return m_stashed || m_shared->m_dir[1 - m_side].queue.front() != nullptr;
 }
 
 inline bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep) != nullptr; }

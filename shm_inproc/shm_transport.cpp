@@ -451,7 +451,7 @@ public:
     bool write_through(msg& m) noexcept
     {
         if (m_dead || m_have_held || m_mid || m_output_done || m_blocked) return false;
-        if (m.size() > m_writer.max_payload() || m_p->check_read(false)) return false;
+        if (m.size() > m_writer.max_payload() || m_p->has_queued()) return false;
         std::uint8_t* dst = m_writer.claim(static_cast<std::uint32_t>(m.size()), r_first);
         if (dst == nullptr) return false;
         if (m.size() != 0) std::memcpy(dst, m.data(), m.size());
@@ -891,7 +891,7 @@ public:
             return false;
         }
         if (m.is_join() || m.is_leave() || m.size() > m_writer.max_payload()) return false;
-        if (m_p->check_read(false)) return false; // queued before it
+        if (m_p->has_queued()) return false; // queued before it
         const auto size = static_cast<std::uint32_t>(m.size());
         std::uint8_t* dst = claim(size, 0, 0);
         if (dst == nullptr) return false;
