@@ -209,9 +209,14 @@ int take_socket_path(const std::string& path) noexcept
     if (make_ipc_address(path, false, addr) != 0) return EADDRINUSE;
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
-    const bool live = ::connect(fd, addr.sa(), addr.length) == 0 || errno == EAGAIN;
+    const int rc = ::connect(fd, addr.sa(), addr.length);
+    const int e = rc == 0 ? 0 : errno;
     ::close(fd);
-    if (live) return EADDRINUSE;
+    if (e == ENOENT) return 0; // gone meanwhile
+    // Only a refusal says nobody listens. A listener we may not reach (EACCES: another
+    // user's socket in a directory we can write), a full backlog (EAGAIN) or anything else
+    // may be alive: its file stays.
+    if (e != ECONNREFUSED) return EADDRINUSE;
     (void)::unlink(path.c_str()); // left behind by a process that died
     return 0;
 }

@@ -48,7 +48,8 @@ struct net_address {
 // Before binding a Unix socket at `path`: 0 when the name is free (nothing there, or a
 // socket file nobody accepts on, left by a process that died: removed), EADDRINUSE when
 // something listens there or the file is not a socket (never removed). The probe never
-// blocks: a listener whose backlog is full counts as live.
+// blocks: a listener whose backlog is full counts as live, and so does one this process
+// may not connect to (only ECONNREFUSED says a socket file is stale).
 [[nodiscard]] int take_socket_path(const std::string& path) noexcept;
 
 // The file a Unix-socket listener bound (ipc://, shm://'s rendezvous). remove() unlinks
