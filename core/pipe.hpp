@@ -55,6 +55,9 @@ public:
     // without the progress report or a read-through. For a transport on the same thread
     // asking "is anything queued ahead of this message?" (write-through).
     [[nodiscard]] bool has_queued() const noexcept;
+    // The other end has not read everything this end wrote (has_queued() of the other
+    // end). Only where both ends are served by one thread (set_one_thread).
+    [[nodiscard]] bool peer_has_queued() const noexcept;
 
     // ---- writing (owner thread) ----
 
@@ -121,7 +124,9 @@ private:
     pipe() = default;
 
     void publish_reads(bool dry = false) noexcept;
-    msg* peek(bool may_sleep) noexcept;
+    // The next frame, or nullptr. A message read through (claim_sink::read_through) is
+    // made in `through`: the caller's own message (read) or this end's stash (check_read).
+    msg* peek(bool may_sleep, msg* through) noexcept;
     void notify_peer(command::type t) noexcept;
 
     pipe_shared* m_shared = nullptr;
@@ -231,7 +236,7 @@ inline thread_local std::uint64_t t_pipe_reads_through = 0;
 
 // ---- hot-path members, inline ----
 
-inline msg* pipe::peek(bool may_sleep) noexcept
+inline msg* pipe::peek(bool may_sleep, msg* through) noexcept
 {
     if (m_stashed) return &m_stash;
     if (m_in_done) return nullptr;
@@ -239,10 +244,10 @@ inline msg* pipe::peek(bool may_sleep) noexcept
     msg* m = q.front();
     if (m == nullptr) {
         // A direct transport at the other end may hand over its next message itself.
-        if (claim_sink* s = m_shared->end(1 - m_side).sink; s != nullptr && !m_reading_message && s->read_through(m_stash)) {
-            m_stashed = true;
+        if (claim_sink* s = m_shared->end(1 - m_side).sink; s != nullptr && !m_reading_message && s->read_through(*through)) {
+            if (through == &m_stash) m_stashed = true;
             ++t_pipe_reads_through;
-            return &m_stash;
+            return through;
         }
         publish_reads(true);
         if (!may_sleep || q.prepare_sleep()) return nullptr;
@@ -262,12 +267,15 @@ inline bool pipe::has_queued() const noexcept
     return m_stashed || m_shared->m_dir[1 - m_side].queue.front() != nullptr;
 }
 
-inline bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep) != nullptr; }
+inline bool pipe::peer_has_queued() const noexcept { return m_shared->end(1 - m_side).has_queued(); }
+
+inline bool pipe::check_read(bool may_sleep) noexcept { return peek(may_sleep, &m_stash) != nullptr; }
 
 inline bool pipe::read(msg& out, bool may_sleep) noexcept
 {
-    msg* m = peek(may_sleep);
+    msg* m = peek(may_sleep, &out);
     if (m == nullptr) return false;
+    if (m == &out) return true; // read through straight into it: one whole frame
     std::memcpy(static_cast<void*>(&out), m, sizeof(msg));
     if (m == &m_stash) {
         m_stashed = false; // moved out: one whole frame, counted by no queue

@@ -455,9 +455,16 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
         m_may_sleep = false;
         while (catch_up_until != 0 && now_ns() < catch_up_until) cpu_relax();
         for (unsigned i = 1;; ++i) {
-            if (m_direct_io) (void)m_direct_io->poll(0);
             if (process_commands_if_pending() > 0 && m_sync && m_sync->waiters > 0) sync_notify();
             rc = op();
+            // A direct socket's engines get their turn when op() found nothing: a
+            // transport that hands messages over itself (read_through) serves op() first,
+            // and a turn before op() would queue through the pipe what op() reads directly
+            // (after a catch-up wait, the whole batch that came meanwhile).
+            if (rc == EAGAIN && m_direct_io && m_direct_io->poll(0) != 0) {
+                process_commands_if_pending();
+                rc = op();
+            }
             if (rc != EAGAIN) break;
             if (const int stop = wait_interrupted(); stop != 0) {
                 rc = stop;

@@ -1399,6 +1399,17 @@ private:
     std::size_t pump_in() noexcept
     {
         if (m_in_stalled || m_p == nullptr) return 0;
+        // A socket that reads through is still reading what we queued: it comes to the
+        // ring itself once that is done. Queuing more now would keep it on the pipe
+        // (every turn of ours adding a batch) for as long as it stays behind.
+        if (m_reads_through && m_p->peer_has_queued()) {
+            if (m_log_mode) {
+                if (m_log_block && m_lreader.release()) ring_doorbell(m_efd[0]);
+            } else {
+                release_consumed();
+            }
+            return 0;
+        }
         if (m_log_mode) return pump_log();
         std::size_t done = 0;
         for (int i = 0; i < batch; ++i) {
