@@ -206,6 +206,7 @@ public:
         m_read = start;
         m_released = start;
         m_tail_cache = start;
+        m_hs.reset(start);
     }
 
     [[nodiscard]] result next(record& r) noexcept
@@ -287,13 +288,14 @@ public:
         return m_hs.release(m_read);
     }
 
-    // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence (we promised it
-    // in the hello): the writer may then publish with none.
-    void set_heavy_sleep(bool on) noexcept { m_hs.heavy_sleep = on; }
+    // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence: the writer may
+    // then publish with none (ring_reader's, consumer_handshake).
+    void set_heavy_sleep(bool on) noexcept { m_hs.set_always_heavy(on); }
+    void set_adaptive_sleep(bool on) noexcept { m_hs.heavy_ok = on; }
 
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        return m_hs.prepare_sleep([this]() noexcept { return has_data(); });
+        return m_hs.prepare_sleep(m_read, [this]() noexcept { return has_data(); });
     }
     void cancel_sleep() noexcept { m_hs.cancel_sleep(); }
 

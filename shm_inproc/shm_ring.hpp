@@ -66,6 +66,9 @@ struct ring_control {
     // every check would miss).
     alignas(64) std::atomic<std::uint32_t> producer_waiting;
     std::atomic<std::uint32_t> consumer_sleeping;
+    // Non-zero while the consumer issues a global membarrier before each sleep
+    // (consumer_handshake): the producer may then publish with no fence of its own.
+    std::atomic<std::uint32_t> consumer_heavy;
 };
 static_assert(sizeof(ring_control) == 192);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -74,10 +77,42 @@ inline constexpr std::size_t control_bytes = 256; // data starts this far into a
 // The consumer's half of a ring_control's two handshakes (ring_reader's, and
 // shm_log.hpp's log_reader, whose position and flags live in a ring_control too).
 // Space: publish the head, fence, ring the producer if it waits. Sleep: raise the flag,
-// fence (or, promised, a global membarrier), look again.
+// fence, look again.
+//
+// The sleep fence is asymmetric when it pays (core/fence.hpp, across processes): a
+// consumer that sleeps rarely issues membarrier(GLOBAL_EXPEDITED) before each sleep and
+// says so in consumer_heavy; its producer then publishes with a compiler barrier only.
+// The mode follows the bytes consumed between sleeps (heavy from heavy_run, light again
+// at light_run or less, as msg_queue's modes follow messages); a spinning consumer is
+// heavy from the start (set_heavy_sleep). Going light is safe only once the producer
+// sees the flag down: the flag is lowered before one more heavy sleep, whose membarrier
+// makes every publish that starts after it read the new flag and fence, while one in
+// flight across it either completes before the barrier or sees our sleeping flag.
 struct consumer_handshake {
+    static constexpr std::uint64_t heavy_run = 128 << 10;
+    static constexpr std::uint64_t light_run = 8 << 10;
+
     ring_control* ctl = nullptr;
-    bool heavy_sleep = false;
+    bool heavy_ok = false;     // this process may issue global membarriers (adaptive mode)
+    bool always_heavy = false; // set_heavy_sleep: heavy from the start, never light
+    bool heavy = false;        // consumer_heavy as we last set it
+    bool owe_heavy = false;    // just went light: the next sleep is still heavy
+    std::uint64_t last_sleep_pos = 0;
+
+    // A new ring (attach): light until the runs say otherwise, or heavy for good.
+    void reset(std::uint64_t pos) noexcept
+    {
+        last_sleep_pos = pos;
+        owe_heavy = false;
+        heavy = false;
+        if (always_heavy) set_always_heavy(true);
+    }
+    void set_always_heavy(bool on) noexcept
+    {
+        always_heavy = on;
+        heavy = on;
+        if (ctl != nullptr) ctl->consumer_heavy.store(on ? 1 : 0, std::memory_order_relaxed);
+    }
 
     // True when the producer waits for space: ring its doorbell.
     [[nodiscard]] bool release(std::uint64_t pos) noexcept
@@ -89,13 +124,27 @@ struct consumer_handshake {
         }
         return false;
     }
-    // False when has_data() found something after the flag went up (no sleep).
+    // False when has_data() found something after the flag went up (no sleep). `pos`:
+    // how far the consumer has read (bytes), for the mode.
     template <typename HasData>
-    [[nodiscard]] bool prepare_sleep(HasData&& has_data) noexcept
+    [[nodiscard]] bool prepare_sleep(std::uint64_t pos, HasData&& has_data) noexcept
     {
+        if (heavy_ok && !always_heavy) {
+            const std::uint64_t run = pos - last_sleep_pos;
+            if (!heavy && run >= heavy_run) {
+                heavy = true;
+                ctl->consumer_heavy.store(1, std::memory_order_relaxed);
+            } else if (heavy && run <= light_run) {
+                heavy = false;
+                owe_heavy = true;
+                ctl->consumer_heavy.store(0, std::memory_order_relaxed);
+            }
+        }
+        last_sleep_pos = pos;
         ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
-        if (heavy_sleep) {
+        if (heavy || owe_heavy) {
             zmx::core::global_heavy_fence();
+            owe_heavy = false;
         } else {
             zmx::core::full_fence();
         }
@@ -274,8 +323,9 @@ public:
     }
     [[nodiscard]] bool holding() const noexcept { return m_holding; }
 
-    // The consumer promised a global membarrier before each sleep and this process is
-    // registered for it (core/fence.hpp): publishing needs no fence of its own.
+    // This process is registered for global membarriers (core/fence.hpp): while the
+    // consumer says it issues one before each sleep (consumer_heavy), publishing needs
+    // no fence of its own.
     void set_light_publish(bool on) noexcept { m_light_publish = on; }
 
     // Publishes every claimed record (up to a held one). True when the consumer sleeps:
@@ -286,7 +336,7 @@ public:
         if (to == m_published) return false;
         m_published = to;
         m_ctl->tail.store(to, std::memory_order_release);
-        if (m_light_publish) {
+        if (m_light_publish && m_ctl->consumer_heavy.load(std::memory_order_relaxed) != 0) {
             std::atomic_signal_fence(std::memory_order_seq_cst); // the sleeper's is heavy
         } else {
             zmx::core::full_fence();
@@ -357,6 +407,7 @@ public:
         m_data = data;
         m_bytes = bytes;
         m_read = c->head.load(std::memory_order_relaxed);
+        m_hs.reset(m_read);
         m_released = m_read;
         m_tail_cache = m_read;
         m_limit = m_read;
@@ -440,13 +491,15 @@ public:
     void set_defer_partial_line(bool on) noexcept { m_defer = on; }
 
     // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence: the producer
-    // may then publish with none (set_light_publish).
-    void set_heavy_sleep(bool on) noexcept { m_hs.heavy_sleep = on; }
+    // may then publish with none (set_light_publish). set_heavy_sleep: always (a
+    // spinning consumer); set_adaptive_sleep: when sleeps are rare (consumer_handshake).
+    void set_heavy_sleep(bool on) noexcept { m_hs.set_always_heavy(on); }
+    void set_adaptive_sleep(bool on) noexcept { m_hs.heavy_ok = on; }
 
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        if (m_hs.prepare_sleep([this]() noexcept { return has_data(); })) return true;
+        if (m_hs.prepare_sleep(m_read, [this]() noexcept { return has_data(); })) return true;
         // Data is there and the caller will look once more before it waits (zmq_poll on
         // a direct socket): that look reads up to the tail, deferring nothing, or the
         // caller could wait with a record unread and no doorbell armed.

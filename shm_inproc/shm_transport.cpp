@@ -339,20 +339,12 @@ public:
     [[nodiscard]] bool add_member(log_member* who, ring_control* conn, int bell) noexcept
     {
         try {
-            m_members.push_back(member{who, conn, bell, false, false});
+            m_members.push_back(member{who, conn, bell, false});
         } catch (...) {
             return false;
         }
         if (m_block) m_writer.set_limit(std::min(m_writer.limit(), m_writer.published() + m_writer.bytes()));
         return true;
-    }
-    // The member's reader promised a global membarrier before each sleep (hello flag bit
-    // 0) and this process is registered for it: publishing needs no fence for it.
-    void set_member_light(log_member* who, bool light) noexcept
-    {
-        for (member& m : m_members) {
-            if (m.who == who) m.light = light;
-        }
     }
     void remove_member(log_member* who) noexcept
     {
@@ -479,7 +471,6 @@ private:
         ring_control* conn;
         int bell;
         bool want_progress;
-        bool light;
     };
 
     explicit broadcast_log(const shm_config& cfg) : m_cfg(cfg)
@@ -595,9 +586,10 @@ private:
     {
         if (!m_writer.publish()) return;
         // Asymmetric fences across processes (core/fence.hpp): a compiler barrier when
-        // every reader pays a membarrier before it sleeps.
-        bool light = !m_members.empty();
-        for (const member& m : m_members) light &= m.light;
+        // every reader pays a membarrier before it sleeps (consumer_heavy in its own
+        // connection's control: a reader that lies about it loses only its own wake-ups).
+        bool light = zmx::core::g_global_light_ok && !m_members.empty();
+        for (const member& m : m_members) light &= m.conn->consumer_heavy.load(std::memory_order_relaxed) != 0;
         if (light) {
             std::atomic_signal_fence(std::memory_order_seq_cst);
         } else {
@@ -1024,9 +1016,9 @@ private:
             m_hout[5] = static_cast<std::uint8_t>(m_cfg.type_name.size());
             m_hout[6] = static_cast<std::uint8_t>(std::min<std::size_t>(id.size(), 255));
             // Flag bit 0: as the consumer of the ring towards us we issue a global
-            // membarrier before every sleep, so the peer may publish with no fence. Only
-            // for a consumer that spins (it sleeps rarely; each membarrier interrupts
-            // every CPU running a registered process).
+            // membarrier before every sleep (a consumer that spins). Informational: the
+            // producer goes by ring_control::consumer_heavy, which adaptive consumers
+            // raise and lower at run time (consumer_handshake).
             const int idle = m_cfg.direct ? m_cfg.options.idle : m_cfg.io->cfg().idle;
             m_heavy_sleep = zmx::core::g_global_heavy_ok && idle == ZMX_IDLE_SPIN;
             m_hout[7] = m_heavy_sleep ? 1 : 0;
@@ -1319,11 +1311,14 @@ private:
                         base + m_layout.ring_offset[in] + control_bytes, m_layout.ring_bytes);
         // Asymmetric fences across processes (core/fence.hpp): light publishing only when
         // the peer promised heavy sleeps and this process is registered for them.
-        m_writer.set_light_publish((m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
+        // the consumer says it pays a membarrier before each sleep (ring_control::
+        // consumer_heavy; spinning consumers always, others while they sleep rarely) and
+        // this process is registered for them.
+        m_writer.set_light_publish(zmx::core::g_global_light_ok);
         m_reader.set_heavy_sleep(m_heavy_sleep);
+        m_reader.set_adaptive_sleep(zmx::core::g_global_heavy_ok);
         m_reader.set_defer_partial_line(true); // poll() comes again: the next look reads it
         if (m_log_member) {
-            m_log->set_member_light(this, (m_hin[7] & 1) != 0 && zmx::core::g_global_light_ok);
             // Only subscriptions come this way (the data goes through the log): a spinning
             // core need not look at every turn, whatever the number of subscribers.
             poll_every = 64;
@@ -1337,6 +1332,7 @@ private:
             m_lreader.attach(reinterpret_cast<const log_control*>(lb + log_control_offset), lb + log_data_offset,
                              m_log_bytes, conn, conn->head.load(std::memory_order_acquire));
             m_lreader.set_heavy_sleep(m_heavy_sleep);
+            m_lreader.set_adaptive_sleep(zmx::core::g_global_heavy_ok);
             m_log_skipping = true; // the start may be inside a message
         }
         disarm(m_t_handshake);

@@ -433,6 +433,57 @@ TEST(ShmRing, SleepHandshake)
     EXPECT_FALSE(t.w.publish()); // the reader cancelled its sleep
 }
 
+// An adaptive consumer (set_adaptive_sleep) raises consumer_heavy after a long run
+// between sleeps and lowers it after a short one; in every mode the writer still finds
+// the sleeping flag and asks for the doorbell.
+TEST(ShmRing, AdaptiveSleepRaisesAndLowersTheHeavyFlag)
+{
+    test_ring t(1 << 14);
+    t.r.set_adaptive_sleep(true);
+    t.w.set_light_publish(true);
+    std::uint64_t moved = 0;
+    auto run = [&](std::uint64_t bytes) {
+        for (std::uint64_t done = 0; done < bytes;) {
+            ASSERT_NE(nullptr, t.w.claim(1016, 0, 0));
+            (void)t.w.publish();
+            record rec;
+            ASSERT_EQ(res::ok, t.r.next(rec));
+            (void)t.r.release(rec.end);
+            done += rec.end - rec.begin;
+        }
+        moved += bytes;
+    };
+    auto sleep_and_wake = [&]() {
+        ASSERT_TRUE(t.r.prepare_sleep());
+        ASSERT_NE(nullptr, t.w.claim(8, 0, 0));
+        EXPECT_TRUE(t.w.publish()) << "the writer must see the sleeper";
+        record rec;
+        ASSERT_EQ(res::ok, t.r.next(rec));
+        (void)t.r.release(rec.end);
+    };
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load());
+    run(4 << 10);
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "short runs stay light";
+    run(200 << 10);
+    sleep_and_wake();
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a long run between sleeps goes heavy";
+    run(32 << 10);
+    sleep_and_wake();
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a middling run keeps the mode";
+    run(1 << 10);
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "a short run goes light again";
+    sleep_and_wake(); // the sleep owed heavy, then light ones: the writer still rings
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load());
+    // A spinning consumer is heavy for good.
+    t.r.set_heavy_sleep(true);
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load());
+    sleep_and_wake();
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load());
+}
+
 TEST(ShmRing, WriterDrained)
 {
     test_ring t(4096);
