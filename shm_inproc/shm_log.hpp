@@ -213,6 +213,7 @@ public:
     {
         for (;;) {
             if (m_read == m_tail_cache) {
+                m_hs.note_progress(m_read);
                 m_tail_cache = m_ctl->tail.load(std::memory_order_acquire);
                 if (m_read == m_tail_cache) return result::empty;
                 if (m_tail_cache < m_read) return result::corrupt; // a tail that went back

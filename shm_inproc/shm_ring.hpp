@@ -82,8 +82,9 @@ inline constexpr std::size_t control_bytes = 256; // data starts this far into a
 // The sleep fence is asymmetric when it pays (core/fence.hpp, across processes): a
 // consumer that sleeps rarely issues membarrier(GLOBAL_EXPEDITED) before each sleep and
 // says so in consumer_heavy; its producer then publishes with a compiler barrier only.
-// The mode follows the bytes consumed between sleeps (heavy from heavy_run, light again
-// at light_run or less, as msg_queue's modes follow messages); a spinning consumer is
+// The mode follows the bytes consumed between sleeps (heavy from heavy_run, checked as
+// the consumer reads on too, so a stream that never lets it sleep goes heavy at once;
+// light again at light_run or less, as msg_queue's modes follow messages); a spinning consumer is
 // heavy from the start (set_heavy_sleep). Going light is safe only once the producer
 // sees the flag down: the flag is lowered before one more heavy sleep, whose membarrier
 // makes every publish that starts after it read the new flag and fence, while one in
@@ -112,6 +113,16 @@ struct consumer_handshake {
         always_heavy = on;
         heavy = on;
         if (ctl != nullptr) ctl->consumer_heavy.store(on ? 1 : 0, std::memory_order_relaxed);
+    }
+
+    // The consumer has read up to `pos` (called as it looks at the tail again): a long
+    // run without a sleep goes heavy now, not at the next sleep, which may be far off.
+    void note_progress(std::uint64_t pos) noexcept
+    {
+        if (heavy_ok && !heavy && pos - last_sleep_pos >= heavy_run) {
+            heavy = true;
+            ctl->consumer_heavy.store(1, std::memory_order_relaxed);
+        }
     }
 
     // True when the producer waits for space: ring its doorbell.
@@ -418,6 +429,7 @@ public:
     {
         for (;;) {
             if (m_read >= m_limit) {
+                m_hs.note_progress(m_read);
                 const std::uint64_t t = m_ctl->tail.load(std::memory_order_acquire);
                 // A tail behind what we read, or further ahead than the ring holds, is a lie.
                 if (t - m_released > m_bytes || t < m_read) return result::corrupt;

@@ -466,6 +466,7 @@ TEST(ShmRing, AdaptiveSleepRaisesAndLowersTheHeavyFlag)
     sleep_and_wake();
     EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "short runs stay light";
     run(200 << 10);
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a long run goes heavy while it reads, before any sleep";
     sleep_and_wake();
     EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a long run between sleeps goes heavy";
     run(32 << 10);
