@@ -7,7 +7,9 @@
 #
 # The cross-process one-way and round-trip rows pin the two processes' threads to the two
 # vCPUs (--cpus 0,1), as issue 7 asks: unpinned, two spinning threads now and then share
-# one vCPU and a run drops from 18M to 5M msgs/s. The fan-out rows (three threads) float.
+# one vCPU and a run drops from 18M to 5M msgs/s. The fan-out rows run three threads on
+# two vCPUs: once floating, once pinned with both SUBs on one vCPU and the PUB on the
+# other (--cpus 0,1,0, for libzmq too), the placement that shares the work evenly.
 #
 # Prints one line per measurement: what, zmx median, libzmq median, ratio. Medians are
 # over the runs of zmx-perf (delivered msgs/s, or round-trip p50/p99 in us).
@@ -59,5 +61,8 @@ row "64 KiB one way msgs/s (shm spin+direct; x65536 = B/s)" "$z" "" ""
 z=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --transport shm --cross-process --idle block --direct "${X[@]}" | rates)
 l=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --lib libzmq --transport ipc --cross-process "${X[@]}" | rates)
 row "PUB to 2 SUBs msgs/s (shm block+direct | libzmq ipc)" "$z" "$l" "$(ratio "$z" "$l")"
+z=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --transport shm --cross-process --idle block --direct --cpus 0,1,0 "${X[@]}" | rates)
+l=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --lib libzmq --transport ipc --cross-process --cpus 0,1,0 "${X[@]}" | rates)
+row "PUB to 2 SUBs, pinned 0,1,0 (shm block+direct | ipc)" "$z" "$l" "$(ratio "$z" "$l")"
 
 echo "cache-line round trip after: $(rtt) ns"
