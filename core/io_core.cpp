@@ -223,6 +223,17 @@ int io_core::next_timeout_ms() const noexcept
     return static_cast<int>((left + 999'999) / 1'000'000);
 }
 
+namespace {
+// CLOCK_MONOTONIC_COARSE: a few ns through the vDSO (no system call), in ticks of the
+// kernel's timer (1-10 ms).
+std::int64_t coarse_tick() noexcept
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+} // namespace
+
 std::size_t io_core::do_work(int timeout_ms) noexcept
 {
     // One writer (this thread): a plain increment, not a locked read-modify-write.
@@ -232,13 +243,16 @@ std::size_t io_core::do_work(int timeout_ms) noexcept
     epoll_event events[64];
     m_retired.clear();
     int n = 0;
-    if (!m_pollers.empty() && timeout_ms == 0 && (iteration & 1023) != 0) {
+    if (!m_pollers.empty() && timeout_ms == 0 && (iteration & 1023) != 0 && coarse_tick() == m_fd_look_tick) {
         // A spinning core with shared-memory rings: their data needs no system call (and
         // a system call costs a microsecond or more in a VM), so the fds (doorbells, peers
-        // hanging up) are looked at on every 1024th turn only; commands are seen through
-        // the mailbox's pending flag below.
+        // hanging up, new connections) are looked at on every 1024th turn only, or at the
+        // first turn of each tick of the coarse clock (a few ms: a direct socket whose
+        // application calls in rarely still sees a hang-up soon); commands are seen
+        // through the mailbox's pending flag below.
     } else {
         if (timeout_ms != 0 && !m_pollers.empty() && !pollers_may_sleep()) timeout_ms = 0;
+        m_fd_look_tick = coarse_tick();
         n = ::epoll_wait(m_epoll, events, 64, timeout_ms);
     }
     bool doorbell = false;

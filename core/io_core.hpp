@@ -159,6 +159,7 @@ private:
     std::atomic<std::uint64_t> m_iterations{0};
     std::atomic<int> m_owned{0};
     bool m_manual = false; // run by its owner (start_manual), until start()
+    std::int64_t m_fd_look_tick = -1; // the coarse clock when the fds were last looked at
     bool m_poll_all = false; // a poller's prepare_sleep found work: poll every one next turn
 };
 

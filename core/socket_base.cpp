@@ -661,12 +661,14 @@ int socket_base::recv(msg& m, int flags) noexcept
         (void)m_direct_io->poll(0); // read what the connections have
         process_commands_if_pending();
         rc = xrecv(m);
-    } else if (rc == 0 && m_direct_io && t_pipe_reads_through == through_before && (++m_direct_recvs & 31) == 0) {
+    } else if (rc == 0 && m_direct_io &&
+               (++m_direct_recvs & (t_pipe_reads_through == through_before ? 31U : 255U)) == 0) {
         // The engines run only inside calls: while the pipes keep this socket busy, give
         // them a turn now and then (an shm engine hands the ring space of the messages
-        // read so far back to the sender; tcp reads on instead of stalling). A message
-        // read straight from a transport's ring (read_through) owes them none: that
-        // transport hands space back itself, and a turn would fill the pipe again.
+        // read so far back to the sender; tcp reads on instead of stalling; other
+        // connections, new ones, timers and hang-ups are seen). Messages read straight
+        // from a transport's ring (read_through) need fewer: that transport hands space
+        // back itself, and leaves its ring alone at a turn that comes between them.
         (void)m_direct_io->poll(0);
     }
     m_may_sleep = true;

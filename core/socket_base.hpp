@@ -244,7 +244,7 @@ private:
     std::vector<transport*> m_transports_used;
     std::vector<command> m_commands; // scratch for process_commands
     std::string m_last_endpoint;
-    unsigned m_direct_recvs = 0; // direct mode: receives served from the pipes alone
+    unsigned m_direct_recvs = 0; // direct mode: receives served without an engine turn
     unsigned m_direct_sends = 0; // direct mode: sends the transport took at once
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;

@@ -245,11 +245,11 @@ public:
         }
     }
 
-    // After copying a record (or part of it) out: true when the writer cannot have
-    // touched it meanwhile (the copy is whole).
     // Puts back the record next() just returned: the next call returns it again.
     void unread(const record& r) noexcept { m_read = r.begin; }
 
+    // After copying a record (or part of it) out: true when the writer cannot have
+    // touched it meanwhile (the copy is whole).
     [[nodiscard]] bool intact(std::uint64_t begin) const noexcept
     {
         log_fence(std::memory_order_acquire);

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include <zmq.h>
@@ -759,7 +760,11 @@ public:
     {
         if (m_dead || m_phase != phase::active) return true;
         bool ok = true;
-        if (!m_in_stalled) {
+        if (!m_in_stalled && input_lazy()) {
+            // The socket reads its pipe before it comes to the ring: data waiting there is
+            // not ours to deliver now (a socket blocked in send would otherwise spin on it),
+            // and no doorbell is wanted for it.
+        } else if (!m_in_stalled) {
             if (m_log_mode ? m_lreader.prepare_sleep() : m_reader.prepare_sleep()) {
                 m_sleep_armed = true;
             } else {
@@ -839,6 +844,7 @@ public:
             return false;
         }
         // Ring space goes back to the writer every 64 messages (and on each of our turns).
+        m_through_turn = true;
         if (++m_read_through == 64) {
             m_read_through = 0;
             release_consumed();
@@ -866,6 +872,7 @@ public:
             lapped();
             return false;
         }
+        m_through_turn = true;
         if (++m_read_through == 64) {
             m_read_through = 0;
             if (m_log_block && m_lreader.release()) ring_doorbell(m_efd[0]);
@@ -1309,9 +1316,8 @@ private:
                         base + m_layout.ring_offset[out] + control_bytes, m_layout.ring_bytes);
         m_reader.attach(reinterpret_cast<ring_control*>(base + m_layout.ring_offset[in]),
                         base + m_layout.ring_offset[in] + control_bytes, m_layout.ring_bytes);
-        // Asymmetric fences across processes (core/fence.hpp): light publishing only when
-        // the peer promised heavy sleeps and this process is registered for them.
-        // the consumer says it pays a membarrier before each sleep (ring_control::
+        // Asymmetric fences across processes (core/fence.hpp): a producer publishes light
+        // only while the consumer says it pays a membarrier before each sleep (ring_control::
         // consumer_heavy; spinning consumers always, others while they sleep rarely) and
         // this process is registered for them.
         m_writer.set_light_publish(zmx::core::g_global_light_ok);
@@ -1391,14 +1397,26 @@ private:
         // poll() runs after the events of this turn.
     }
 
+    // The socket reads the ring itself (read_through), so pump_in leaves it there: only
+    // while the connection and the socket both live (a gone peer's data is queued so
+    // the end is seen; a closing socket's ring is drained during linger).
+    [[nodiscard]] bool input_reader_active() const noexcept
+    {
+        return m_reads_through && !m_peer_gone && !m_socket_gone && m_p != nullptr;
+    }
+    // ... and is still busy with what we queued.
+    [[nodiscard]] bool input_lazy() const noexcept { return input_reader_active() && m_p->peer_has_queued(); }
+
     // Ring -> pipe.
     std::size_t pump_in() noexcept
     {
         if (m_in_stalled || m_p == nullptr) return 0;
-        // A socket that reads through is still reading what we queued: it comes to the
-        // ring itself once that is done. Queuing more now would keep it on the pipe
-        // (every turn of ours adding a batch) for as long as it stays behind.
-        if (m_reads_through && m_p->peer_has_queued()) {
+        // A socket that reads through and is still reading what we queued, or has read
+        // through since our last turn, comes to the ring itself. Queuing more now would
+        // keep it on the pipe (every turn of ours adding a batch) for as long as it stays
+        // behind. A socket that stopped reading gets a batch at the turn after.
+        const bool through = std::exchange(m_through_turn, false);
+        if (through ? input_reader_active() : input_lazy()) {
             if (m_log_mode) {
                 if (m_log_block && m_lreader.release()) ring_doorbell(m_efd[0]);
             } else {
@@ -2049,6 +2067,7 @@ private:
     bool m_takes_claims = false;  // claims and write-through: see takes_claims()
     bool m_reads_through = false; // read_through() on (ZMX_READ_THROUGH)
     std::uint32_t m_read_through = 0; // messages read through since the last release
+    bool m_through_turn = false; // read_through() took a message since pump_in last ran
     // Broadcast log: the publisher's side (a member of the listener's log) ...
     broadcast_log* m_log = nullptr;
     bool m_log_member = false;

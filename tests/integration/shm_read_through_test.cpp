@@ -7,7 +7,9 @@
 // Covered: a direct PULL (block and spin) gets a stream mixing every kind of record whole
 // and in order across many wraps of a small ring, while its sender is held back by the
 // ring and by SNDHWM; a direct SUB reading a broadcast log one-frame messages, lapped on
-// purpose, delivers only whole messages in order and resumes; a direct PAIR round trip.
+// purpose, delivers only whole messages in order and resumes; a direct PAIR round trip;
+// two connections with every kind of record into one direct PULL; a direct DEALER
+// blocked in send while replies wait unread sleeps instead of spinning on them.
 #include "shm_util.hpp"
 #include "test_util.hpp"
 
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <time.h>
 #include <vector>
 
 namespace {
@@ -142,6 +145,95 @@ TEST_P(direct_pull, gets_every_kind_of_record_whole_and_in_order)
     zmq_msg_init(&extra);
     EXPECT_EQ(-1, zmq_msg_recv(&extra, pull, ZMQ_DONTWAIT)) << "a message past the last";
     zmq_msg_close(&extra);
+}
+
+// Two connections, each with the mixed stream, into one direct PULL: read-through and
+// the pipe path of one connection must not reorder or mix with the other's. Empty
+// messages are left out (they carry no seq to tell the streams apart by).
+std::uint64_t next_nonempty(std::uint64_t seq)
+{
+    while (kind_of(seq) == kind::empty) ++seq;
+    return seq;
+}
+
+TEST_P(direct_pull, two_connections_each_arrive_whole_and_in_order)
+{
+    constexpr std::uint64_t count = 12000;
+    context ctx;
+    sock pull(ctx, ZMQ_PULL);
+    configure_for_test(pull);
+    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
+    ASSERT_EQ(0, set_int(pull, ZMQ_RCVHWM, 50));
+    ASSERT_EQ(0, set_int(pull, ZMX_SHM_SIZE, 64 << 10));
+    const std::string ep = unique_shm("rt2");
+    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+    sock push_a(ctx, ZMQ_PUSH);
+    sock push_b(ctx, ZMQ_PUSH);
+    void* pushes[2] = {push_a, push_b};
+    for (void* push : pushes) {
+        configure_for_test(push);
+        ASSERT_EQ(0, set_int(push, ZMX_SHM_SIZE, 64 << 10));
+        ASSERT_EQ(0, set_int(push, ZMQ_SNDHWM, 100));
+        ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+    }
+    // Stream i sends the seqs [i * count, (i + 1) * count).
+    std::atomic<bool> send_failed{false};
+    std::vector<std::thread> senders;
+    for (std::uint64_t i = 0; i < 2; ++i) {
+        senders.emplace_back([&, i] {
+            for (std::uint64_t k = next_nonempty(i * count); k < (i + 1) * count; k = next_nonempty(k + 1)) {
+                if (send_seq(pushes[i], k) != 0) {
+                    send_failed = true;
+                    return;
+                }
+            }
+        });
+    }
+    std::uint64_t next[2] = {next_nonempty(0), next_nonempty(count)};
+    std::string error;
+    std::uint64_t got = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while ((next[0] < count || next[1] < 2 * count) && error.empty()) {
+        if (got++ % 4000 == 0 && !wait_for_event(pull, ZMQ_POLLIN, wait_ms)) { // pauses: the rings fill
+            error = "nothing to read after " + std::to_string(got - 1) + " messages";
+            break;
+        }
+        // Every message starts with its seq (the first frame of a multipart one is it).
+        const int rc = zmq_msg_recv(&m, pull, 0);
+        std::uint64_t seq = ~0ULL;
+        if (rc >= 8) std::memcpy(&seq, zmq_msg_data(&m), 8);
+        const int which = seq < count ? 0 : 1;
+        if (rc < 8 || seq >= 2 * count || seq != next[which]) {
+            error = "got " + std::to_string(rc) + " bytes, seq " + std::to_string(seq) + " where " +
+                    std::to_string(next[0]) + " or " + std::to_string(next[1]);
+            break;
+        }
+        if (kind_of(seq) == kind::multipart) {
+            if (rc != 8 || zmq_msg_more(&m) == 0 || zmq_msg_recv(&m, pull, 0) < 0) {
+                error = "multipart seq " + std::to_string(seq) + " without its body";
+                break;
+            }
+        }
+        // The one frame, or the body of a multipart message: seq, then byte_of.
+        const auto n = zmq_msg_size(&m);
+        const auto* d = static_cast<const std::uint8_t*>(zmq_msg_data(&m));
+        if (n != size_of(seq) || zmq_msg_more(&m) != 0 || std::memcmp(d, &seq, 8) != 0) {
+            error = "frame of " + std::to_string(n) + " bytes for seq " + std::to_string(seq);
+            break;
+        }
+        for (std::size_t i = 8; i < n && error.empty(); ++i) {
+            if (d[i] != byte_of(seq, i)) error = "byte " + std::to_string(i) + " of seq " + std::to_string(seq);
+        }
+        next[which] = next_nonempty(seq + 1);
+    }
+    zmq_msg_close(&m);
+    for (auto& t : senders) t.join();
+    EXPECT_EQ("", error);
+    EXPECT_FALSE(send_failed.load());
+    EXPECT_GE(next[0], count);
+    EXPECT_GE(next[1], 2 * count);
 }
 
 INSTANTIATE_TEST_SUITE_P(idle, direct_pull, ::testing::Values(ZMX_IDLE_BLOCK, ZMX_IDLE_SPIN),
@@ -282,6 +374,75 @@ TEST(read_through_pair, direct_spinning_pair_round_trips_in_order)
     }
     echo.join();
     EXPECT_EQ("", echo_error);
+}
+
+double thread_cpu_seconds()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// A direct DEALER (block idle) whose replies wait unread in its pipe and in the ring
+// behind it, blocked in a send its peer does not take: the send waits out SNDTIMEO
+// asleep (the unread replies are no reason to stay awake), then reports EAGAIN, and
+// every reply is still there in order.
+TEST(read_through_dealer, blocked_send_with_unread_replies_sleeps)
+{
+    context ctx;
+    sock router(ctx, ZMQ_ROUTER);
+    sock dealer(ctx, ZMQ_DEALER);
+    configure_for_test(router);
+    configure_for_test(dealer);
+    ASSERT_EQ(0, set_int(router, ZMQ_RCVHWM, 10));
+    ASSERT_EQ(0, set_int(router, ZMX_SHM_SIZE, 64 << 10));
+    ASSERT_EQ(0, set_int(dealer, ZMX_SHM_SIZE, 64 << 10));
+    ASSERT_EQ(0, set_int(dealer, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(dealer, ZMQ_SNDHWM, 10));
+    ASSERT_EQ(0, set_int(dealer, ZMQ_RCVHWM, 5000));
+    const std::string ep = unique_shm("rtdealer");
+    ASSERT_EQ(0, zmq_bind(router, ep.c_str()));
+    ASSERT_EQ(0, zmq_connect(dealer, ep.c_str()));
+    ASSERT_EQ(5, zmq_send(dealer, "hello", 5, 0));
+    // The direct dealer's connection makes progress inside its calls only.
+    char id[256];
+    int id_len = -1;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            (void)wait_for_event(dealer, ZMQ_POLLIN, 1);
+            id_len = zmq_recv(router, id, sizeof id, ZMQ_DONTWAIT);
+            return id_len > 0;
+        },
+        wait_ms));
+    char hello[8];
+    ASSERT_EQ(5, zmq_recv(router, hello, sizeof hello, 0));
+    constexpr std::uint64_t replies = 1000; // several engine batches (256)
+    for (std::uint64_t k = 0; k < replies; ++k) {
+        ASSERT_EQ(id_len, zmq_send(router, id, static_cast<std::size_t>(id_len), ZMQ_SNDMORE));
+        ASSERT_EQ(8, zmq_send(router, &k, sizeof k, 0));
+    }
+    ASSERT_TRUE(wait_for_event(dealer, ZMQ_POLLIN, wait_ms)); // an engine turn queued some
+    // Fill the router's pipe, the ring and the dealer's pipe until a send would block.
+    std::vector<char> body(1024, 'x');
+    int sent = 0;
+    while (zmq_send(dealer, body.data(), body.size(), ZMQ_DONTWAIT) >= 0) {
+        ASSERT_LT(++sent, 10000) << "the router took everything";
+    }
+    ASSERT_EQ(EAGAIN, zmq_errno());
+    ASSERT_EQ(0, set_int(dealer, ZMQ_SNDTIMEO, 400));
+    const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = thread_cpu_seconds();
+    EXPECT_EQ(-1, zmq_send(dealer, body.data(), body.size(), 0));
+    EXPECT_EQ(EAGAIN, zmq_errno());
+    const double cpu = thread_cpu_seconds() - cpu0;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_GE(wall, 0.3);
+    EXPECT_LT(cpu, wall * 0.5) << "the blocked send spun: " << cpu << " s of CPU in " << wall << " s";
+    for (std::uint64_t k = 0; k < replies; ++k) {
+        std::uint64_t seq = ~0ULL;
+        ASSERT_EQ(8, zmq_recv(dealer, &seq, sizeof seq, 0)) << "reply " << k;
+        ASSERT_EQ(k, seq);
+    }
 }
 
 } // namespace

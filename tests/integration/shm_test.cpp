@@ -263,6 +263,15 @@ int run_role(const std::string& role)
         for (std::uint64_t seq = 0; rc == 0; ++seq) {
             if (!send_stream_message(s, 0, seq)) rc = 3;
         }
+    } else if (role == "seqburst") {
+        // PUSH: ZMXT_COUNT one-frame messages of 8 bytes (the seqs 0, 1, 2, ...), then a
+        // close that waits until all are in the ring, and exit.
+        rc = open_child_socket(ctx, ZMQ_PUSH, s);
+        const int linger = -1;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        for (std::uint64_t k = 0; rc == 0 && k < static_cast<std::uint64_t>(count); ++k) {
+            if (zmq_send(s, &k, sizeof k, 0) != sizeof k) rc = 3;
+        }
     } else if (role == "stream") {
         // Sends until killed (or the parent stops reading for 20 s).
         rc = open_child_socket(ctx, ZMQ_PUSH, s);
@@ -511,6 +520,47 @@ TEST(ShmKill, KilledBinderIsSeenAndItsSuccessorAtTheSameNameReached)
         EXPECT_TRUE(path_exists(path));
     }
     ::unlink(path.c_str());
+}
+
+// A direct PULL that reads through (its first message came straight from the ring)
+// and then stops reading while its peer sends more than one engine turn queues and
+// goes: the engine turns that ZMQ_EVENTS gives it queue the rest (the pipe has room)
+// and report DISCONNECTED without the application reading; every message is then
+// there, whole and in order, and the next peer at the same endpoint is reached.
+TEST(ShmKill, DirectReaderSeesItsPeerGoWhileNotReading)
+{
+    const std::string ep = unique_shm("goneidle");
+    context ctx;
+    sock pull(ctx, ZMQ_PULL);
+    open_for_test(pull);
+    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(pull, ZMQ_RCVHWM, 5000));
+    monitor mon(ctx, pull, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+    constexpr int count = 2000; // several of the engine's batches of 256
+    for (int inc = 1; inc <= 2; ++inc) {
+        child_process c = spawn_role("seqburst", ep, false, count);
+        ASSERT_TRUE(c.started());
+        std::uint64_t seq = ~0ULL;
+        ASSERT_EQ(8, zmq_recv(pull, &seq, sizeof seq, 0)) << zmq_strerror(zmq_errno());
+        ASSERT_EQ(0u, seq);
+        ASSERT_EQ(0, c.wait_exit());
+        bool disconnected = false;
+        for (int i = 0; i < 1000 && !disconnected; ++i) {
+            int events = 0;
+            std::size_t len = sizeof events;
+            ASSERT_EQ(0, zmq_getsockopt(pull, ZMQ_EVENTS, &events, &len)); // an engine turn
+            for (event e = mon.next(10); e.id != 0; e = mon.next(0)) {
+                if (e.id == ZMQ_EVENT_DISCONNECTED) disconnected = true;
+            }
+        }
+        ASSERT_TRUE(disconnected) << "incarnation " << inc << ": no DISCONNECTED while not reading";
+        for (std::uint64_t k = 1; k < count; ++k) {
+            ASSERT_EQ(8, zmq_recv(pull, &seq, sizeof seq, ZMQ_DONTWAIT)) << "message " << k << " lost";
+            ASSERT_EQ(k, seq);
+        }
+        EXPECT_EQ(-1, zmq_recv(pull, &seq, sizeof seq, ZMQ_DONTWAIT)) << "a message past the last";
+    }
 }
 
 // A connecting PUSH keeps sending while its binder is dead (the session waits to
