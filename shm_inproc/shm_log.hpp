@@ -206,14 +206,14 @@ public:
         m_read = start;
         m_released = start;
         m_tail_cache = start;
-        m_hs.reset(start);
+        m_hs.reset();
     }
 
     [[nodiscard]] result next(record& r) noexcept
     {
         for (;;) {
             if (m_read == m_tail_cache) {
-                m_hs.note_progress(m_read);
+                m_hs.note_progress();
                 m_tail_cache = m_ctl->tail.load(std::memory_order_acquire);
                 if (m_read == m_tail_cache) return result::empty;
                 if (m_tail_cache < m_read) return result::corrupt; // a tail that went back
@@ -241,12 +241,17 @@ public:
             r.begin = m_read;
             m_read += rec;
             r.end = m_read;
+            ++m_hs.records;
             return result::ok;
         }
     }
 
     // Puts back the record next() just returned: the next call returns it again.
-    void unread(const record& r) noexcept { m_read = r.begin; }
+    void unread(const record& r) noexcept
+    {
+        m_read = r.begin;
+        --m_hs.records;
+    }
 
     // After copying a record (or part of it) out: true when the writer cannot have
     // touched it meanwhile (the copy is whole).
@@ -296,7 +301,7 @@ public:
 
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        return m_hs.prepare_sleep(m_read, [this]() noexcept { return has_data(); });
+        return m_hs.prepare_sleep([this]() noexcept { return has_data(); });
     }
     void cancel_sleep() noexcept { m_hs.cancel_sleep(); }
 

@@ -82,28 +82,32 @@ inline constexpr std::size_t control_bytes = 256; // data starts this far into a
 // The sleep fence is asymmetric when it pays (core/fence.hpp, across processes): a
 // consumer that sleeps rarely issues membarrier(GLOBAL_EXPEDITED) before each sleep and
 // says so in consumer_heavy; its producer then publishes with a compiler barrier only.
-// The mode follows the bytes consumed between sleeps (heavy from heavy_run, checked as
-// the consumer reads on too, so a stream that never lets it sleep goes heavy at once;
-// light again at light_run or less, as msg_queue's modes follow messages); a spinning consumer is
-// heavy from the start (set_heavy_sleep). Going light is safe only once the producer
+// The mode follows the records consumed between sleeps, since what it trades is one
+// membarrier per sleep (microseconds in a VM) against one fence per publish (tens of
+// ns): heavy from heavy_run, checked as the consumer reads on too, so a stream that
+// never lets it sleep goes heavy at once; light again at light_run or less, as
+// msg_queue's modes follow messages. A few large records per wake stay light. A spinning
+// consumer is heavy from the start (set_heavy_sleep). Going light is safe only once the producer
 // sees the flag down: the flag is lowered before one more heavy sleep, whose membarrier
 // makes every publish that starts after it read the new flag and fence, while one in
 // flight across it either completes before the barrier or sees our sleeping flag.
 struct consumer_handshake {
-    static constexpr std::uint64_t heavy_run = 128 << 10;
-    static constexpr std::uint64_t light_run = 8 << 10;
+    static constexpr std::uint64_t heavy_run = 4096; // records
+    static constexpr std::uint64_t light_run = 256;
 
     ring_control* ctl = nullptr;
     bool heavy_ok = false;     // this process may issue global membarriers (adaptive mode)
     bool always_heavy = false; // set_heavy_sleep: heavy from the start, never light
     bool heavy = false;        // consumer_heavy as we last set it
     bool owe_heavy = false;    // just went light: the next sleep is still heavy
-    std::uint64_t last_sleep_pos = 0;
+    std::uint64_t records = 0;    // records consumed (the reader counts, unread uncounts)
+    std::uint64_t last_sleep_at = 0; // `records` at the last sleep
 
     // A new ring (attach): light until the runs say otherwise, or heavy for good.
-    void reset(std::uint64_t pos) noexcept
+    void reset() noexcept
     {
-        last_sleep_pos = pos;
+        records = 0;
+        last_sleep_at = 0;
         owe_heavy = false;
         heavy = false;
         if (always_heavy) set_always_heavy(true);
@@ -115,11 +119,11 @@ struct consumer_handshake {
         if (ctl != nullptr) ctl->consumer_heavy.store(on ? 1 : 0, std::memory_order_relaxed);
     }
 
-    // The consumer has read up to `pos` (called as it looks at the tail again): a long
-    // run without a sleep goes heavy now, not at the next sleep, which may be far off.
-    void note_progress(std::uint64_t pos) noexcept
+    // Called as the consumer looks at the tail again: a long run without a sleep goes
+    // heavy now, not at the next sleep, which may be far off.
+    void note_progress() noexcept
     {
-        if (heavy_ok && !heavy && pos - last_sleep_pos >= heavy_run) {
+        if (heavy_ok && !heavy && records - last_sleep_at >= heavy_run) {
             heavy = true;
             ctl->consumer_heavy.store(1, std::memory_order_relaxed);
         }
@@ -135,13 +139,12 @@ struct consumer_handshake {
         }
         return false;
     }
-    // False when has_data() found something after the flag went up (no sleep). `pos`:
-    // how far the consumer has read (bytes), for the mode.
+    // False when has_data() found something after the flag went up (no sleep).
     template <typename HasData>
-    [[nodiscard]] bool prepare_sleep(std::uint64_t pos, HasData&& has_data) noexcept
+    [[nodiscard]] bool prepare_sleep(HasData&& has_data) noexcept
     {
         if (heavy_ok && !always_heavy) {
-            const std::uint64_t run = pos - last_sleep_pos;
+            const std::uint64_t run = records - last_sleep_at;
             if (!heavy && run >= heavy_run) {
                 heavy = true;
                 ctl->consumer_heavy.store(1, std::memory_order_relaxed);
@@ -151,7 +154,7 @@ struct consumer_handshake {
                 ctl->consumer_heavy.store(0, std::memory_order_relaxed);
             }
         }
-        last_sleep_pos = pos;
+        last_sleep_at = records;
         ctl->consumer_sleeping.store(1, std::memory_order_relaxed);
         if (heavy || owe_heavy) {
             zmx::core::global_heavy_fence();
@@ -418,7 +421,7 @@ public:
         m_data = data;
         m_bytes = bytes;
         m_read = c->head.load(std::memory_order_relaxed);
-        m_hs.reset(m_read);
+        m_hs.reset();
         m_released = m_read;
         m_tail_cache = m_read;
         m_limit = m_read;
@@ -429,7 +432,7 @@ public:
     {
         for (;;) {
             if (m_read >= m_limit) {
-                m_hs.note_progress(m_read);
+                m_hs.note_progress();
                 const std::uint64_t t = m_ctl->tail.load(std::memory_order_acquire);
                 // A tail behind what we read, or further ahead than the ring holds, is a lie.
                 if (t - m_released > m_bytes || t < m_read) return result::corrupt;
@@ -468,12 +471,17 @@ public:
             r.begin = m_read;
             m_read += rec;
             r.end = m_read;
+            ++m_hs.records;
             return result::ok;
         }
     }
 
     // Puts back the record next() just returned: the next call returns it again.
-    void unread(const record& r) noexcept { m_read = r.begin; }
+    void unread(const record& r) noexcept
+    {
+        m_read = r.begin;
+        --m_hs.records;
+    }
 
     [[nodiscard]] bool has_data() noexcept
     {
@@ -511,7 +519,7 @@ public:
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.
     [[nodiscard]] bool prepare_sleep() noexcept
     {
-        if (m_hs.prepare_sleep(m_read, [this]() noexcept { return has_data(); })) return true;
+        if (m_hs.prepare_sleep([this]() noexcept { return has_data(); })) return true;
         // Data is there and the caller will look once more before it waits (zmq_poll on
         // a direct socket): that look reads up to the tail, deferring nothing, or the
         // caller could wait with a record unread and no doorbell armed.

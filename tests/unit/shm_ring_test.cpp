@@ -441,17 +441,15 @@ TEST(ShmRing, AdaptiveSleepRaisesAndLowersTheHeavyFlag)
     test_ring t(1 << 14);
     t.r.set_adaptive_sleep(true);
     t.w.set_light_publish(true);
-    std::uint64_t moved = 0;
-    auto run = [&](std::uint64_t bytes) {
-        for (std::uint64_t done = 0; done < bytes;) {
-            ASSERT_NE(nullptr, t.w.claim(1016, 0, 0));
+    // The mode counts records (what a sleep's membarrier is traded against), not bytes.
+    auto run = [&](std::uint64_t records, std::uint32_t size) {
+        for (std::uint64_t done = 0; done < records; ++done) {
+            ASSERT_NE(nullptr, t.w.claim(size, 0, 0));
             (void)t.w.publish();
             record rec;
             ASSERT_EQ(res::ok, t.r.next(rec));
             (void)t.r.release(rec.end);
-            done += rec.end - rec.begin;
         }
-        moved += bytes;
     };
     auto sleep_and_wake = [&]() {
         ASSERT_TRUE(t.r.prepare_sleep());
@@ -462,17 +460,20 @@ TEST(ShmRing, AdaptiveSleepRaisesAndLowersTheHeavyFlag)
         (void)t.r.release(rec.end);
     };
     EXPECT_EQ(0u, t.ctl->consumer_heavy.load());
-    run(4 << 10);
+    run(100, 8);
     sleep_and_wake();
     EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "short runs stay light";
-    run(200 << 10);
+    run(200, 4000);
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "a few large records per sleep stay light (800 KB of them)";
+    run(5000, 8);
     EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a long run goes heavy while it reads, before any sleep";
     sleep_and_wake();
     EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a long run between sleeps goes heavy";
-    run(32 << 10);
+    run(1000, 8);
     sleep_and_wake();
     EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a middling run keeps the mode";
-    run(1 << 10);
+    run(30, 8);
     sleep_and_wake();
     EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "a short run goes light again";
     sleep_and_wake(); // the sleep owed heavy, then light ones: the writer still rings
