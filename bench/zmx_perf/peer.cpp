@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ void peer_process::start(const char* role, const std::vector<std::string>& endpo
         "ZMX_PERF_LIB=" + (api.is_zmx ? std::string("zmx") : api.path),
         "ZMX_PERF_SIZE=" + std::to_string(size),
         "ZMX_PERF_SHARED=" + std::to_string(m_fd),
+        "ZMX_PERF_PARENT=" + std::to_string(::getpid()),
     };
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e)
@@ -114,6 +116,13 @@ bool peer_process::wait(std::string& why)
 
 int peer_main(const scenario_options& o)
 {
+    // A peer whose run is gone (the parent killed, or crashed) must not spin on: it dies
+    // with its parent (checked after the request, in case the parent went before it).
+    (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != static_cast<pid_t>(std::atol(env("ZMX_PERF_PARENT")))) {
+        std::fprintf(stderr, "zmx-perf peer: the parent process is gone\n");
+        return 2;
+    }
     const std::string role = env("ZMX_PERF_PEER");
     const std::string lib = env("ZMX_PERF_LIB");
     const int fd = std::atoi(env("ZMX_PERF_SHARED"));
