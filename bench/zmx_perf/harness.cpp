@@ -259,6 +259,8 @@ void* session::socket(int type, const char* type_name, bool keep_linger)
             set_int(s, ZMX_SPIN_US, m_lib.spin_us, "ZMX_SPIN_US");
         if (m_lib.direct)
             set_int(s, ZMX_DIRECT, 1, "ZMX_DIRECT");
+        if (m_lib.shm_size >= 0)
+            set_int(s, ZMX_SHM_SIZE, m_lib.shm_size, "ZMX_SHM_SIZE");
     }
     return s;
 }

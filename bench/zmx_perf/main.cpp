@@ -157,10 +157,10 @@ int run_scenarios(const scenario_options& o, const std::vector<std::string>& arg
         return 1;
     for (const zmq_api* a : libs)
         std::fprintf(out, "zmx-perf %s: %s from %s\n", tool_version, a->version.c_str(), a->path.c_str());
-    const bool zmx_only_opts = o.lib.idle || o.lib.spin_us >= 0 || o.lib.direct || o.lib.claim;
+    const bool zmx_only_opts = o.lib.idle || o.lib.spin_us >= 0 || o.lib.direct || o.lib.claim || o.lib.shm_size >= 0;
     for (const zmq_api* a : libs)
         if (!a->is_zmx && zmx_only_opts)
-            std::fprintf(out, "note: --idle, --spin-us and --direct are zmx options; %s runs with its defaults\n",
+            std::fprintf(out, "note: --idle, --spin-us, --direct, --claim and --shm-size are zmx options; %s runs with its defaults\n",
                          a->version.c_str());
 
     std::vector<run_result> results;

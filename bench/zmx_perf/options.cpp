@@ -265,6 +265,8 @@ bool lib_option(const std::string& name, std::optional<std::string>& inline_valu
             throw arg_error{"--idle must be spin, backoff or block, not '" + v + "'"};
     } else if (name == "--spin-us") {
         o.spin_us = in_range<int>(name, r.value_for(name, inline_value), 0, 10'000'000, false);
+    } else if (name == "--shm-size") {
+        o.shm_size = in_range<int>(name, r.value_for(name, inline_value), 4096, 1 << 30, false);
     } else if (name == "--direct") {
         if (inline_value)
             throw arg_error{"--direct takes no value"};
@@ -579,6 +581,7 @@ std::string usage_text(std::string_view program)
            "                       context (libzmq has no such option: ignored there)\n"
            "  --spin-us N          zmx: ZMX_SPIN_US, poll N us before sleeping\n"
            "  --direct             zmx: ZMX_DIRECT\n"
+           "  --shm-size BYTES     zmx: ZMX_SHM_SIZE, each shm ring's (and a PUB's log's) size\n"
            "  --claim              zmx: thr/fanout senders fill bodies in place with\n"
            "                       zmx_msg_init_claim (zero-copy send over shm with --direct)\n"
            "  --io-threads N       ZMQ_IO_THREADS\n"

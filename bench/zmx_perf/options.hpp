@@ -39,6 +39,7 @@ struct lib_options {
     std::optional<idle_kind> idle;          // zmx only: ZMX_IDLE and ZMX_CTX_IDLE
     int spin_us = -1;                       // zmx only: ZMX_SPIN_US (-1: library default)
     bool direct = false;                    // zmx only: ZMX_DIRECT
+    int shm_size = -1;                      // zmx only: ZMX_SHM_SIZE (-1: library default)
     bool claim = false;                     // zmx only: senders use zmx_msg_init_claim (zero-copy send)
     int io_threads = 0;                     // ZMQ_IO_THREADS (0: library default)
     int hwm = -1;                           // ZMQ_SNDHWM / ZMQ_RCVHWM (-1: library default)
