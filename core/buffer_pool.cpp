@@ -1,4 +1,5 @@
 #include "buffer_pool.hpp"
+#include "tls.hpp"
 
 #include <array>
 #include <bit>
@@ -6,6 +7,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <mutex>
+#include <new>
 
 namespace zmx::core::buffer_pool {
 
@@ -105,7 +107,7 @@ int take_shared(int cls, void** out, int n) noexcept
     return k;
 }
 
-thread_local bool t_cache_gone = false; // the thread is exiting: no cache any more
+thread_local bool t_cache_gone ZMX_TLS_FAST = false; // the thread is exiting: no cache any more
 
 local_cache::~local_cache()
 {
@@ -117,11 +119,26 @@ local_cache::~local_cache()
     }
 }
 
+// The cache (20 KB) is on the heap, reached through a thread-local pointer: ZMX_TLS_FAST
+// (tls.hpp) needs all of the library's thread-locals to fit the static TLS block, whose
+// spare room for a library loaded with dlopen is a few hundred bytes.
+struct cache_holder {
+    local_cache* cache = nullptr;
+    cache_holder() = default;
+    cache_holder(const cache_holder&) = delete;
+    cache_holder& operator=(const cache_holder&) = delete;
+    ~cache_holder() { delete cache; } // gives its blocks back (~local_cache)
+};
+
 local_class* local_for(int cls) noexcept
 {
     if (t_cache_gone) return nullptr;
-    static thread_local local_cache t_cache;
-    return &t_cache.classes[static_cast<std::size_t>(cls)];
+    static thread_local cache_holder t_cache;
+    if (t_cache.cache == nullptr) {
+        t_cache.cache = new (std::nothrow) local_cache;
+        if (t_cache.cache == nullptr) return nullptr; // the shared pool then
+    }
+    return &t_cache.cache->classes[static_cast<std::size_t>(cls)];
 }
 
 int local_limit(const size_class& c) noexcept

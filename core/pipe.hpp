@@ -34,6 +34,7 @@
 #include "mailbox.hpp"
 #include "msg.hpp"
 #include "msg_queue.hpp"
+#include "tls.hpp"
 
 namespace zmx::core {
 
@@ -229,10 +230,10 @@ struct pipe_write_counts {
     std::uint64_t through = 0;
     std::uint64_t queued = 0;
 };
-inline thread_local pipe_write_counts t_pipe_writes;
+inline thread_local pipe_write_counts t_pipe_writes ZMX_TLS_FAST;
 // Messages this thread's pipe reads took straight from a direct transport
 // (claim_sink::read_through): a direct socket's receive then owes its engines no turn.
-inline thread_local std::uint64_t t_pipe_reads_through = 0;
+inline thread_local std::uint64_t t_pipe_reads_through ZMX_TLS_FAST = 0;
 
 // ---- hot-path members, inline ----
 
