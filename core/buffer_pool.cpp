@@ -133,7 +133,7 @@ struct cache_holder {
 local_class* local_for(int cls) noexcept
 {
     if (t_cache_gone) return nullptr;
-    static thread_local cache_holder t_cache;
+    static thread_local cache_holder t_cache ZMX_TLS_FAST;
     if (t_cache.cache == nullptr) {
         t_cache.cache = new (std::nothrow) local_cache;
         if (t_cache.cache == nullptr) return nullptr; // the shared pool then

@@ -223,17 +223,6 @@ int io_core::next_timeout_ms() const noexcept
     return static_cast<int>((left + 999'999) / 1'000'000);
 }
 
-namespace {
-// CLOCK_MONOTONIC_COARSE: a few ns through the vDSO (no system call), in ticks of the
-// kernel's timer (1-10 ms).
-std::int64_t coarse_tick() noexcept
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-} // namespace
-
 std::size_t io_core::do_work(int timeout_ms) noexcept
 {
     // One writer (this thread): a plain increment, not a locked read-modify-write.

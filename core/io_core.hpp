@@ -21,9 +21,20 @@
 #include <thread>
 #include <vector>
 
+#include <time.h>
+
 #include "mailbox.hpp"
 
 namespace zmx::core {
+
+// CLOCK_MONOTONIC_COARSE in ns: a few ns through the vDSO (no system call), in ticks of
+// the kernel's timer (1-10 ms).
+inline std::int64_t coarse_tick() noexcept
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 class pipe;
 

@@ -196,19 +196,6 @@ int msg::copy(msg& src) noexcept
     return 0;
 }
 
-int msg::move(msg& src) noexcept
-{
-    if (src.m_kind == k_invalid) return EFAULT;
-    if (&src == this) return 0;
-    if (m_kind != k_invalid) {
-        const int rc = close();
-        if (rc != 0) return rc;
-    }
-    std::memcpy(static_cast<void*>(this), &src, sizeof(msg));
-    src.init();
-    return 0;
-}
-
 int msg::set_routing_id(std::uint32_t id) noexcept
 {
     if (id == 0) return EINVAL;

@@ -122,6 +122,9 @@ public:
     {
         msg* m = m_head->ring.front();
         if (m != nullptr) [[likely]] return m;
+        // Empty, and no next segment (A3 of advance(), inline: a reader that keeps up
+        // finds its queue empty once per message).
+        if (m_head->next.load(std::memory_order_acquire) == nullptr) return nullptr;
         return advance();
     }
 

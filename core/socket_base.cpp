@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "context.hpp"
+#include "tls.hpp"
 #include "endpoint.hpp"
 #include "registry.hpp"
 #include "transport.hpp"
@@ -59,7 +60,7 @@ bool catch_up_enabled() noexcept
 
 // Messages this thread sent through any socket: a receiver that also sends may be in a
 // round trip (catch_up.hpp).
-thread_local std::uint64_t t_socket_sends = 0;
+thread_local std::uint64_t t_socket_sends ZMX_TLS_FAST = 0;
 
 } // namespace
 
@@ -631,13 +632,21 @@ int socket_base::send(msg& m, int flags) noexcept
         ++t_socket_sends;
         if (claimed) m_claim_body = nullptr; // on its way: the transport commits it
         // The transports took all of it themselves (in their rings, published): the
-        // engines get a turn on every 32nd such send only (as on receive). A frame
-        // queued in a pipe (another peer's full ring, a multipart message) gets it now.
-        if (t_pipe_writes.through != before.through && t_pipe_writes.queued == before.queued &&
-            (++m_direct_sends & 31) != 0) {
-            return rc;
+        // engines get a turn on every 256th such send (as on receive), or on a 32nd when
+        // the clock has ticked since the last turn (a slow sender's engines still see
+        // hang-ups and new peers). A frame queued in a pipe (another peer's full ring, a
+        // multipart message) gets it now.
+        if (t_pipe_writes.through != before.through && t_pipe_writes.queued == before.queued && !m_want_turn) {
+            const unsigned n = ++m_direct_sends;
+            if ((n & 31) != 0) return rc;
+            if ((n & 255) != 0) {
+                const std::int64_t tick = coarse_tick();
+                if (tick == m_send_turn_tick) return rc;
+                m_send_turn_tick = tick;
+            }
         }
     }
+    m_want_turn = false;
     direct_flush();
     return rc;
 }
@@ -657,11 +666,9 @@ int socket_base::recv(msg& m, int flags) noexcept
     m_may_sleep = !(will_wait && polls_first());
     const std::uint64_t through_before = t_pipe_reads_through;
     int rc = xrecv(m);
-    if (rc == EAGAIN && m_direct_io) {
-        (void)m_direct_io->poll(0); // read what the connections have
-        process_commands_if_pending();
-        rc = xrecv(m);
-    } else if (rc == 0 && m_direct_io &&
+    if (rc != 0) [[unlikely]] {
+        rc = recv_more_tries(m, rc, will_wait); // out of line: the fast path stays small
+    } else if (m_direct_io &&
                (++m_direct_recvs & (t_pipe_reads_through == through_before ? 31U : 255U)) == 0) {
         // The engines run only inside calls: while the pipes keep this socket busy, give
         // them a turn now and then (an shm engine hands the ring space of the messages
@@ -670,6 +677,26 @@ int socket_base::recv(msg& m, int flags) noexcept
         // from a transport's ring (read_through) need fewer: that transport hands space
         // back itself, and leaves its ring alone at a turn that comes between them.
         (void)m_direct_io->poll(0);
+    }
+    m_may_sleep = true;
+    if (rc == 0) [[likely]] {
+        if (m_options.conflate) conflate(m);
+        m_rcvmore = m.more();
+        ++m_received;
+    } else {
+        m.init(); // a valid empty message, as libzmq leaves it
+    }
+    return rc;
+}
+
+// recv's first try found nothing (or failed): a direct socket runs its engines and
+// tries again; a call that may wait waits.
+int socket_base::recv_more_tries(msg& m, int rc, bool will_wait) noexcept
+{
+    if (rc == EAGAIN && m_direct_io) {
+        (void)m_direct_io->poll(0); // read what the connections have
+        process_commands_if_pending();
+        rc = xrecv(m);
     }
     m_may_sleep = true;
     if (rc == EAGAIN && will_wait) {
@@ -689,13 +716,6 @@ int socket_base::recv(msg& m, int flags) noexcept
         }
         rc = wait_loop(timeout_ms, [&]() noexcept { return xrecv(m); }, true);
         if (rc == EAGAIN && capped) rc = xrecv(m);
-    }
-    if (rc == 0 && m_options.conflate) conflate(m);
-    if (rc == 0) {
-        m_rcvmore = m.more();
-        ++m_received;
-    } else {
-        m.init(); // a valid empty message, as libzmq leaves it
     }
     return rc;
 }

@@ -120,6 +120,9 @@ public:
     [[nodiscard]] const monitor_ptr& monitor_ref() const noexcept { return m_monitor; }
 
 protected:
+    // A pattern's send that left work for the engines (a pipe it skipped because it was
+    // full) asks for their turn at the end of the call, as a queued frame gets.
+    void want_engine_turn() noexcept { m_want_turn = true; }
     virtual void xattach_pipe(pipe& p) noexcept = 0;
     virtual int xsend(msg& m) noexcept;
     virtual int xrecv(msg& m) noexcept;
@@ -208,6 +211,8 @@ private:
     [[nodiscard]] int wait_interrupted() const noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
+    // recv's slow part: the engines' turn after an empty first try, and the wait.
+    [[gnu::noinline]] int recv_more_tries(msg& m, int rc, bool will_wait) noexcept;
     // ZMQ_CONFLATE: replace m by the newest frame available.
     void conflate(msg& m) noexcept;
     // Microseconds a blocking call polls before it sleeps (ZMX_SPIN_US or the default).
@@ -246,6 +251,8 @@ private:
     std::string m_last_endpoint;
     unsigned m_direct_recvs = 0; // direct mode: receives served without an engine turn
     unsigned m_direct_sends = 0; // direct mode: sends the transport took at once
+    std::int64_t m_send_turn_tick = 0; // coarse_tick() at the last such send's engine turn
+    bool m_want_turn = false;          // the pattern asks for an engine turn after this send
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;
     catch_up_delay m_catch_up;    // receive side of wait_loop

@@ -211,6 +211,45 @@ public:
 
     [[nodiscard]] result next(record& r) noexcept
     {
+        // The common case inline: a whole ordinary record before the tail we know of.
+        // Anything else (the tail reached, padding, a lap, a bad header) goes the long way.
+        const std::uint64_t avail = m_tail_cache - m_read;
+        const std::uint64_t pos = m_read & (m_bytes - 1);
+        if (avail >= sizeof(record_header) && avail <= m_bytes && pos <= m_bytes - sizeof(record_header)) [[likely]] {
+            record_header h;
+            std::memcpy(&h, m_data + pos, sizeof h);
+            const std::uint64_t rec = record_bytes(h.size, h.group_len);
+            if ((h.flags & r_pad) == 0 && rec <= m_bytes - pos && rec <= avail) [[likely]] {
+                fill(r, h, pos, rec);
+                return result::ok;
+            }
+        }
+        return next_slow(r);
+    }
+
+    // Puts back the record next() just returned: the next call returns it again.
+    void unread(const record& r) noexcept
+    {
+        m_read = r.begin;
+        --m_hs.records;
+    }
+
+private:
+    void fill(record& r, const record_header& h, std::uint64_t pos, std::uint64_t rec) noexcept
+    {
+        r.payload = m_data + pos + sizeof h + h.group_len;
+        r.size = h.size;
+        r.flags = h.flags;
+        r.group_len = h.group_len;
+        r.group = reinterpret_cast<const char*>(m_data + pos + sizeof h);
+        r.begin = m_read;
+        m_read += rec;
+        r.end = m_read;
+        ++m_hs.records;
+    }
+
+    [[gnu::noinline]] result next_slow(record& r) noexcept
+    {
         for (;;) {
             if (m_read == m_tail_cache) {
                 m_hs.note_progress();
@@ -222,7 +261,9 @@ public:
             const std::uint64_t pos = m_read & (m_bytes - 1);
             const std::uint64_t avail = m_tail_cache - m_read;
             const std::uint64_t to_end = m_bytes - pos;
-            if (avail < sizeof(record_header)) return bad(m_read);
+            // Positions come from shared memory (the start, the tail, sync points): one off
+            // the 8-byte grid may leave less than a header before the end of the mapping.
+            if (avail < sizeof(record_header) || to_end < sizeof(record_header)) return bad(m_read);
             record_header h;
             std::memcpy(&h, m_data + pos, sizeof h);
             if ((h.flags & r_pad) != 0) {
@@ -233,26 +274,12 @@ public:
             }
             const std::uint64_t rec = record_bytes(h.size, h.group_len);
             if (rec > to_end || rec > avail) return bad(m_read);
-            r.payload = m_data + pos + sizeof h + h.group_len;
-            r.size = h.size;
-            r.flags = h.flags;
-            r.group_len = h.group_len;
-            r.group = reinterpret_cast<const char*>(m_data + pos + sizeof h);
-            r.begin = m_read;
-            m_read += rec;
-            r.end = m_read;
-            ++m_hs.records;
+            fill(r, h, pos, rec);
             return result::ok;
         }
     }
 
-    // Puts back the record next() just returned: the next call returns it again.
-    void unread(const record& r) noexcept
-    {
-        m_read = r.begin;
-        --m_hs.records;
-    }
-
+public:
     // After copying a record (or part of it) out: true when the writer cannot have
     // touched it meanwhile (the copy is whole).
     [[nodiscard]] bool intact(std::uint64_t begin) const noexcept

@@ -449,7 +449,9 @@ public:
             const std::uint64_t pos = m_read & (m_bytes - 1);
             const std::uint64_t avail = m_tail_cache - m_read;
             const std::uint64_t to_end = m_bytes - pos;
-            if (avail < sizeof(record_header)) return result::corrupt;
+            // Positions come from shared memory: one the peer set off the 8-byte grid may
+            // leave less than a header before the end of the mapping.
+            if (avail < sizeof(record_header) || to_end < sizeof(record_header)) return result::corrupt;
             record_header h;
             std::memcpy(&h, m_data + pos, sizeof h);
             if ((h.flags & r_pad) != 0) {

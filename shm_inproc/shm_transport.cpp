@@ -835,11 +835,7 @@ public:
         if (m_log_mode) return read_through_log(out);
         record r;
         if (m_reader.next(r) != ring_reader::result::ok) return false; // empty, or corrupt for pump_in to see
-        const std::int64_t frame_limit = m_cfg.options.maxmsgsize;
-        const std::int64_t limit = m_cfg.options.max_message_size;
-        if (r.flags != 0 || r.group_len != 0 || r.size >= view_min ||
-            (frame_limit >= 0 && r.size > static_cast<std::uint64_t>(frame_limit)) ||
-            (limit >= 0 && r.size > static_cast<std::uint64_t>(limit)) || out.init_buffer(r.payload, r.size) != 0) {
+        if (r.flags != 0 || r.group_len != 0 || r.size > m_through_max || out.init_buffer(r.payload, r.size) != 0) {
             m_reader.unread(r);
             return false;
         }
@@ -859,11 +855,7 @@ public:
         if (m_log_skipping) return false;
         record r;
         if (m_lreader.next(r) != log_reader::result::ok) return false; // lapped, corrupt: pump_log
-        const std::int64_t frame_limit = m_cfg.options.maxmsgsize;
-        const std::int64_t limit = m_cfg.options.max_message_size;
-        if ((r.flags & ~r_first) != 0 || (r.flags & r_first) == 0 || r.group_len != 0 || r.size >= view_min ||
-            (frame_limit >= 0 && r.size > static_cast<std::uint64_t>(frame_limit)) ||
-            (limit >= 0 && r.size > static_cast<std::uint64_t>(limit)) || out.init_buffer(r.payload, r.size) != 0) {
+        if (r.flags != r_first || r.group_len != 0 || r.size > m_through_max || out.init_buffer(r.payload, r.size) != 0) {
             m_lreader.unread(r);
             return false;
         }
@@ -938,6 +930,11 @@ private:
         if (cfg.direct) {
             m_takes_claims = takes_claims(cfg.socket_type);
             m_reads_through = read_through_enabled();
+            // read_through hands over bodies smaller than a view, within both size limits.
+            m_through_max = view_min - 1;
+            for (const std::int64_t limit : {cfg.options.maxmsgsize, cfg.options.max_message_size}) {
+                if (limit >= 0) m_through_max = std::min(m_through_max, static_cast<std::uint64_t>(limit));
+            }
             m_port = new (std::nothrow) claim_port;
             if (m_port != nullptr) m_port->session = this;
         }
@@ -2066,6 +2063,7 @@ private:
     claim_port* m_port = nullptr; // direct sessions (claims, write- and read-through)
     bool m_takes_claims = false;  // claims and write-through: see takes_claims()
     bool m_reads_through = false; // read_through() on (ZMX_READ_THROUGH)
+    std::uint64_t m_through_max = 0; // the largest body read_through() takes (set with m_reads_through)
     std::uint32_t m_read_through = 0; // messages read through since the last release
     bool m_through_turn = false; // read_through() took a message since pump_in last ran
     // Broadcast log: the publisher's side (a member of the listener's log) ...

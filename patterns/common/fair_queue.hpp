@@ -64,6 +64,23 @@ public:
             m_more = false;
             m_reading = nullptr;
         }
+        if (m_pipes.size() == 1 && m_active == 1) {
+            // One peer (a SUB or PULL with one connection: the common case on the hot
+            // path): what the loop below does with one pipe, without the loop.
+            core::pipe* p = m_pipes[0];
+            if (p->read(m, may_sleep)) {
+                if (from != nullptr) *from = p;
+                m_more = m.more();
+                m_reading = m_more ? p : nullptr;
+                return 0;
+            }
+            if (p->in_done()) {
+                ended(*p);
+                return EAGAIN; // it was the only one
+            }
+            if (may_sleep) m_active = 0; // asked to notify: out until activated
+            return EAGAIN;
+        }
         std::size_t tries = m_active;
         while (m_active > 0 && tries-- > 0) {
             if (m_current >= m_active) m_current = 0;

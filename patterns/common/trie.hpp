@@ -93,6 +93,7 @@ public:
         each_at(m_root, key, visit);
     }
     node& root() noexcept { return m_root; }
+    const node& root() const noexcept { return m_root; }
 
 private:
     template <typename Empty>
@@ -139,6 +140,8 @@ public:
         if (last) m_trie.prune(prefix, [](std::uint32_t c) { return c == 0; });
         return last;
     }
+    // True when "" is subscribed: everything matches.
+    [[nodiscard]] bool matches_all() const noexcept { return m_trie.root().payload != 0; }
     [[nodiscard]] bool matches(std::string_view data) const
     {
         bool hit = false;
@@ -197,6 +200,8 @@ public:
             if (rm(key, p, removed)) gone(std::string_view(key));
         }
     }
+    // The pipes subscribed to "" (every message matches them).
+    [[nodiscard]] const std::vector<core::pipe*>& all_pipes() const noexcept { return m_trie.root().payload; }
     // Calls fn(pipe) for each pipe with a prefix of data; a pipe may be visited more than
     // once (several of its prefixes match): callers dedupe.
     template <typename Fn>

@@ -32,6 +32,7 @@
 // ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE, XSUB from messages the application sends.
 #include "patterns.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -62,6 +63,7 @@ public:
 protected:
     void xattach_pipe(core::pipe& p) noexcept override
     {
+        ++m_gen;
         if (p.is_log) {
             // A broadcast log (shm_log.hpp): written for the subscribers that name it,
             // never read, never a subscriber itself.
@@ -99,6 +101,7 @@ protected:
 
     void xpipe_terminated(core::pipe& p) noexcept override
     {
+        ++m_gen;
         if (p.is_log) {
             std::erase(m_logs, &p);
             std::erase(m_matching, &p);
@@ -161,6 +164,7 @@ protected:
         // message itself. On the last frame, the pipes that took it are kept at the front
         // of m_matching (the others dropped it).
         std::size_t took = 0;
+        const std::uint64_t queued_before = core::t_pipe_writes.queued;
         for (std::size_t i = 0; i < m_matching.size(); ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -176,7 +180,9 @@ protected:
             }
             if (!more) m_matching[took++] = p;
         }
-        core::pipe::flush_all(m_matching.data(), took); // one fence for every subscriber
+        // One fence for every subscriber; none when every copy went straight into a
+        // transport (claim_sink::write_through), which published it itself.
+        if (core::t_pipe_writes.queued != queued_before) core::pipe::flush_all(m_matching.data(), took);
         if (!had_pipes) (void)m.close();
         m.init();
         m_more = more;
@@ -216,6 +222,7 @@ protected:
         if (m_last_pipe == nullptr) return 0;
         const std::string_view prefix(static_cast<const char*>(value), value == nullptr ? 0 : len);
         if (prefix.size() > max_subscription) return EINVAL;
+        if (prefix.empty()) ++m_gen; // who has "" may change
         try {
             if (option == ZMQ_SUBSCRIBE) {
                 (void)m_subs.add(prefix, m_last_pipe);
@@ -235,6 +242,17 @@ private:
     int choose(core::msg& m) noexcept
     {
         m_matching.clear();
+        if (!m_options.invert_matching && everyone_subscribed()) {
+            // Every subscriber takes everything (the common case of a feed): the pipes
+            // are the same for every message, without a walk of the trie.
+            try {
+                for (core::pipe* p : m_all_targets) m_matching.push_back(p);
+            } catch (...) {
+                m_matching.clear();
+                return ENOMEM;
+            }
+            return keep_writable();
+        }
         ++m_epoch;
         // A subscriber served by a broadcast log is written through it, once for all
         // of them (a log is never in the trie, so its mark is its own).
@@ -257,6 +275,13 @@ private:
             m_matching.clear();
             return ENOMEM;
         }
+        return keep_writable();
+    }
+
+    // After choose: with NODROP, EAGAIN when a chosen pipe is full; otherwise the full
+    // ones are dropped from the message.
+    int keep_writable() noexcept
+    {
         if (m_options.xpub_nodrop) {
             for (core::pipe* p : m_matching) {
                 if (!p->check_write(may_sleep())) {
@@ -267,8 +292,49 @@ private:
             return 0;
         }
         // Drop for the subscribers at their HWM, and only for them.
+        const std::size_t chosen = m_matching.size();
         std::erase_if(m_matching, [](core::pipe* p) { return !p->check_write(false); });
+        // A full pipe drains into its transport on the engines' turn: give them one now,
+        // as for a queued frame, so that the subscriber loses no more than it must.
+        if (m_matching.size() != chosen) want_engine_turn();
         return 0;
+    }
+
+    // True when every subscriber has subscribed to "" (and there is one). The answer and
+    // the pipes it means (each once, a broadcast log for the subscribers it serves) are
+    // kept until a pipe or a subscription changes (m_gen).
+    bool everyone_subscribed() noexcept
+    {
+        if (m_all_gen != m_gen) {
+            m_all_gen = m_gen;
+            m_all = false;
+            m_all_targets.clear();
+            try {
+                // The trie's list is only compared, never followed: O(n log n).
+                const std::vector<core::pipe*>& root = m_subs.all_pipes();
+                m_all_targets.assign(root.begin(), root.end());
+                std::sort(m_all_targets.begin(), m_all_targets.end());
+                bool all = !m_pipes.empty();
+                for (core::pipe* p : m_pipes) {
+                    all = all && std::binary_search(m_all_targets.begin(), m_all_targets.end(), p);
+                }
+                m_all_targets.clear();
+                if (!all) return false;
+                ++m_epoch; // marks, as choose() uses them: each target once
+                for (core::pipe* p : m_pipes) {
+                    core::pipe* to = p->via != nullptr ? p->via : p;
+                    if (to->mark == m_epoch) continue;
+                    to->mark = m_epoch;
+                    m_all_targets.push_back(to);
+                }
+            } catch (...) {
+                m_all_targets.clear();
+                m_all_gen = m_gen - 1; // not known: look again next time
+                return false;
+            }
+            m_all = true;
+        }
+        return m_all;
     }
 
     // Takes every message the subscribers sent up (subscriptions and others).
@@ -319,6 +385,7 @@ private:
     void on_subscription(bool subscribe, std::string_view prefix, core::pipe* from)
     {
         if (prefix.size() > max_subscription) return; // see trie.hpp: ignored
+        if (prefix.empty()) ++m_gen; // who has "" may change
         if (manual()) {
             // Everything goes to the application, which applies what it wants.
             bool removed = false;
@@ -363,6 +430,10 @@ private:
     std::vector<core::pipe*> m_logs;     // broadcast logs (not subscribers)
     std::vector<core::pipe*> m_matching; // pipes of the message being sent
     std::uint64_t m_epoch = 0;
+    std::uint64_t m_gen = 1;     // bumped when a pipe or a subscription changes
+    std::uint64_t m_all_gen = 0; // m_gen when m_all and m_all_targets were worked out
+    bool m_all = false;          // every subscriber has subscribed to ""
+    std::vector<core::pipe*> m_all_targets; // then: the pipes every message goes to
     pipe_trie m_subs;
     fair_queue m_fq;
     std::deque<upstream_msg> m_upstream; // for the XPUB application
@@ -509,9 +580,9 @@ private:
                 (void)m.close();
                 continue;
             }
-            bool hit = false;
+            bool hit = m_subs.matches_all();
             try {
-                hit = m_subs.matches(view(m));
+                if (!hit) hit = m_subs.matches(view(m));
             } catch (...) {
                 hit = false;
             }

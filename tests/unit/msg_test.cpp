@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -165,6 +166,77 @@ TEST(msg_init, init_buffer_copies)
     EXPECT_NE(b.data(), static_cast<const void*>(big.data()));
     EXPECT_EQ(a.close(), 0);
     EXPECT_EQ(b.close(), 0);
+}
+
+// Byte i of a body of n bytes: differs from its neighbours and from one size to the next.
+unsigned char body_byte(std::size_t n, std::size_t i)
+{
+    return static_cast<unsigned char>(0x31 + i * 7 + n * 13);
+}
+
+// A source of exactly `size` bytes on the heap, `offset` bytes into its block (the block
+// ends where the source ends), holding body_byte(size, i): ASan flags a read one byte
+// past it (and, at offset 0, one byte before it).
+struct exact_source {
+    exact_source(std::size_t size, std::size_t offset) : block(new unsigned char[size + offset]), at(offset)
+    {
+        for (std::size_t i = 0; i < offset; ++i) block[i] = 0xA5;
+        for (std::size_t i = 0; i < size; ++i) data()[i] = body_byte(size, i);
+    }
+    unsigned char* data() { return block.get() + at; }
+    std::unique_ptr<unsigned char[]> block;
+    std::size_t at;
+};
+
+TEST(msg_init, init_buffer_copies_every_small_size_exactly)
+{
+    // Every size the inline copy handles (0..40), the first heap size, and a few more; each
+    // from a source at several alignments, each into a destination that held other bytes.
+    std::vector<std::size_t> sizes;
+    for (std::size_t n = 0; n <= msg::inline_capacity + 1; ++n) sizes.push_back(n);
+    for (std::size_t n : {47, 48, 63, 64, 65, 100, 255, 256, 1000, 4096, 65537}) sizes.push_back(n);
+    for (const std::size_t n : sizes) {
+        for (const std::size_t offset : {0, 1, 3, 7, 8}) {
+            SCOPED_TRACE(::testing::Message() << "size " << n << ", source offset " << offset);
+            exact_source src(n, offset);
+            // The handle held other bytes before, each unlike the one the copy must put
+            // there: a byte the copy skips shows.
+            msg m;
+            ASSERT_EQ(m.init_size(msg::inline_capacity), 0);
+            auto* stale = static_cast<unsigned char*>(m.data());
+            for (std::size_t i = 0; i < msg::inline_capacity; ++i) stale[i] = static_cast<unsigned char>(~body_byte(n, i));
+            ASSERT_EQ(m.close(), 0);
+            ASSERT_EQ(m.init_buffer(src.data(), n), 0);
+            EXPECT_TRUE(m.valid());
+            EXPECT_EQ(m.size(), n);
+            EXPECT_EQ(m.type(), n <= msg::inline_capacity ? msg::k_inline : msg::k_buffer);
+            EXPECT_FALSE(m.more());
+            EXPECT_FALSE(m.shared());
+            if (n != 0) {
+                EXPECT_NE(m.data(), static_cast<const void*>(src.data())) << "a copy, not the caller's memory";
+                EXPECT_EQ(0, std::memcmp(m.data(), src.data(), n));
+            }
+            // The copy is the message's own: changing the source later changes nothing.
+            std::vector<unsigned char> before(static_cast<const unsigned char*>(m.data()),
+                                              static_cast<const unsigned char*>(m.data()) + n);
+            for (std::size_t i = 0; i < n; ++i) src.data()[i] = static_cast<unsigned char>(~src.data()[i]);
+            EXPECT_EQ(0, n == 0 ? 0 : std::memcmp(m.data(), before.data(), n));
+            EXPECT_EQ(m.close(), 0);
+        }
+    }
+}
+
+TEST(msg_init, init_buffer_of_nothing_from_a_null_or_empty_source)
+{
+    msg m;
+    ASSERT_EQ(m.init_buffer(nullptr, 0), 0);
+    EXPECT_EQ(m.size(), 0u);
+    EXPECT_EQ(m.type(), msg::k_inline);
+    EXPECT_EQ(m.close(), 0);
+    std::unique_ptr<unsigned char[]> empty(new unsigned char[0]); // any read of it is flagged
+    ASSERT_EQ(m.init_buffer(empty.get(), 0), 0);
+    EXPECT_EQ(m.size(), 0u);
+    EXPECT_EQ(m.close(), 0);
 }
 
 // ---- init_data ----
@@ -380,6 +452,185 @@ TEST(msg_move, into_an_initialised_message_closes_its_old_body_and_invalid_sourc
     EXPECT_EQ(dst.size(), 3u);
     EXPECT_EQ(dst.close(), 0);
     EXPECT_EQ(src.close(), 0);
+}
+
+// A user buffer whose free function only counts (the buffer is the test's own).
+struct free_counter {
+    int calls = 0;
+};
+
+void count_free(void*, void* hint)
+{
+    ++static_cast<free_counter*>(hint)->calls;
+}
+
+TEST(msg_move, from_inline_carries_every_byte_and_size)
+{
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{16}, std::size_t{33},
+                                msg::inline_capacity}) {
+        SCOPED_TRACE(::testing::Message() << "size " << n);
+        exact_source body(n, 0);
+        msg src;
+        ASSERT_EQ(src.init_buffer(body.data(), n), 0);
+        src.set_more(true);
+        ASSERT_EQ(src.set_routing_id(9), 0);
+        msg dst;
+        dst.init();
+        ASSERT_EQ(dst.move(src), 0);
+        EXPECT_EQ(dst.type(), msg::k_inline);
+        EXPECT_EQ(dst.size(), n);
+        EXPECT_TRUE(dst.more());
+        EXPECT_EQ(dst.routing_id(), 9u);
+        const auto* d = static_cast<const unsigned char*>(dst.data());
+        EXPECT_TRUE(d >= reinterpret_cast<const unsigned char*>(&dst) &&
+                    d < reinterpret_cast<const unsigned char*>(&dst) + sizeof(msg))
+            << "an inline body lives in its own handle, not in the source's";
+        if (n != 0) {
+            EXPECT_EQ(0, std::memcmp(d, body.data(), n));
+        }
+        // The source is an empty, valid message with nothing of the old one left.
+        EXPECT_TRUE(src.valid());
+        EXPECT_EQ(src.type(), msg::k_inline);
+        EXPECT_EQ(src.size(), 0u);
+        EXPECT_FALSE(src.more());
+        EXPECT_EQ(src.routing_id(), 0u);
+        EXPECT_EQ(src.close(), 0);
+        if (n != 0) {
+            EXPECT_EQ(0, std::memcmp(dst.data(), body.data(), n)) << "closing the source touched the destination";
+        }
+        EXPECT_EQ(dst.close(), 0);
+    }
+}
+
+TEST(msg_move, from_a_heap_message_hands_over_the_body_without_copying)
+{
+    constexpr std::size_t n = 5000;
+    msg src;
+    ASSERT_EQ(src.init_size(n), 0);
+    fill(src, 21);
+    const void* body = src.data();
+    msg dst;
+    dst.init();
+    ASSERT_EQ(dst.move(src), 0);
+    EXPECT_EQ(dst.type(), msg::k_buffer);
+    EXPECT_EQ(dst.data(), body);
+    EXPECT_EQ(dst.size(), n);
+    EXPECT_FALSE(dst.shared());
+    EXPECT_EQ(src.size(), 0u);
+    EXPECT_EQ(src.close(), 0); // frees nothing: ASan reports a use after free below otherwise
+    EXPECT_TRUE(has(dst, 21));
+    EXPECT_EQ(dst.close(), 0); // LSan: the body is freed exactly once
+}
+
+TEST(msg_move, onto_a_message_holding_a_large_body_releases_that_body)
+{
+    // The destination's old body is a user buffer: its free function says when it goes.
+    std::vector<unsigned char> old_body(1000, 0x5A);
+    for (const std::size_t n : {std::size_t{0}, std::size_t{12}, msg::inline_capacity, std::size_t{41}, std::size_t{3000}}) {
+        SCOPED_TRACE(::testing::Message() << "moving a body of " << n << " bytes");
+        free_counter freed;
+        msg dst;
+        ASSERT_EQ(dst.init_data(old_body.data(), old_body.size(), count_free, &freed), 0);
+        exact_source body(n, 0);
+        msg src;
+        ASSERT_EQ(src.init_buffer(body.data(), n), 0);
+        ASSERT_EQ(dst.move(src), 0);
+        EXPECT_EQ(freed.calls, 1) << "the old body was not released (or released twice)";
+        EXPECT_EQ(dst.size(), n);
+        if (n != 0) {
+            EXPECT_EQ(0, std::memcmp(dst.data(), body.data(), n));
+        }
+        EXPECT_EQ(src.close(), 0);
+        EXPECT_EQ(dst.close(), 0);
+        EXPECT_EQ(freed.calls, 1);
+    }
+}
+
+TEST(msg_move, onto_a_shared_body_drops_only_its_own_reference)
+{
+    std::vector<unsigned char> old_body(500, 0x11);
+    free_counter freed;
+    msg dst;
+    ASSERT_EQ(dst.init_data(old_body.data(), old_body.size(), count_free, &freed), 0);
+    msg other;
+    other.init();
+    ASSERT_EQ(other.copy(dst), 0);
+    msg src;
+    ASSERT_EQ(src.init_size(2000), 0);
+    fill(src, 3);
+    ASSERT_EQ(dst.move(src), 0);
+    EXPECT_EQ(freed.calls, 0) << "another message still refers to the old body";
+    EXPECT_EQ(other.data(), static_cast<void*>(old_body.data()));
+    EXPECT_TRUE(has(dst, 3));
+    EXPECT_EQ(other.close(), 0);
+    EXPECT_EQ(freed.calls, 1);
+    EXPECT_EQ(src.close(), 0);
+    EXPECT_EQ(dst.close(), 0);
+    EXPECT_EQ(freed.calls, 1);
+}
+
+TEST(msg_move, from_an_invalid_message_is_efault_and_changes_nothing)
+{
+    std::vector<unsigned char> body(300, 0x77);
+    free_counter freed;
+    msg dst;
+    ASSERT_EQ(dst.init_data(body.data(), body.size(), count_free, &freed), 0);
+    msg closed;
+    ASSERT_EQ(closed.init_size(100), 0);
+    ASSERT_EQ(closed.close(), 0);
+    msg never; // never initialised: all zeros, as a zero-filled zmq_msg_t
+    std::memset(static_cast<void*>(&never), 0, sizeof never);
+    for (msg* bad : {&closed, &never}) {
+        EXPECT_EQ(dst.move(*bad), EFAULT);
+        EXPECT_FALSE(bad->valid());
+        EXPECT_EQ(freed.calls, 0) << "a failed move released the destination's body";
+        EXPECT_EQ(dst.data(), static_cast<void*>(body.data()));
+        EXPECT_EQ(dst.size(), body.size());
+    }
+    // Inline destinations too.
+    msg small;
+    ASSERT_EQ(small.init_buffer("abc", 3), 0);
+    EXPECT_EQ(small.move(closed), EFAULT);
+    EXPECT_EQ(std::string(static_cast<const char*>(small.data()), small.size()), "abc");
+    EXPECT_EQ(small.close(), 0);
+    EXPECT_EQ(dst.close(), 0);
+    EXPECT_EQ(freed.calls, 1);
+}
+
+TEST(msg_move, onto_itself_is_a_no_op)
+{
+    // Inline.
+    exact_source small(msg::inline_capacity, 0);
+    msg a;
+    ASSERT_EQ(a.init_buffer(small.data(), msg::inline_capacity), 0);
+    a.set_more(true);
+    EXPECT_EQ(a.move(a), 0);
+    EXPECT_TRUE(a.valid());
+    EXPECT_TRUE(a.more());
+    EXPECT_EQ(a.size(), msg::inline_capacity);
+    EXPECT_EQ(0, std::memcmp(a.data(), small.data(), msg::inline_capacity));
+    EXPECT_EQ(a.close(), 0);
+    // On the heap.
+    msg b;
+    ASSERT_EQ(b.init_size(777), 0);
+    fill(b, 40);
+    const void* body = b.data();
+    EXPECT_EQ(b.move(b), 0);
+    EXPECT_EQ(b.data(), body);
+    EXPECT_EQ(b.size(), 777u);
+    EXPECT_TRUE(has(b, 40)); // ASan: not freed
+    EXPECT_EQ(b.close(), 0);
+    // A user buffer: its free function does not run until the one close.
+    std::vector<unsigned char> user(100, 1);
+    free_counter freed;
+    msg c;
+    ASSERT_EQ(c.init_data(user.data(), user.size(), count_free, &freed), 0);
+    EXPECT_EQ(c.move(c), 0);
+    EXPECT_EQ(freed.calls, 0);
+    EXPECT_EQ(c.data(), static_cast<void*>(user.data()));
+    EXPECT_EQ(c.size(), 100u);
+    EXPECT_EQ(c.close(), 0);
+    EXPECT_EQ(freed.calls, 1);
 }
 
 TEST(msg_close, twice_returns_efault_for_every_kind)

@@ -599,6 +599,25 @@ TEST(ShmRingHostile, TailBehindTheReaderIsCorrupt)
     EXPECT_EQ(res::corrupt, u.r.next(rec));
 }
 
+// The reader's start comes from the shared control block (head, as the peer left it):
+// one off the 8-byte grid a few bytes before the end of the data would put a header
+// across the end of the mapping. It is corrupt, and nothing past the data is read (the
+// data is its own heap block: ASan sees an overread).
+TEST(ShmRingHostile, AStartOffTheGridBeforeTheEndIsCorruptNotAnOverread)
+{
+    for (const std::uint64_t off : {1U, 4U, 7U}) {
+        for (const std::uint64_t lap : {0U, 3U}) {
+            test_ring t(4096);
+            const std::uint64_t start = lap * 4096 + 4096 - off;
+            t.ctl->head.store(start);
+            t.ctl->tail.store(start + 16);
+            t.r.attach(t.ctl, t.data.data(), t.size);
+            record rec;
+            EXPECT_EQ(res::corrupt, t.r.next(rec)) << "off " << off << " lap " << lap;
+        }
+    }
+}
+
 TEST(ShmRingHostile, TailMoreThanARingAheadIsCorrupt)
 {
     for (const std::uint64_t tail : {std::uint64_t{4096 + 8}, std::uint64_t{8192}, ~std::uint64_t{0} - 7}) {
