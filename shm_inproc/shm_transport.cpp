@@ -1321,9 +1321,12 @@ private:
         m_reader.set_heavy_sleep(m_heavy_sleep);
         m_reader.set_adaptive_sleep(zmx::core::g_global_heavy_ok);
         m_reader.set_defer_partial_line(true); // poll() comes again: the next look reads it
-        if (m_log_member) {
+        if (m_log_member && !m_cfg.direct) {
             // Only subscriptions come this way (the data goes through the log): a spinning
-            // core need not look at every turn, whatever the number of subscribers.
+            // core need not look at every turn, whatever the number of subscribers. A
+            // direct socket's core turns only now and then inside its calls (every 32nd
+            // to 256th send of a PUB): it looks at every turn, or a new subscriber's
+            // subscriptions would wait thousands of sends.
             poll_every = 64;
         }
         m_released_pos = m_reader.read_position();

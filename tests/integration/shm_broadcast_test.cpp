@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -566,6 +567,41 @@ TEST(ShmBroadcast, ClosingThePublisherDeliversWhatItSent)
         ASSERT_TRUE(m.has_value()) << why << " at " << k;
         ASSERT_EQ(k, m->seq);
     }
+}
+
+// A direct PUB runs its engines only inside its calls, and then only now and then (an
+// all-through send every 32nd to 256th time). A subscriber that joins must have its
+// subscription read at the first turns after it arrives: its session used to look at its
+// upstream ring on every 64th turn of the core only (as on a spinning I/O thread), so a
+// direct publisher took thousands of sends to start sending what it asked for. Here each
+// turn is a receive on the XPUB that finds nothing (it runs the engines once), with 2 ms
+// in between for the subscriber's side; the XPUB reports the subscription once read.
+TEST(ShmBroadcast, DirectPublisherReadsANewSubscriptionWithinAFewTurns)
+{
+    context ctx;
+    sock pub(ctx, ZMQ_XPUB);
+    configure_for_test(pub);
+    ASSERT_EQ(0, set_int(pub, ZMX_DIRECT, 1));
+    const std::string ep = unique_shm("direct-sub");
+    ASSERT_EQ(0, zmq_bind(pub, ep.c_str())) << zmq_strerror(zmq_errno());
+    sock sub(ctx, ZMQ_SUB);
+    configure_for_test(sub);
+    ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "c", 1));
+    ASSERT_EQ(0, zmq_connect(sub, ep.c_str())) << zmq_strerror(zmq_errno());
+    int turns = 0;
+    bool heard = false;
+    for (; !heard && turns < 2000; ++turns) {
+        if (auto r = recv_str(pub, ZMQ_DONTWAIT)) {
+            heard = *r == std::string("\x01") + "c";
+            continue;
+        }
+        zmq_pollitem_t item{sub, 0, ZMQ_POLLIN, 0};
+        (void)zmq_poll(&item, 1, 2);
+    }
+    ASSERT_TRUE(heard) << "the subscription was never read";
+    // Connecting takes a few turns and the subscription one more. Looking on every 64th
+    // turn only, it took 64 turns or more.
+    EXPECT_LT(turns, 40) << "engine turns before the publisher read the new subscription";
 }
 
 }  // namespace
