@@ -79,46 +79,9 @@ class raw_sub {
 
   // The body of the next frame within timeout_ms (nullopt: none complete in time, or the
   // connection ended). Commands from the publisher are skipped.
-  std::optional<std::string> next(int timeout_ms) {
-    const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      uint8_t flags = 0;
-      std::string body;
-      while (take(flags, body)) {
-        if (!(flags & 0x04)) return body;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{_tcp.fd(), POLLIN, 0};
-      const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (rc < 0 && errno == EINTR) continue;
-      if (rc <= 0) return std::nullopt;
-      char chunk[65536];
-      const ssize_t n = ::recv(_tcp.fd(), chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return std::nullopt;
-      _buf.append(chunk, static_cast<size_t>(n));
-    }
-  }
+  std::optional<std::string> next(int timeout_ms) { return next_data_frame(_tcp, _buf, timeout_ms); }
 
  private:
-  bool take(uint8_t& flags, std::string& body) {
-    if (_buf.size() < 2) return false;
-    flags = static_cast<uint8_t>(_buf[0]);
-    size_t header = 2;
-    uint64_t size = static_cast<uint8_t>(_buf[1]);
-    if (flags & 0x02) {
-      header = 9;
-      if (_buf.size() < header) return false;
-      size = 0;
-      for (size_t i = 1; i < 9; ++i) size = (size << 8) | static_cast<uint8_t>(_buf[i]);
-    }
-    if (_buf.size() < header + size) return false;
-    body = _buf.substr(header, static_cast<size_t>(size));
-    _buf.erase(0, header + static_cast<size_t>(size));
-    return true;
-  }
-
   raw_tcp _tcp;
   std::string _buf;
 };

@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -458,6 +461,47 @@ class raw_tcp {
   int _fd = -1;
   int _connect_errno = -1;
 };
+
+// Reads a raw ZMTP peer's frames through `buf`, so that a wait that times out never loses
+// part of a frame: the body of the next data frame within timeout_ms (commands are
+// skipped); nullopt when none is complete in time or the connection ended.
+inline std::optional<std::string> next_data_frame(raw_tcp& tcp, std::string& buf, int timeout_ms) {
+  // One whole frame from the buffer, if there is one.
+  auto take = [&buf](uint8_t& flags, std::string& body) {
+    if (buf.size() < 2) return false;
+    flags = static_cast<uint8_t>(buf[0]);
+    size_t header = 2;
+    uint64_t size = static_cast<uint8_t>(buf[1]);
+    if (flags & 0x02) {
+      header = 9;
+      if (buf.size() < header) return false;
+      size = 0;
+      for (size_t i = 1; i < 9; ++i) size = (size << 8) | static_cast<uint8_t>(buf[i]);
+    }
+    if (buf.size() < header + size) return false;
+    body = buf.substr(header, static_cast<size_t>(size));
+    buf.erase(0, header + static_cast<size_t>(size));
+    return true;
+  };
+  const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    uint8_t flags = 0;
+    std::string body;
+    while (take(flags, body)) {
+      if (!(flags & 0x04)) return body;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    pollfd p{tcp.fd(), POLLIN, 0};
+    const int rc = ::poll(&p, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return std::nullopt;
+    char chunk[65536];
+    const ssize_t n = ::recv(tcp.fd(), chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+}
 
 inline void PrintTo(raw_tcp::close_state s, std::ostream* os) {
   *os << (s == raw_tcp::close_state::closed ? "closed (EOF)"
