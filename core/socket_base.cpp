@@ -47,6 +47,22 @@ constexpr int spin_skip_waits = 32;
 // BACKOFF: spin this long, then yield this long, then sleep.
 constexpr int backoff_spin_us = 50;
 constexpr int backoff_yield_us = 200;
+// SPIN on a machine with fewer than 4 CPUs: after this long without a message the
+// spinner yields between polls (sched_yield), so that another spinning thread on its CPU
+// (two SUBs sharing one of two vCPUs) gets it instead of waiting for the end of the time
+// slice. With more CPUs a spinner is taken to have its own and never yields.
+constexpr int spin_idle_yield_us = 50;
+
+// ZMX_SPIN_YIELD=0 / =1 forces the yield of idle spinners off / on (default: on below 4
+// CPUs), read once.
+bool spin_idle_yields() noexcept
+{
+    static const bool on = [] {
+        if (const char* env = std::getenv("ZMX_SPIN_YIELD"); env != nullptr) return std::strcmp(env, "0") != 0;
+        return std::thread::hardware_concurrency() < 4;
+    }();
+    return on;
+}
 
 // ZMX_CATCH_UP=0 turns catch_up_delay off (read once).
 bool catch_up_enabled() noexcept
@@ -424,6 +440,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
     bool adaptive = false;
     if (m_options.idle == ZMX_IDLE_SPIN) {
         spin_us = -1; // forever
+        if (spin_idle_yields()) yield_us = spin_idle_yield_us; // the yield starts this late
     } else if (m_options.idle == ZMX_IDLE_BACKOFF) {
         if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
@@ -452,7 +469,9 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
     // for a doorbell.
     if (spin_us != 0) {
         const std::int64_t spin_end = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us + yield_us} * 1000;
-        const std::int64_t yield_from = spin_us < 0 ? INT64_MAX : start + std::int64_t{spin_us} * 1000;
+        const std::int64_t yield_from = spin_us >= 0 ? start + std::int64_t{spin_us} * 1000
+                                        : yield_us > 0 ? start + std::int64_t{yield_us} * 1000
+                                                       : INT64_MAX;
         m_may_sleep = false;
         while (catch_up_until != 0 && now_ns() < catch_up_until) cpu_relax();
         for (unsigned i = 1;; ++i) {
