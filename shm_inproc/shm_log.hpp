@@ -237,14 +237,8 @@ public:
 private:
     void fill(record& r, const record_header& h, std::uint64_t pos, std::uint64_t rec) noexcept
     {
-        r.payload = m_data + pos + sizeof h + h.group_len;
-        r.size = h.size;
-        r.flags = h.flags;
-        r.group_len = h.group_len;
-        r.group = reinterpret_cast<const char*>(m_data + pos + sizeof h);
-        r.begin = m_read;
+        r.set(m_data, pos, h, m_read, rec);
         m_read += rec;
-        r.end = m_read;
         ++m_hs.records;
     }
 

@@ -407,6 +407,20 @@ struct record {
     const char* group = nullptr;
     std::uint64_t begin = 0; // ring positions of the record (for in-order release)
     std::uint64_t end = 0;
+
+    // The record whose header h is at data + pos and which spans [at, at + bytes) of the
+    // ring or log (what ring_reader and log_reader hand out).
+    void set(const std::uint8_t* data, std::uint64_t pos, const record_header& h, std::uint64_t at,
+             std::uint64_t bytes) noexcept
+    {
+        payload = data + pos + sizeof h + h.group_len;
+        size = h.size;
+        flags = h.flags;
+        group_len = h.group_len;
+        group = reinterpret_cast<const char*>(data + pos + sizeof h);
+        begin = at;
+        end = at + bytes;
+    }
 };
 
 // The consumer side of one ring (one thread).
@@ -465,14 +479,8 @@ public:
                 m_limit = m_read; // ends in the line being written: the next look decides
                 return result::empty;
             }
-            r.payload = m_data + pos + sizeof h + h.group_len;
-            r.size = h.size;
-            r.flags = h.flags;
-            r.group_len = h.group_len;
-            r.group = reinterpret_cast<const char*>(m_data + pos + sizeof h);
-            r.begin = m_read;
+            r.set(m_data, pos, h, m_read, rec);
             m_read += rec;
-            r.end = m_read;
             ++m_hs.records;
             return result::ok;
         }
