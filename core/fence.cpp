@@ -48,8 +48,15 @@ bool g_asym_fence = choose_asym_fence();
 bool g_global_light_ok = choose_global_light();
 bool g_global_heavy_ok = choose_global_heavy();
 
+namespace {
+std::atomic<std::uint64_t> g_global_heavy_count{0};
+}
+
+std::uint64_t global_heavy_fences() noexcept { return g_global_heavy_count.load(std::memory_order_relaxed); }
+
 void global_heavy_fence() noexcept
 {
+    g_global_heavy_count.fetch_add(1, std::memory_order_relaxed);
     if (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return;
     if (membarrier(MEMBARRIER_CMD_GLOBAL) == 0) return;
     full_fence(); // neither works: the peer was told otherwise at the handshake (see shm)

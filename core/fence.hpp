@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace zmx::core {
 
@@ -67,5 +68,7 @@ extern bool g_global_heavy_ok;
 // membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): a full barrier on every running thread of
 // every registered process (falls back to the slow MEMBARRIER_CMD_GLOBAL).
 void global_heavy_fence() noexcept;
+// How many global_heavy_fence() calls this process made (tests, diagnostics).
+std::uint64_t global_heavy_fences() noexcept;
 
 } // namespace zmx::core

@@ -87,7 +87,10 @@ inline constexpr std::size_t control_bytes = 256; // data starts this far into a
 // ns): heavy from heavy_run, checked as the consumer reads on too, so a stream that
 // never lets it sleep goes heavy at once; light again at light_run or less, as
 // msg_queue's modes follow messages. A few large records per wake stay light. A spinning
-// consumer is heavy from the start (set_heavy_sleep). Going light is safe only once the producer
+// consumer is heavy from the start (set_heavy_sleep), and adapts like the others once it
+// sleeps: one that is asked to sleep often (zmq_poll or ZMQ_EVENTS in a loop on a direct
+// socket, which arm the doorbells every call) goes light, or every call would cost a
+// membarrier, microseconds and an interrupt on every CPU. Going light is safe only once the producer
 // sees the flag down: the flag is lowered before one more heavy sleep, whose membarrier
 // makes every publish that starts after it read the new flag and fence, while one in
 // flight across it either completes before the barrier or sees our sleeping flag.
@@ -97,24 +100,24 @@ struct consumer_handshake {
 
     ring_control* ctl = nullptr;
     bool heavy_ok = false;     // this process may issue global membarriers (adaptive mode)
-    bool always_heavy = false; // set_heavy_sleep: heavy from the start, never light
+    bool start_heavy = false;  // set_heavy_sleep: heavy from the start (a spinner)
     bool heavy = false;        // consumer_heavy as we last set it
     bool owe_heavy = false;    // just went light: the next sleep is still heavy
     std::uint64_t records = 0;    // records consumed (the reader counts, unread uncounts)
     std::uint64_t last_sleep_at = 0; // `records` at the last sleep
 
-    // A new ring (attach): light until the runs say otherwise, or heavy for good.
+    // A new ring (attach): light (heavy for a spinner) until the runs say otherwise.
     void reset() noexcept
     {
         records = 0;
         last_sleep_at = 0;
         owe_heavy = false;
         heavy = false;
-        if (always_heavy) set_always_heavy(true);
+        if (start_heavy) set_start_heavy(true);
     }
-    void set_always_heavy(bool on) noexcept
+    void set_start_heavy(bool on) noexcept
     {
-        always_heavy = on;
+        start_heavy = on;
         heavy = on;
         if (ctl != nullptr) ctl->consumer_heavy.store(on ? 1 : 0, std::memory_order_relaxed);
     }
@@ -143,7 +146,7 @@ struct consumer_handshake {
     template <typename HasData>
     [[nodiscard]] bool prepare_sleep(HasData&& has_data) noexcept
     {
-        if (heavy_ok && !always_heavy) {
+        if (heavy_ok) {
             const std::uint64_t run = records - last_sleep_at;
             if (!heavy && run >= heavy_run) {
                 heavy = true;
@@ -415,8 +418,12 @@ struct record {
     {
         payload = data + pos + sizeof h + h.group_len;
         size = h.size;
-        flags = h.flags;
-        group_len = h.group_len;
+        // flags and group_len in one store: readers test both with one 16-bit load, which
+        // two byte stores cannot forward (the load then waits for the stores to retire,
+        // a third of a read-through receive's time).
+        static_assert(offsetof(record, group_len) == offsetof(record, flags) + 1);
+        static_assert(offsetof(record_header, group_len) == offsetof(record_header, flags) + 1);
+        std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(record, flags), &h.flags, 2);
         group = reinterpret_cast<const char*>(data + pos + sizeof h);
         begin = at;
         end = at + bytes;
@@ -521,9 +528,9 @@ public:
     void set_defer_partial_line(bool on) noexcept { m_defer = on; }
 
     // Before each sleep, membarrier(GLOBAL_EXPEDITED) instead of a fence: the producer
-    // may then publish with none (set_light_publish). set_heavy_sleep: always (a
-    // spinning consumer); set_adaptive_sleep: when sleeps are rare (consumer_handshake).
-    void set_heavy_sleep(bool on) noexcept { m_hs.set_always_heavy(on); }
+    // may then publish with none (set_light_publish). set_heavy_sleep: from the start (a
+    // spinning consumer); set_adaptive_sleep: while sleeps are rare (consumer_handshake).
+    void set_heavy_sleep(bool on) noexcept { m_hs.set_start_heavy(on); }
     void set_adaptive_sleep(bool on) noexcept { m_hs.heavy_ok = on; }
 
     // About to sleep: ask to be rung on new data. False when data turned up meanwhile.

@@ -1019,8 +1019,8 @@ private:
             m_hout[4] = hello_version;
             m_hout[5] = static_cast<std::uint8_t>(m_cfg.type_name.size());
             m_hout[6] = static_cast<std::uint8_t>(std::min<std::size_t>(id.size(), 255));
-            // Flag bit 0: as the consumer of the ring towards us we issue a global
-            // membarrier before every sleep (a consumer that spins). Informational: the
+            // Flag bit 0: as the consumer of the ring towards us we start out issuing a
+            // global membarrier before every sleep (a consumer that spins). Informational: the
             // producer goes by ring_control::consumer_heavy, which adaptive consumers
             // raise and lower at run time (consumer_handshake).
             const int idle = m_cfg.direct ? m_cfg.options.idle : m_cfg.io->cfg().idle;
@@ -2082,7 +2082,7 @@ private:
     std::uint64_t m_log_end = 0; // after the publisher hung up: read no further
     std::uint64_t m_laps = 0;
     log_reader m_lreader;
-    bool m_heavy_sleep = false;   // we promised a global membarrier before each sleep
+    bool m_heavy_sleep = false;   // we start out with a global membarrier before each sleep
     layout m_layout;
     ring_writer m_writer;
     ring_reader m_reader;

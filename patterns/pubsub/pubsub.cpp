@@ -150,6 +150,12 @@ protected:
             // rare: an empty pipe is asked to notify even when the socket spins, so a send
             // does not look at every subscriber's pipe.
             read_upstream(true);
+            // A single-frame message for one target that takes everything (a broadcast
+            // log serving every subscriber, or the only subscriber): no target list.
+            if (!m.more() && !m_options.invert_matching && !manual() && everyone_subscribed() &&
+                m_all_targets.size() == 1) {
+                return send_to_one(*m_all_targets.front(), m);
+            }
             if (const int rc = choose(m); rc != 0) return rc;
             if (manual() && m_options.xpub_send_last_pipe && m_last_pipe != nullptr) {
                 // LAST_VALUE: this message is for the subscriber just heard from only.
@@ -276,6 +282,29 @@ private:
             return ENOMEM;
         }
         return keep_writable();
+    }
+
+    // xsend of a single-frame message for one target, as choose(), keep_writable() and
+    // the copy loop would treat it.
+    int send_to_one(core::pipe& p, core::msg& m) noexcept
+    {
+        if (m_options.xpub_nodrop) {
+            if (!p.check_write(may_sleep())) return EAGAIN;
+        } else if (!p.check_write(false)) {
+            want_engine_turn(); // as keep_writable(): the full pipe drains at the engines' turn
+            (void)m.close();
+            m.init();
+            return 0;
+        }
+        const std::uint64_t queued_before = core::t_pipe_writes.queued;
+        if (!p.write(m)) {
+            (void)m.close();
+        } else if (core::t_pipe_writes.queued != queued_before) {
+            core::pipe* one = &p;
+            core::pipe::flush_all(&one, 1);
+        }
+        m.init();
+        return 0;
     }
 
     // After choose: with NODROP, EAGAIN when a chosen pipe is full; otherwise the full

@@ -4,6 +4,7 @@
 // lasted its whole timeout. Both idle strategies (a spinning consumer promises a global
 // membarrier before each sleep and its producer then publishes with no fence: this is
 // also where that pairing is exercised with real sleeps).
+#include "fence.hpp"
 #include "test_util.hpp"
 
 #include <poll.h>
@@ -84,6 +85,41 @@ TEST_P(ShmDirectPoll, ZmqFdBecomesReadableAfterZmqEventsSaysNothing)
             ASSERT_EQ(1, ::poll(&p, 1, wait_ms)) << "message " << i << ": ZMQ_FD never became readable";
             ASSERT_LT(w.ms(), wait_ms) << "message " << i;
         }
+        ASSERT_EQ(std::optional<std::string>("x"), recv_str(pull, ZMQ_DONTWAIT));
+    }
+}
+
+// An application that asks ZMQ_EVENTS (or zmq_poll) in a loop on a spinning direct socket
+// arms the doorbells on every call. A spinner starts out paying a global membarrier before
+// each such sleep (its producer then publishes with no fence); asked to sleep often, it
+// must go light, or every call costs a system call that interrupts every CPU (the
+// fan-out benchmark's PUB made one every 30 us while it waited for its SUBs).
+TEST_P(ShmDirectPoll, ZmqEventsInALoopStopsCostingAMembarrierEachCall)
+{
+    if (!zmx::core::g_global_heavy_ok) GTEST_SKIP() << "no global membarrier on this kernel";
+    context ctx;
+    sock pull(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
+    configure_for_test(pull);
+    configure_for_test(push);
+    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
+    ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
+    const std::string ep = unique_shm("devents");
+    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+    ASSERT_EQ(1, send_str(push, "0"));
+    ASSERT_EQ(std::optional<std::string>("0"), recv_str(pull));
+    constexpr int calls = 2000;
+    for (int round = 0; round < 3; ++round) {
+        const std::uint64_t before = zmx::core::global_heavy_fences();
+        for (int i = 0; i < calls; ++i) ASSERT_EQ(0, events(pull) & ZMQ_POLLIN);
+        const std::uint64_t fences = zmx::core::global_heavy_fences() - before;
+        EXPECT_LT(fences, 8u) << "round " << round << ": " << fences << " membarriers for " << calls << " ZMQ_EVENTS";
+        // The producer now fences its publishes: a message still wakes a waiting zmq_poll.
+        ASSERT_EQ(1, send_str(push, "x"));
+        zmq_pollitem_t it{pull, 0, ZMQ_POLLIN, 0};
+        const stopwatch w;
+        ASSERT_EQ(1, zmq_poll(&it, 1, wait_ms)) << "round " << round;
+        EXPECT_LT(w.ms(), wait_ms / 2) << "round " << round;
         ASSERT_EQ(std::optional<std::string>("x"), recv_str(pull, ZMQ_DONTWAIT));
     }
 }

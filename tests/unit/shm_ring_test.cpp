@@ -479,11 +479,20 @@ TEST(ShmRing, AdaptiveSleepRaisesAndLowersTheHeavyFlag)
     sleep_and_wake(); // the sleep owed heavy, then light ones: the writer still rings
     sleep_and_wake();
     EXPECT_EQ(0u, t.ctl->consumer_heavy.load());
-    // A spinning consumer is heavy for good.
+    // A spinning consumer starts heavy, stays heavy while it rarely sleeps, and goes
+    // light when it is asked to sleep often (zmq_poll in a loop): a membarrier per poll
+    // would cost more than a fence per publish.
     t.r.set_heavy_sleep(true);
     EXPECT_EQ(1u, t.ctl->consumer_heavy.load());
+    run(5000, 8);
     sleep_and_wake();
-    EXPECT_EQ(1u, t.ctl->consumer_heavy.load());
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "a spinner that rarely sleeps stays heavy";
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load()) << "a spinner that sleeps often goes light";
+    sleep_and_wake();
+    EXPECT_EQ(0u, t.ctl->consumer_heavy.load());
+    run(5000, 8);
+    EXPECT_EQ(1u, t.ctl->consumer_heavy.load()) << "and heavy again on a long run";
 }
 
 TEST(ShmRing, WriterDrained)
