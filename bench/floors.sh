@@ -64,5 +64,10 @@ row "PUB to 2 SUBs msgs/s (shm block+direct | libzmq ipc)" "$z" "$l" "$(ratio "$
 z=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --transport shm --cross-process --idle block --direct --cpus 0,1,0 "${X[@]}" | rates)
 l=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --lib libzmq --transport ipc --cross-process --cpus 0,1,0 "${X[@]}" | rates)
 row "PUB to 2 SUBs, pinned 0,1,0 (shm block+direct | ipc)" "$z" "$l" "$(ratio "$z" "$l")"
+# Issue 7 names spin idle: the same pinned fan-out with spinning SUBs (libzmq's row again,
+# measured right after, for the same host mood).
+z=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --transport shm --cross-process --idle spin --direct --cpus 0,1,0 "${X[@]}" | rates)
+l=$($P fanout --peers 2 --size 16 --hwm 0 --count 2000000 --lib libzmq --transport ipc --cross-process --cpus 0,1,0 "${X[@]}" | rates)
+row "PUB to 2 SUBs, pinned 0,1,0 (shm spin+direct | ipc)" "$z" "$l" "$(ratio "$z" "$l")"
 
 echo "cache-line round trip after: $(rtt) ns"

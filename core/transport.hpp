@@ -33,6 +33,10 @@ public:
     [[nodiscard]] virtual int unbind(socket_base& s, const std::string& uri) noexcept = 0;
     [[nodiscard]] virtual int disconnect(socket_base& s, const std::string& uri) noexcept = 0;
     virtual void socket_closing(socket_base& s) noexcept = 0;
+    // setsockopt changed an option that decides how a bound endpoint serves its peers
+    // (ZMQ_XPUB_MANUAL, ZMQ_XPUB_MANUAL_LAST_VALUE, ZMQ_XPUB_WELCOME_MSG): peers that
+    // come from now on are served as the new options want.
+    virtual void options_changed(socket_base& s) noexcept { (void)s; }
 
     // For engines that talk to a socket of their own context without being a socket
     // (the ZAP client of a security handshake): a pipe to the socket bound at `name`.

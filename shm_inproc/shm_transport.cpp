@@ -2186,6 +2186,10 @@ public:
 
     // Before launch: the accepted connections are served by `log` (the listener's reference).
     void set_log(broadcast_log* log) noexcept { m_log = log; }
+    // From the socket's thread (under the registry's mutex): the socket's options now want
+    // per-subscriber sends (XPUB_MANUAL, a welcome message, set after bind). Subscribers
+    // accepted from now on get a ring of their own; those on the log stay there.
+    void close_log_to_newcomers() noexcept { m_log_for_new.store(false, std::memory_order_release); }
 
     void launch() noexcept
     {
@@ -2238,7 +2242,8 @@ public:
                 continue;
             }
             event(ZMQ_EVENT_ACCEPTED, static_cast<std::uint64_t>(fd));
-            shm_session* s = shm_session::create_accepted(m_cfg, fd, this, m_log);
+            shm_session* s = shm_session::create_accepted(
+                m_cfg, fd, this, m_log_for_new.load(std::memory_order_acquire) ? m_log : nullptr);
             if (s == nullptr) continue;
             try {
                 m_children.push_back(s);
@@ -2295,6 +2300,7 @@ private:
     socket_file m_file; // the rendezvous socket, removed on close
     std::vector<shm_session*> m_children;
     broadcast_log* m_log = nullptr; // a PUB's (bind with a log)
+    std::atomic<bool> m_log_for_new{true}; // newcomers join m_log (close_log_to_newcomers)
     bool m_registered = false;
     bool m_closing = false;
     io_core::timer_handle m_retry_timer = 0;
@@ -2496,6 +2502,16 @@ public:
         // session may have no pipe: it is told directly.
         while (auto h = take_immediate(s, &uri)) shm_session::stop(h);
         return 0;
+    }
+
+    void options_changed(socket_base& s) noexcept override
+    {
+        if (wants_log(s)) return;
+        shm_state& st = state_of(s.ctx());
+        std::lock_guard lock(st.mutex);
+        for (const listener_record& r : st.listeners) {
+            if (r.socket == &s) r.listener->close_log_to_newcomers();
+        }
     }
 
     void socket_closing(socket_base& s) noexcept override

@@ -16,6 +16,7 @@
 #include "pubsub_util.hpp"
 
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -158,6 +159,51 @@ TEST_P(XpubManual, LastValueThatDoesNotMatchTheNewSubscriberGoesNowhere) {
   ASSERT_GE(send_str(xpub, "X-lost"), 0);  // for sub2 only, which does not match
   ASSERT_GE(send_str(xpub, "X-kept"), 0);
   EXPECT_TRUE(next_is(sub1, "X-kept"));
+}
+
+// The options set after bind: subscribers that connect afterwards are served as they say.
+// (Over shm a PUB that bound without them writes through one broadcast log for every
+// subscriber; a last value for one subscriber, or its welcome, reached nobody there.)
+TEST_P(XpubManual, LastValueSetAfterBindGoesOnlyToTheNewSubscriber) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  const auto ep = bind(xpub);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+  ZMX_CONNECT(sub1, ep);
+  ZMX_CONNECT(sub2, ep);
+  ASSERT_EQ(0, subscribe(sub1, "T"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+  ASSERT_EQ(0, subscribe(xpub, "T"));
+  ASSERT_GE(send_str(xpub, "T=1 for sub1"), 0);
+  EXPECT_TRUE(next_is(sub1, "T=1 for sub1"));
+  ASSERT_EQ(0, subscribe(sub2, "T"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+  ASSERT_EQ(0, subscribe(xpub, "T"));
+  ASSERT_GE(send_str(xpub, "T=1 for sub2"), 0);
+  ASSERT_GE(send_str(xpub, "T=2"), 0);
+  EXPECT_TRUE(next_is(sub2, "T=1 for sub2"));
+  EXPECT_TRUE(next_is(sub2, "T=2"));
+  EXPECT_TRUE(next_is(sub1, "T=2"));  // not "T=1 for sub2"
+}
+
+TEST_P(XpubManual, WelcomeSetAfterBindReachesEachNewSubscriber) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_VERBOSE, 1));  // each SUB's "W" is reported: it has arrived
+  const auto ep = bind(xpub);
+  const std::string welcome = "W-hello";
+  ASSERT_EQ(0, zmq_setsockopt(xpub, ZMQ_XPUB_WELCOME_MSG, welcome.data(), welcome.size()));
+  std::vector<sock> subs;  // kept open: a SUB that leaves is reported as a cancel
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(::testing::Message() << "subscriber " << i);
+    subs.push_back(make(ZMQ_SUB));
+    void* sub = subs.back().get();
+    ASSERT_NE(nullptr, sub);
+    ASSERT_EQ(0, subscribe(sub, "W"));
+    ZMX_CONNECT(sub, ep);
+    EXPECT_TRUE(next_is(xpub, sub_msg("W")));
+    EXPECT_TRUE(next_is(sub, welcome));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, XpubManual,
