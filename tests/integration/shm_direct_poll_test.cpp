@@ -17,22 +17,34 @@ namespace {
 
 using namespace zmx_test;
 
-class ShmDirectPoll : public ::testing::TestWithParam<int> {};
+class ShmDirectPoll : public ::testing::TestWithParam<int> {
+protected:
+    // A direct PULL with the idle strategy under test, bound at a fresh shm:// endpoint,
+    // and a PUSH connected to it (idle as well when both_idle), with one message through.
+    void connect(const char* name, bool both_idle)
+    {
+        configure_for_test(pull);
+        configure_for_test(push);
+        ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
+        ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
+        if (both_idle) {
+            ASSERT_EQ(0, set_int(push, ZMX_IDLE, GetParam()));
+        }
+        const std::string ep = unique_shm(name);
+        ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+        ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+        ASSERT_EQ(1, send_str(push, "0"));
+        ASSERT_EQ(std::optional<std::string>("0"), recv_str(pull));
+    }
+
+    context ctx;
+    sock pull{ctx, ZMQ_PULL};
+    sock push{ctx, ZMQ_PUSH};
+};
 
 TEST_P(ShmDirectPoll, ZmqPollWakesForEachMessageSentWhileItWaits)
 {
-    context ctx;
-    sock pull(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
-    configure_for_test(pull);
-    configure_for_test(push);
-    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
-    ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
-    ASSERT_EQ(0, set_int(push, ZMX_IDLE, GetParam()));
-    const std::string ep = unique_shm("dpoll");
-    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
-    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
-    ASSERT_EQ(1, send_str(push, "0"));
-    ASSERT_EQ(std::optional<std::string>("0"), recv_str(pull));
+    ASSERT_NO_FATAL_FAILURE(connect("dpoll", true));
     constexpr int count = 20;
     std::atomic<int> sent{0};
     std::jthread sender([&] {
@@ -61,17 +73,7 @@ TEST_P(ShmDirectPoll, ZmqPollWakesForEachMessageSentWhileItWaits)
 
 TEST_P(ShmDirectPoll, ZmqFdBecomesReadableAfterZmqEventsSaysNothing)
 {
-    context ctx;
-    sock pull(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
-    configure_for_test(pull);
-    configure_for_test(push);
-    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
-    ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
-    const std::string ep = unique_shm("dfd");
-    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
-    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
-    ASSERT_EQ(1, send_str(push, "0"));
-    ASSERT_EQ(std::optional<std::string>("0"), recv_str(pull));
+    ASSERT_NO_FATAL_FAILURE(connect("dfd", false));
     const int fd = socket_fd(pull);
     ASSERT_GE(fd, 0);
     for (int i = 1; i <= 10; ++i) {
@@ -97,17 +99,7 @@ TEST_P(ShmDirectPoll, ZmqFdBecomesReadableAfterZmqEventsSaysNothing)
 TEST_P(ShmDirectPoll, ZmqEventsInALoopStopsCostingAMembarrierEachCall)
 {
     if (!zmx::core::g_global_heavy_ok) GTEST_SKIP() << "no global membarrier on this kernel";
-    context ctx;
-    sock pull(ctx, ZMQ_PULL), push(ctx, ZMQ_PUSH);
-    configure_for_test(pull);
-    configure_for_test(push);
-    ASSERT_EQ(0, set_int(pull, ZMX_DIRECT, 1));
-    ASSERT_EQ(0, set_int(pull, ZMX_IDLE, GetParam()));
-    const std::string ep = unique_shm("devents");
-    ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
-    ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
-    ASSERT_EQ(1, send_str(push, "0"));
-    ASSERT_EQ(std::optional<std::string>("0"), recv_str(pull));
+    ASSERT_NO_FATAL_FAILURE(connect("devents", false));
     constexpr int calls = 2000;
     for (int round = 0; round < 3; ++round) {
         const std::uint64_t before = zmx::core::global_heavy_fences();

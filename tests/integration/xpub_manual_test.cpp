@@ -22,7 +22,40 @@ namespace {
 
 using namespace zmx_test;
 
-class XpubManual : public pubsub_fixture {};
+class XpubManual : public pubsub_fixture {
+ protected:
+  // LAST_VALUE set before bind or after it (before the subscribers connect).
+  void last_value_goes_only_to_the_new_subscriber(bool after_bind) {
+    ZMX_OPEN(xpub, ZMQ_XPUB);
+    if (!after_bind) {
+      ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+    }
+    ZMX_OPEN(sub1, ZMQ_SUB);
+    ZMX_OPEN(sub2, ZMQ_SUB);
+    const auto ep = bind(xpub);
+    if (after_bind) {
+      ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+    }
+    ZMX_CONNECT(sub1, ep);
+    ZMX_CONNECT(sub2, ep);
+    ASSERT_EQ(0, subscribe(sub1, "T"));
+    ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+    ASSERT_EQ(0, subscribe(xpub, "T"));
+    ASSERT_GE(send_str(xpub, "T=1 for sub1"), 0);  // the last value, to the new subscriber
+    EXPECT_TRUE(next_is(sub1, "T=1 for sub1"));
+    ASSERT_GE(send_str(xpub, "T=2"), 0);  // later messages go to every matching subscriber
+    EXPECT_TRUE(next_is(sub1, "T=2"));
+    // sub2 arrives: the application sends it the current value; sub1 must not get it again.
+    ASSERT_EQ(0, subscribe(sub2, "T"));
+    ASSERT_TRUE(next_is(xpub, sub_msg("T")));
+    ASSERT_EQ(0, subscribe(xpub, "T"));
+    ASSERT_GE(send_str(xpub, "T=2 again"), 0);
+    ASSERT_GE(send_str(xpub, "T=3"), 0);
+    EXPECT_TRUE(next_is(sub2, "T=2 again"));
+    EXPECT_TRUE(next_is(sub2, "T=3"));
+    EXPECT_TRUE(next_is(sub1, "T=3"));  // not "T=2 again"
+  }
+};
 
 TEST(XpubManualRules, SubscribeOnXpubNeedsManualMode) {
   context ctx;
@@ -117,29 +150,7 @@ TEST_P(XpubManual, ASubscriberThatLeavesIsReportedAsCancels) {
 }
 
 TEST_P(XpubManual, LastValueGoesOnlyToTheNewSubscriber) {
-  ZMX_OPEN(xpub, ZMQ_XPUB);
-  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
-  ZMX_OPEN(sub1, ZMQ_SUB);
-  ZMX_OPEN(sub2, ZMQ_SUB);
-  const auto ep = bind(xpub);
-  ZMX_CONNECT(sub1, ep);
-  ZMX_CONNECT(sub2, ep);
-  ASSERT_EQ(0, subscribe(sub1, "T"));
-  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
-  ASSERT_EQ(0, subscribe(xpub, "T"));
-  ASSERT_GE(send_str(xpub, "T=1 for sub1"), 0);  // the last value, to the new subscriber
-  EXPECT_TRUE(next_is(sub1, "T=1 for sub1"));
-  ASSERT_GE(send_str(xpub, "T=2"), 0);  // later messages go to every matching subscriber
-  EXPECT_TRUE(next_is(sub1, "T=2"));
-  // sub2 arrives: the application sends it the current value; sub1 must not get it again.
-  ASSERT_EQ(0, subscribe(sub2, "T"));
-  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
-  ASSERT_EQ(0, subscribe(xpub, "T"));
-  ASSERT_GE(send_str(xpub, "T=2 again"), 0);
-  ASSERT_GE(send_str(xpub, "T=3"), 0);
-  EXPECT_TRUE(next_is(sub2, "T=2 again"));
-  EXPECT_TRUE(next_is(sub2, "T=3"));
-  EXPECT_TRUE(next_is(sub1, "T=3"));  // not "T=2 again"
+  last_value_goes_only_to_the_new_subscriber(false);
 }
 
 TEST_P(XpubManual, LastValueThatDoesNotMatchTheNewSubscriberGoesNowhere) {
@@ -165,26 +176,7 @@ TEST_P(XpubManual, LastValueThatDoesNotMatchTheNewSubscriberGoesNowhere) {
 // (Over shm a PUB that bound without them writes through one broadcast log for every
 // subscriber; a last value for one subscriber, or its welcome, reached nobody there.)
 TEST_P(XpubManual, LastValueSetAfterBindGoesOnlyToTheNewSubscriber) {
-  ZMX_OPEN(xpub, ZMQ_XPUB);
-  ZMX_OPEN(sub1, ZMQ_SUB);
-  ZMX_OPEN(sub2, ZMQ_SUB);
-  const auto ep = bind(xpub);
-  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
-  ZMX_CONNECT(sub1, ep);
-  ZMX_CONNECT(sub2, ep);
-  ASSERT_EQ(0, subscribe(sub1, "T"));
-  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
-  ASSERT_EQ(0, subscribe(xpub, "T"));
-  ASSERT_GE(send_str(xpub, "T=1 for sub1"), 0);
-  EXPECT_TRUE(next_is(sub1, "T=1 for sub1"));
-  ASSERT_EQ(0, subscribe(sub2, "T"));
-  ASSERT_TRUE(next_is(xpub, sub_msg("T")));
-  ASSERT_EQ(0, subscribe(xpub, "T"));
-  ASSERT_GE(send_str(xpub, "T=1 for sub2"), 0);
-  ASSERT_GE(send_str(xpub, "T=2"), 0);
-  EXPECT_TRUE(next_is(sub2, "T=1 for sub2"));
-  EXPECT_TRUE(next_is(sub2, "T=2"));
-  EXPECT_TRUE(next_is(sub1, "T=2"));  // not "T=1 for sub2"
+  last_value_goes_only_to_the_new_subscriber(true);
 }
 
 TEST_P(XpubManual, WelcomeSetAfterBindReachesEachNewSubscriber) {
