@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "context.hpp"
@@ -433,6 +434,30 @@ int socket_base::wait_interrupted() const noexcept
     return m_closed ? ENOTSOCK : 0;
 }
 
+// A spinning wait on a machine with fewer CPUs than spinning threads (two SUBs pinned to
+// one CPU) should not spin while another thread has work for its CPU: a SUB that has
+// caught up with its publisher would trail it message by message for the rest of its time
+// slice while the other one's backlog grows. Once per tick of the coarse clock a spinning
+// wait looks at its thread's involuntary context switches (a yield that hands the CPU
+// over counts as one too): while they grow from tick to tick the CPU is shared, and a
+// wait yields as soon as it finds nothing. A thread alone on its CPU yields to nobody,
+// the count stands still and the next look ends the shared mode.
+bool socket_base::spin_may_share() const noexcept
+{
+    return m_options.idle == ZMX_IDLE_SPIN && !m_sync && spin_idle_yields();
+}
+
+void socket_base::note_cpu_sharing() noexcept
+{
+    const std::int64_t tick = coarse_tick();
+    if (tick == m_share_tick) return;
+    m_share_tick = tick;
+    rusage ru{};
+    if (::getrusage(RUSAGE_THREAD, &ru) != 0) return;
+    m_cpu_shared = m_preemptions >= 0 && ru.ru_nivcsw > m_preemptions;
+    m_preemptions = ru.ru_nivcsw;
+}
+
 template <typename Op>
 int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
 {
@@ -441,9 +466,12 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
     int spin_us = spin_budget_us();
     int yield_us = 0;
     bool adaptive = false;
+    bool share_aware = false;
     if (m_options.idle == ZMX_IDLE_SPIN) {
         spin_us = -1; // forever
         if (spin_idle_yields()) yield_us = spin_idle_yield_us; // the yield starts this late
+        share_aware = spin_may_share();
+        if (share_aware) note_cpu_sharing();
     } else if (m_options.idle == ZMX_IDLE_BACKOFF) {
         if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
@@ -498,7 +526,10 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
                 sync_pause();
                 m_may_sleep = false;
             }
-            if ((i & 63) == 0) {
+            if (share_aware && m_cpu_shared) {
+                if (deadline != INT64_MAX && now_ns() >= deadline) break;
+                ::sched_yield();
+            } else if ((i & 63) == 0) {
                 const std::int64_t t = now_ns();
                 if (t >= deadline || t >= spin_end) break;
                 if (t >= yield_from) ::sched_yield();
@@ -715,6 +746,14 @@ int socket_base::recv(msg& m, int flags) noexcept
 // tries again; a call that may wait waits.
 int socket_base::recv_more_tries(msg& m, int rc, bool will_wait) noexcept
 {
+    if (rc == EAGAIN && will_wait && spin_may_share()) {
+        // Caught up: on a CPU another thread wants, hand it over now (note_cpu_sharing).
+        note_cpu_sharing();
+        if (m_cpu_shared) {
+            ::sched_yield();
+            rc = xrecv(m);
+        }
+    }
     if (rc == EAGAIN && m_direct_io) {
         (void)m_direct_io->poll(0); // read what the connections have
         process_commands_if_pending();

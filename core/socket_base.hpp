@@ -209,6 +209,8 @@ private:
     // Why a waiting call must give up now: ETERM (context ending), ENOTSOCK (closed by
     // another thread: thread-safe types), or 0.
     [[nodiscard]] int wait_interrupted() const noexcept;
+    [[nodiscard]] bool spin_may_share() const noexcept;
+    void note_cpu_sharing() noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
     // recv's slow part: the engines' turn after an empty first try, and the wait.
@@ -255,6 +257,11 @@ private:
     bool m_want_turn = false;          // the pattern asks for an engine turn after this send
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;
+    // ZMX_IDLE_SPIN on a small machine (note_cpu_sharing): the thread was preempted
+    // lately, so another thread wants its CPU; a wait then yields at once, not spins.
+    bool m_cpu_shared = false;
+    std::int64_t m_share_tick = 0; // coarse_tick() at the last look at the preemptions
+    long m_preemptions = -1;       // this thread's involuntary switches then
     catch_up_delay m_catch_up;    // receive side of wait_loop
     std::uint64_t m_received = 0; // frames received, for m_catch_up
     int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)
