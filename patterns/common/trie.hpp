@@ -94,8 +94,23 @@ public:
     }
     node& root() noexcept { return m_root; }
     const node& root() const noexcept { return m_root; }
+    // drop(payload) at every node, then removes the nodes left without payload or
+    // children. Allocates nothing.
+    template <typename Drop, typename Empty>
+    void purge(Drop&& drop, Empty&& empty) noexcept
+    {
+        purge_at(m_root, drop, empty);
+    }
 
 private:
+    template <typename Drop, typename Empty>
+    static void purge_at(node& n, Drop& drop, Empty& empty) noexcept
+    {
+        drop(n.payload);
+        for (auto& e : n.children) purge_at(*e.second, drop, empty);
+        std::erase_if(n.children, [&](const auto& e) { return e.second->children.empty() && empty(e.second->payload); });
+    }
+
     template <typename Empty>
     bool prune_at(node& n, std::string_view key, std::size_t depth, Empty& empty) noexcept
     {
@@ -187,17 +202,26 @@ public:
         return last;
     }
     // Removes every subscription of p; `gone(prefix)` for each prefix no pipe has now.
+    // p is gone from the trie even when this throws (out of memory collecting the
+    // prefixes, or from `gone`): the prefixes not reported yet are then dropped without a
+    // report, since match() would hand a stale pointer to its caller.
     template <typename Gone>
     void rm_pipe(core::pipe* p, Gone&& gone)
     {
-        std::vector<std::string> emptied;
-        m_trie.each([&](const auto& n, std::string_view key) {
-            const auto& pipes = n.payload;
-            if (std::find(pipes.begin(), pipes.end(), p) != pipes.end()) emptied.emplace_back(key);
-        });
-        for (const std::string& key : emptied) {
-            bool removed = false;
-            if (rm(key, p, removed)) gone(std::string_view(key));
+        try {
+            std::vector<std::string> emptied;
+            m_trie.each([&](const auto& n, std::string_view key) {
+                const auto& pipes = n.payload;
+                if (std::find(pipes.begin(), pipes.end(), p) != pipes.end()) emptied.emplace_back(key);
+            });
+            for (const std::string& key : emptied) {
+                bool removed = false;
+                if (rm(key, p, removed)) gone(std::string_view(key));
+            }
+        } catch (...) {
+            m_trie.purge([p](std::vector<core::pipe*>& pipes) { std::erase(pipes, p); },
+                         [](const std::vector<core::pipe*>& pipes) { return pipes.empty(); });
+            throw;
         }
     }
     // The pipes subscribed to "" (every message matches them).

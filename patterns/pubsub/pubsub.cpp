@@ -122,7 +122,11 @@ protected:
             if (manual()) {
                 // What the application applied for p goes quietly; what p asked for is
                 // reported as cancelled where nobody else asked for it.
-                m_subs.rm_pipe(&p, [](std::string_view) {});
+                try {
+                    m_subs.rm_pipe(&p, [](std::string_view) {});
+                } catch (...) {
+                    // p is out of m_subs all the same; m_requested must lose it too
+                }
                 m_requested.rm_pipe(&p, [this](std::string_view prefix) { queue_upstream(0, prefix, nullptr); });
                 return;
             }
@@ -131,8 +135,8 @@ protected:
                 if (type() == ZMQ_XPUB) queue_upstream(0, prefix, nullptr);
             });
         } catch (...) {
-            // out of memory while collecting: the trie keeps stale entries for a gone
-            // pipe; they can never match it again (the pipe is no longer in m_pipes)
+            // out of memory: p is out of the tries all the same (rm_pipe), but some of
+            // its cancellations were not reported to the XPUB's application
         }
     }
 
