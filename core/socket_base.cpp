@@ -526,7 +526,12 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
                 sync_pause();
                 m_may_sleep = false;
             }
+            // A long wait looks again now and then (once a tick at most): the other
+            // thread may have come or gone meanwhile.
+            if (share_aware && (i & 63) == 0) note_cpu_sharing();
             if (share_aware && m_cpu_shared) {
+                // A yield may last the other thread's time slice: RCVTIMEO / SNDTIMEO
+                // can end that much late on a shared CPU.
                 if (deadline != INT64_MAX && now_ns() >= deadline) break;
                 ::sched_yield();
             } else if ((i & 63) == 0) {

@@ -421,9 +421,11 @@ struct record {
         // flags and group_len in one store: readers test both with one 16-bit load, which
         // two byte stores cannot forward (the load then waits for the stores to retire,
         // a third of a read-through receive's time).
+        static_assert(sizeof(flags) == 1 && sizeof(group_len) == 1);
         static_assert(offsetof(record, group_len) == offsetof(record, flags) + 1);
         static_assert(offsetof(record_header, group_len) == offsetof(record_header, flags) + 1);
-        std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(record, flags), &h.flags, 2);
+        std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(record, flags),
+                    reinterpret_cast<const unsigned char*>(&h) + offsetof(record_header, flags), 2);
         group = reinterpret_cast<const char*>(data + pos + sizeof h);
         begin = at;
         end = at + bytes;

@@ -2507,10 +2507,14 @@ public:
     void options_changed(socket_base& s) noexcept override
     {
         if (wants_log(s)) return;
-        shm_state& st = state_of(s.ctx());
-        std::lock_guard lock(st.mutex);
-        for (const listener_record& r : st.listeners) {
-            if (r.socket == &s) r.listener->close_log_to_newcomers();
+        try {
+            shm_state& st = state_of(s.ctx()); // may allocate (a socket that only connected)
+            std::lock_guard lock(st.mutex);
+            for (const listener_record& r : st.listeners) {
+                if (r.socket == &s) r.listener->close_log_to_newcomers();
+            }
+        } catch (...) {
+            // out of memory: then this socket has no shm listener to tell
         }
     }
 
