@@ -53,6 +53,9 @@ constexpr int backoff_yield_us = 200;
 // (two SUBs sharing one of two vCPUs) gets it instead of waiting for the end of the time
 // slice. With more CPUs a spinner is taken to have its own and never yields.
 constexpr int spin_idle_yield_us = 50;
+// A spinner that shares its CPU (note_cpu_sharing) spins alone again after this many
+// yields in a row that gave the CPU to nobody.
+constexpr unsigned shared_quick_yields = 64;
 
 // ZMX_SPIN_YIELD=0 / =1 forces the yield of idle spinners off / on (default: on below 4
 // CPUs), read once.
@@ -438,10 +441,11 @@ int socket_base::wait_interrupted() const noexcept
 // one CPU) should not spin while another thread has work for its CPU: a SUB that has
 // caught up with its publisher would trail it message by message for the rest of its time
 // slice while the other one's backlog grows. Once per tick of the coarse clock a spinning
-// wait looks at its thread's involuntary context switches (a yield that hands the CPU
-// over counts as one too): while they grow from tick to tick the CPU is shared, and a
-// wait yields as soon as it finds nothing. A thread alone on its CPU yields to nobody,
-// the count stands still and the next look ends the shared mode.
+// wait looks at its thread's involuntary context switches (getrusage): when they grew,
+// another thread wanted the CPU, and from then on a wait yields as soon as it finds
+// nothing. Yields that come straight back (nobody else ran: the preemption was a passing
+// thread, a timer, a kernel worker) end it after a few, so a thread that has its CPU to
+// itself spins again (a yield costs a round trip a system call).
 bool socket_base::spin_may_share() const noexcept
 {
     return m_options.idle == ZMX_IDLE_SPIN && !m_sync && spin_idle_yields();
@@ -454,8 +458,23 @@ void socket_base::note_cpu_sharing() noexcept
     m_share_tick = tick;
     rusage ru{};
     if (::getrusage(RUSAGE_THREAD, &ru) != 0) return;
-    m_cpu_shared = m_preemptions >= 0 && ru.ru_nivcsw > m_preemptions;
+    if (m_preemptions >= 0 && ru.ru_nivcsw > m_preemptions && !m_cpu_shared) {
+        m_cpu_shared = true;
+        m_quick_yields = 0;
+    }
     m_preemptions = ru.ru_nivcsw;
+}
+
+void socket_base::shared_cpu_yield() noexcept
+{
+    constexpr std::int64_t quick_ns = 5'000; // back this soon: nobody else ran
+    const std::int64_t t0 = now_ns();
+    ::sched_yield();
+    if (now_ns() - t0 >= quick_ns) {
+        m_quick_yields = 0;
+    } else if (++m_quick_yields >= shared_quick_yields) {
+        m_cpu_shared = false;
+    }
 }
 
 template <typename Op>
@@ -533,7 +552,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
                 // A yield may last the other thread's time slice: RCVTIMEO / SNDTIMEO
                 // can end that much late on a shared CPU.
                 if (deadline != INT64_MAX && now_ns() >= deadline) break;
-                ::sched_yield();
+                shared_cpu_yield();
             } else if ((i & 63) == 0) {
                 const std::int64_t t = now_ns();
                 if (t >= deadline || t >= spin_end) break;
@@ -755,7 +774,7 @@ int socket_base::recv_more_tries(msg& m, int rc, bool will_wait) noexcept
         // Caught up: on a CPU another thread wants, hand it over now (note_cpu_sharing).
         note_cpu_sharing();
         if (m_cpu_shared) {
-            ::sched_yield();
+            shared_cpu_yield();
             rc = xrecv(m);
         }
     }

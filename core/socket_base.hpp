@@ -211,6 +211,7 @@ private:
     [[nodiscard]] int wait_interrupted() const noexcept;
     [[nodiscard]] bool spin_may_share() const noexcept;
     void note_cpu_sharing() noexcept;
+    void shared_cpu_yield() noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
     // recv's slow part: the engines' turn after an empty first try, and the wait.
@@ -260,6 +261,7 @@ private:
     // ZMX_IDLE_SPIN on a small machine (note_cpu_sharing): the thread was preempted
     // lately, so another thread wants its CPU; a wait then yields at once, not spins.
     bool m_cpu_shared = false;
+    unsigned m_quick_yields = 0;   // yields in a row that gave the CPU to nobody
     std::int64_t m_share_tick = 0; // coarse_tick() at the last look at the preemptions
     long m_preemptions = -1;       // this thread's involuntary switches then
     catch_up_delay m_catch_up;    // receive side of wait_loop
