@@ -54,7 +54,7 @@ constexpr int backoff_yield_us = 200;
 // slice. With more CPUs a spinner is taken to have its own and never yields.
 constexpr int spin_idle_yield_us = 50;
 // A spinner that shares its CPU (note_cpu_sharing) spins alone again after this many
-// yields in a row that gave the CPU to nobody.
+// yields in a row that gave the CPU to nobody (no involuntary switch: shared_cpu_yield).
 constexpr unsigned shared_quick_yields = 64;
 
 // ZMX_SPIN_YIELD=0 / =1 forces the yield of idle spinners off / on (default: on below 4
@@ -443,9 +443,9 @@ int socket_base::wait_interrupted() const noexcept
 // slice while the other one's backlog grows. Once per tick of the coarse clock a spinning
 // wait looks at its thread's involuntary context switches (getrusage): when they grew,
 // another thread wanted the CPU, and from then on a wait yields as soon as it finds
-// nothing. Yields that come straight back (nobody else ran: the preemption was a passing
-// thread, a timer, a kernel worker) end it after a few, so a thread that has its CPU to
-// itself spins again (a yield costs a round trip a system call).
+// nothing. Yields that let nobody else run (the preemption was a passing thread, a timer,
+// a kernel worker) end it after a few, so a thread that has its CPU to itself spins again
+// (a yield costs a round trip a system call).
 bool socket_base::spin_may_share() const noexcept
 {
     return m_options.idle == ZMX_IDLE_SPIN && !m_sync && spin_idle_yields();
@@ -467,14 +467,21 @@ void socket_base::note_cpu_sharing() noexcept
 
 void socket_base::shared_cpu_yield() noexcept
 {
-    constexpr std::int64_t quick_ns = 5'000; // back this soon: nobody else ran
-    const std::int64_t t0 = now_ns();
+    // A yield that let another thread run counts as an involuntary switch of ours. The
+    // time a yield takes does not tell: two idle spinners on one CPU hand it back and
+    // forth within a microsecond or two, and must go on doing so.
     ::sched_yield();
-    if (now_ns() - t0 >= quick_ns) {
+    rusage ru{};
+    if (::getrusage(RUSAGE_THREAD, &ru) != 0) {
+        m_cpu_shared = false;
+        return;
+    }
+    if (ru.ru_nivcsw != m_preemptions) {
         m_quick_yields = 0;
     } else if (++m_quick_yields >= shared_quick_yields) {
         m_cpu_shared = false;
     }
+    m_preemptions = ru.ru_nivcsw;
 }
 
 template <typename Op>
