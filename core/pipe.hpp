@@ -117,6 +117,9 @@ public:
     // subscriber's pipe whose messages the log carries with the same log_id; the socket
     // (PUB / XPUB) then writes a message once, to `via`, for all of them.
     std::uint64_t log_id = 0;
+    // ... and the subscriber's id in that log: a message for it alone goes to `via` with
+    // this as its routing id (XPUB_MANUAL, a last value, a welcome message).
+    std::uint16_t log_member = 0;
     bool is_log = false;
     pipe* via = nullptr;
 

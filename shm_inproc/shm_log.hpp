@@ -9,7 +9,11 @@
 //   [0, 4096)      log_header (magic, version, log size)
 //   [4096, 8192)   log_control: tail (published), horizon (see below)
 //   [8192, ...)    `log_bytes` of records, a power of two; the same records as a ring's
-//                  (shm_ring.hpp), plus r_first on the first record of each message.
+//                  (shm_ring.hpp), plus r_first on the first record of each message,
+//                  and a target on the records of a message for one subscriber only
+//                  (XPUB_MANUAL, a last value, a welcome message): the others skip them.
+//                  A target is a delivery rule, not a secret: every subscriber can read
+//                  the whole log.
 //
 // The writer never waits for readers by default (PUB drops for a slow subscriber): a
 // reader that falls a whole log behind is lapped. Before it writes anything the writer
@@ -39,7 +43,7 @@
 namespace zmx::shm {
 
 inline constexpr std::uint64_t log_magic = 0x31304750424d585aULL; // "ZXMBPG01"
-inline constexpr std::uint32_t log_version = 1;
+inline constexpr std::uint32_t log_version = 2; // 2: records may have a target
 inline constexpr std::uint64_t log_control_offset = page;
 inline constexpr std::uint64_t log_data_offset = 2 * page;
 inline constexpr std::uint64_t no_limit = ~std::uint64_t{0};
@@ -139,7 +143,7 @@ public:
     }
 
     // Reserves a record; nullptr when the limit does not allow it now.
-    [[nodiscard]] std::uint8_t* claim(std::uint32_t payload, std::uint8_t flags) noexcept
+    [[nodiscard]] std::uint8_t* claim(std::uint32_t payload, std::uint8_t flags, std::uint16_t target = 0) noexcept
     {
         const std::uint64_t end = end_for(payload);
         if (end > m_limit) return nullptr;
@@ -159,7 +163,7 @@ public:
             std::memcpy(m_data + pos, &pad, sizeof pad);
             at = 0;
         }
-        const record_header h{payload, flags, 0, 0};
+        const record_header h{payload, flags, 0, target};
         std::memcpy(m_data + at, &h, sizeof h);
         if ((flags & r_first) != 0) {
             const std::uint64_t start = end - rec;

@@ -13,7 +13,9 @@
 // place in the data is pos & (ring_bytes - 1).
 //
 // Records (8-byte aligned, never split by the end of the data):
-//   u32 size | u8 flags | u8 group_len | u16 zero | group_len bytes | size bytes | pad to 8
+//   u32 size | u8 flags | u8 group_len | u16 target | group_len bytes | size bytes | pad to 8
+// target is 0 in a ring; in a broadcast log (shm_log.hpp) a non-zero target is the one
+// subscriber the record is for (the others skip it).
 // A record that would cross the end is preceded by a padding record (r_pad) covering the
 // rest of the data. Frames too large for one record travel as fragments: the first one
 // (r_frag_first) starts with the frame's whole size as a u64, the last one has
@@ -69,6 +71,10 @@ struct ring_control {
     // Non-zero while the consumer issues a global membarrier before each sleep
     // (consumer_handshake): the producer may then publish with no fence of its own.
     std::atomic<std::uint32_t> consumer_heavy;
+    // A connection served by a broadcast log (ring 0's control): the subscriber's member
+    // id in the log, written by the publisher before it hands the segment over; records
+    // with this target are for this subscriber alone.
+    std::atomic<std::uint32_t> log_member;
 };
 static_assert(sizeof(ring_control) == 192);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -259,7 +265,7 @@ struct record_header {
     std::uint32_t size;
     std::uint8_t flags;
     std::uint8_t group_len;
-    std::uint16_t zero;
+    std::uint16_t target; // broadcast logs: 0 for every reader, else one reader's member id
 };
 static_assert(sizeof(record_header) == 8);
 
@@ -407,6 +413,7 @@ struct record {
     std::uint32_t size = 0;
     std::uint8_t flags = 0;
     std::uint8_t group_len = 0;
+    std::uint16_t target = 0;
     const char* group = nullptr;
     std::uint64_t begin = 0; // ring positions of the record (for in-order release)
     std::uint64_t end = 0;
@@ -418,14 +425,16 @@ struct record {
     {
         payload = data + pos + sizeof h + h.group_len;
         size = h.size;
-        // flags and group_len in one store: readers test both with one 16-bit load, which
-        // two byte stores cannot forward (the load then waits for the stores to retire,
+        // flags, group_len and target in one store: readers test them with one load,
+        // which byte stores cannot forward (the load then waits for the stores to retire,
         // a third of a read-through receive's time).
-        static_assert(sizeof(flags) == 1 && sizeof(group_len) == 1);
+        static_assert(sizeof(flags) == 1 && sizeof(group_len) == 1 && sizeof(target) == 2);
         static_assert(offsetof(record, group_len) == offsetof(record, flags) + 1);
+        static_assert(offsetof(record, target) == offsetof(record, flags) + 2);
         static_assert(offsetof(record_header, group_len) == offsetof(record_header, flags) + 1);
+        static_assert(offsetof(record_header, target) == offsetof(record_header, flags) + 2);
         std::memcpy(reinterpret_cast<unsigned char*>(this) + offsetof(record, flags),
-                    reinterpret_cast<const unsigned char*>(&h) + offsetof(record_header, flags), 2);
+                    reinterpret_cast<const unsigned char*>(&h) + offsetof(record_header, flags), 4);
         group = reinterpret_cast<const char*>(data + pos + sizeof h);
         begin = at;
         end = at + bytes;

@@ -19,6 +19,7 @@
 #include "shm.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -336,16 +337,27 @@ public:
     }
 
     // A subscriber's connection: its reader starts at what is published now (the caller
-    // put it in conn->head). False when out of memory.
-    [[nodiscard]] bool add_member(log_member* who, ring_control* conn, int bell) noexcept
+    // put it in conn->head). Its member id (what a record for it alone carries as its
+    // target) goes into conn->log_member; 0 when out of memory or out of ids.
+    [[nodiscard]] std::uint16_t add_member(log_member* who, ring_control* conn, int bell) noexcept
     {
-        try {
-            m_members.push_back(member{who, conn, bell, false});
-        } catch (...) {
-            return false;
+        // Ids go round before one is used again: a message still queued for a member that
+        // left cannot reach the next one to get its id (not before 65535 more arrived).
+        std::uint16_t id = 0;
+        for (std::uint32_t tries = 0; tries < 0xFFFFu && id == 0; ++tries) {
+            m_next_member = m_next_member == 0xFFFFu ? 1 : m_next_member + 1;
+            const auto c = static_cast<std::uint16_t>(m_next_member);
+            if (std::none_of(m_members.begin(), m_members.end(), [c](const member& m) { return m.id == c; })) id = c;
         }
+        if (id == 0) return 0;
+        try {
+            m_members.push_back(member{who, conn, bell, id, false});
+        } catch (...) {
+            return 0;
+        }
+        conn->log_member.store(id, std::memory_order_relaxed);
         if (m_block) m_writer.set_limit(std::min(m_writer.limit(), m_writer.published() + m_writer.bytes()));
-        return true;
+        return id;
     }
     void remove_member(log_member* who) noexcept
     {
@@ -388,7 +400,7 @@ public:
                 break;
             }
             ++done;
-            m_mid = m_held.more();
+            set_mid(target_of(m_held), m_held.more());
             (void)m_held.close();
             m_held.init();
             m_have_held = false;
@@ -445,8 +457,11 @@ public:
     {
         if (m_dead || m_have_held || m_mid || m_output_done || m_blocked) return false;
         if (m.size() > m_writer.max_payload() || m_p->has_queued()) return false;
-        std::uint8_t* dst = m_writer.claim(static_cast<std::uint32_t>(m.size()), r_first);
+        const std::uint16_t target = target_of(m);
+        std::uint8_t* dst =
+            m_writer.claim(static_cast<std::uint32_t>(m.size()), mid(target) ? 0 : r_first, target);
         if (dst == nullptr) return false;
+        set_mid(target, false);
         if (m.size() != 0) std::memcpy(dst, m.data(), m.size());
         publish();
         (void)m.close();
@@ -471,6 +486,7 @@ private:
         log_member* who;
         ring_control* conn;
         int bell;
+        std::uint16_t id;
         bool want_progress;
     };
 
@@ -531,9 +547,31 @@ private:
         return low == no_limit ? no_limit : low + bytes;
     }
 
-    std::uint8_t* claim(std::uint32_t size, std::uint8_t flags) noexcept
+    // The socket names the one subscriber a message is for by its member id, as the
+    // message's routing id (pipe::log_member); 0: for every subscriber.
+    static std::uint16_t target_of(const msg& m) noexcept { return static_cast<std::uint16_t>(m.routing_id()); }
+
+    // Inside a message for `target` (its next frame is not a first). The copies of a
+    // message for several subscribers alone (manual mode) come frame by frame, one
+    // subscriber after the other: each has its own first record, where its reader may
+    // resync after a lap.
+    [[nodiscard]] bool mid(std::uint16_t target) const noexcept
     {
-        if (std::uint8_t* dst = m_writer.claim(size, flags); dst != nullptr) return dst;
+        return target == 0 ? m_mid : ((m_mid_for[target >> 6] >> (target & 63)) & 1) != 0;
+    }
+    void set_mid(std::uint16_t target, bool on) noexcept
+    {
+        if (target == 0) {
+            m_mid = on;
+            return;
+        }
+        const std::uint64_t bit = std::uint64_t{1} << (target & 63);
+        m_mid_for[target >> 6] = on ? (m_mid_for[target >> 6] | bit) : (m_mid_for[target >> 6] & ~bit);
+    }
+
+    std::uint8_t* claim(std::uint32_t size, std::uint8_t flags, std::uint16_t target) noexcept
+    {
+        if (std::uint8_t* dst = m_writer.claim(size, flags, target); dst != nullptr) return dst;
         if (!m_block) return nullptr;
         // Publish first: a reader can only make room from what it sees.
         publish();
@@ -541,7 +579,7 @@ private:
         m_writer.set_limit(limit_now(&bad));
         for (log_member* w : bad) w->log_misbehaved(); // leaves the list (remove_member)
         if (!bad.empty()) m_writer.set_limit(limit_now(nullptr));
-        if (std::uint8_t* dst = m_writer.claim(size, flags); dst != nullptr) return dst;
+        if (std::uint8_t* dst = m_writer.claim(size, flags, target); dst != nullptr) return dst;
         m_need = size;
         return nullptr;
     }
@@ -551,12 +589,13 @@ private:
     bool write_frame(msg& m) noexcept
     {
         const std::uint8_t more = m.more() ? r_more : 0;
-        const std::uint8_t first = m_mid ? 0 : r_first;
+        const std::uint8_t first = mid(target_of(m)) ? 0 : r_first;
         const std::size_t size = m.size();
         const auto* body = static_cast<const std::uint8_t*>(m.data());
         const std::uint64_t max = m_writer.max_payload();
+        const std::uint16_t target = target_of(m);
         if (size <= max) {
-            std::uint8_t* dst = claim(static_cast<std::uint32_t>(size), more | first);
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(size), more | first, target);
             if (dst == nullptr) return false;
             if (size != 0) std::memcpy(dst, body, size);
             return true;
@@ -569,7 +608,7 @@ private:
             std::uint8_t f = r_frag;
             if (head) f |= r_frag_first | first;
             if (last) f |= r_frag_last | more;
-            std::uint8_t* dst = claim(static_cast<std::uint32_t>(chunk + lead), f);
+            std::uint8_t* dst = claim(static_cast<std::uint32_t>(chunk + lead), f, target);
             if (dst == nullptr) return false;
             if (head) {
                 const std::uint64_t total = size;
@@ -619,10 +658,12 @@ private:
     msg m_held;
     bool m_have_held = false;
     std::size_t m_off = 0;  // bytes of a fragmented frame already written
-    bool m_mid = false;     // inside a message (its next frame is not a first)
+    bool m_mid = false;     // inside a message for every reader (mid())
+    std::array<std::uint64_t, 1024> m_mid_for{}; // ... for one reader alone, by member id
     bool m_output_done = false;
     bool m_blocked = false;
     std::uint32_t m_need = 0; // blocking mode: the record that waits for room
+    std::uint32_t m_next_member = 0; // the last member id given out
     port m_port;
 };
 
@@ -855,7 +896,8 @@ public:
         if (m_log_skipping) return false;
         record r;
         if (m_lreader.next(r) != log_reader::result::ok) return false; // lapped, corrupt: pump_log
-        if (r.flags != r_first || r.group_len != 0 || r.size > m_through_max || out.init_buffer(r.payload, r.size) != 0) {
+        if (r.flags != r_first || r.group_len != 0 || r.target != 0 || r.size > m_through_max ||
+            out.init_buffer(r.payload, r.size) != 0) {
             m_lreader.unread(r);
             return false;
         }
@@ -1072,7 +1114,8 @@ private:
             const std::uint64_t start = m_log->published();
             conn->head.store(start, std::memory_order_relaxed);
             conn->tail.store(start, std::memory_order_release);
-            if (!m_log->add_member(this, conn, m_efd[1])) return ENOMEM;
+            m_member_id = m_log->add_member(this, conn, m_efd[1]);
+            if (m_member_id == 0) return ENOMEM;
             m_log_member = true;
         }
         return 0;
@@ -1337,6 +1380,8 @@ private:
             const auto* lb = static_cast<const std::uint8_t*>(m_log_base);
             m_lreader.attach(reinterpret_cast<const log_control*>(lb + log_control_offset), lb + log_data_offset,
                              m_log_bytes, conn, conn->head.load(std::memory_order_acquire));
+            // Records for us alone carry this target (0, never a target: none are).
+            m_member_id = static_cast<std::uint16_t>(conn->log_member.load(std::memory_order_relaxed));
             m_lreader.set_heavy_sleep(m_heavy_sleep);
             m_lreader.set_adaptive_sleep(zmx::core::g_global_heavy_ok);
             m_log_skipping = true; // the start may be inside a message
@@ -1376,7 +1421,12 @@ private:
         ps->attach(0, m_cfg.socket_mailbox);
         ps->end(0).peer_engine = !m_cfg.direct;
         if (m_cfg.direct) ps->set_one_thread();
-        if (m_log_member) ps->end(0).log_id = m_log->id(); // the socket writes through the log
+        if (m_log_member) {
+            // The socket writes through the log: to everyone, or to this subscriber alone
+            // (a message with this member id as its routing id).
+            ps->end(0).log_id = m_log->id();
+            ps->end(0).log_member = m_member_id;
+        }
         ps->set_routing_id(1, peer_id);
         ps->attach(1, m_cfg.io->mailbox_ref());
         m_p = &ps->end(1);
@@ -1462,7 +1512,9 @@ private:
                 continue;
             }
             if (m_log_skipping) {
-                if ((r.flags & r_first) == 0) continue;
+                // Up to the first record of a message for us (another subscriber's first
+                // record may be followed by the rest of one of ours).
+                if ((r.flags & r_first) == 0 || (r.target != 0 && r.target != m_member_id)) continue;
                 m_log_skipping = false;
             }
             ++done;
@@ -1476,6 +1528,13 @@ private:
 
     bool take_log_record(const record& r) noexcept
     {
+        if (r.target != 0 && r.target != m_member_id) {
+            // For another subscriber alone (every frame of its message says so). A header
+            // torn by a lapping writer may look like one: skipped all the same, and the
+            // lap is found here or at the next record.
+            if (!m_lreader.intact(r.begin)) lapped();
+            return true;
+        }
         if ((r.flags & (r_join | r_leave | r_pad)) != 0 || r.group_len != 0) {
             if (!m_lreader.intact(r.begin)) {
                 lapped();
@@ -2072,6 +2131,9 @@ private:
     // Broadcast log: the publisher's side (a member of the listener's log) ...
     broadcast_log* m_log = nullptr;
     bool m_log_member = false;
+    // In a broadcast log: the publisher's id for this subscriber (either side; records
+    // with it as their target are for this subscriber alone).
+    std::uint16_t m_member_id = 0;
     // ... and the subscriber's (reading the log instead of ring 0).
     bool m_log_mode = false;
     bool m_log_block = false;    // the writer keeps behind us: release our position
@@ -2188,7 +2250,8 @@ public:
     void set_log(broadcast_log* log) noexcept { m_log = log; }
     // From the socket's thread (under the registry's mutex): the socket's options now want
     // per-subscriber sends (XPUB_MANUAL, a welcome message, set after bind). Subscribers
-    // accepted from now on get a ring of their own; those on the log stay there.
+    // accepted from now on get a ring of their own; those on the log stay there (and get
+    // what is for them alone as targeted records).
     void close_log_to_newcomers() noexcept { m_log_for_new.store(false, std::memory_order_release); }
 
     void launch() noexcept

@@ -86,11 +86,12 @@ protected:
                 if (l->log_id == p.log_id) p.via = l;
             }
         }
-        if (!m_options.xpub_welcome_msg.empty() && p.check_write(false)) {
+        if (!m_options.xpub_welcome_msg.empty()) {
             core::msg w;
             if (w.init_buffer(m_options.xpub_welcome_msg.data(), m_options.xpub_welcome_msg.size()) == 0) {
-                if (p.write(w)) {
-                    p.flush();
+                core::pipe* to = target(p, w);
+                if (to != nullptr && to->check_write(false) && to->write(w)) {
+                    to->flush();
                 } else {
                     (void)w.close();
                 }
@@ -149,6 +150,9 @@ protected:
 
     int xsend(core::msg& m) noexcept override
     {
+        // A broadcast log reads a routing id as the one subscriber a message is for
+        // (target()); an application's has no meaning here, as in libzmq.
+        if (m.routing_id() != 0) [[unlikely]] m.reset_routing_id();
         if (!m_more) {
             // Subscriptions that arrived first count for this message. Upstream traffic is
             // rare: an empty pipe is asked to notify even when the socket spins, so a send
@@ -175,6 +179,7 @@ protected:
         // of m_matching (the others dropped it).
         std::size_t took = 0;
         const std::uint64_t queued_before = core::t_pipe_writes.queued;
+        bool alone = false; // some copies went to one subscriber through its log
         for (std::size_t i = 0; i < m_matching.size(); ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -184,15 +189,22 @@ protected:
             } else if (out.copy(m) != 0) {
                 continue;
             }
-            if (!p->write(out)) {
+            core::pipe* to = target(*p, out);
+            if (to == nullptr || !to->write(out)) {
                 (void)out.close();
                 continue;
             }
+            alone |= to != p;
             if (!more) m_matching[took++] = p;
         }
         // One fence for every subscriber; none when every copy went straight into a
         // transport (claim_sink::write_through), which published it itself.
-        if (core::t_pipe_writes.queued != queued_before) core::pipe::flush_all(m_matching.data(), took);
+        if (core::t_pipe_writes.queued != queued_before) {
+            core::pipe::flush_all(m_matching.data(), took);
+            for (std::size_t i = 0; alone && i < took; ++i) {
+                if (m_matching[i]->via != nullptr) m_matching[i]->via->flush();
+            }
+        }
         if (!had_pipes) (void)m.close();
         m.init();
         m_more = more;
@@ -252,7 +264,9 @@ private:
     int choose(core::msg& m) noexcept
     {
         m_matching.clear();
-        if (!m_options.invert_matching && everyone_subscribed()) {
+        // A last value is for one subscriber: not for a log's every reader.
+        const bool last_value = manual() && m_options.xpub_send_last_pipe && m_last_pipe != nullptr;
+        if (!m_options.invert_matching && !last_value && everyone_subscribed()) {
             // Every subscriber takes everything (the common case of a feed): the pipes
             // are the same for every message, without a walk of the trie.
             try {
@@ -265,9 +279,12 @@ private:
         }
         ++m_epoch;
         // A subscriber served by a broadcast log is written through it, once for all
-        // of them (a log is never in the trie, so its mark is its own).
-        auto take = [this](core::pipe* p) {
-            core::pipe* to = p->via != nullptr ? p->via : p;
+        // of them (a log is never in the trie, so its mark is its own): they filter what
+        // they read by their own subscriptions. Not in manual mode, where the application
+        // decides who gets what: each one is written to alone (target()).
+        const bool share_logs = !manual();
+        auto take = [this, share_logs](core::pipe* p) {
+            core::pipe* to = p->via != nullptr && share_logs ? p->via : p;
             if (to->mark == m_epoch) return;
             to->mark = m_epoch;
             m_matching.push_back(to);
@@ -311,13 +328,24 @@ private:
         return 0;
     }
 
+    // Where a message for p alone goes: p itself, or the broadcast log that serves p,
+    // with p's member id as the message's routing id (its target in the log). nullptr
+    // when p has no id (never given one: better lost than sent to every reader).
+    static core::pipe* target(core::pipe& p, core::msg& m) noexcept
+    {
+        if (p.via == nullptr) [[likely]] return &p;
+        if (p.log_member == 0 || m.set_routing_id(p.log_member) != 0) return nullptr;
+        return p.via;
+    }
+
     // After choose: with NODROP, EAGAIN when a chosen pipe is full; otherwise the full
-    // ones are dropped from the message.
+    // ones are dropped from the message. (A subscriber written to through its log waits
+    // for the log.)
     int keep_writable() noexcept
     {
         if (m_options.xpub_nodrop) {
             for (core::pipe* p : m_matching) {
-                if (!p->check_write(may_sleep())) {
+                if (!(p->via != nullptr ? p->via : p)->check_write(may_sleep())) {
                     m_matching.clear();
                     return EAGAIN;
                 }
@@ -326,7 +354,7 @@ private:
         }
         // Drop for the subscribers at their HWM, and only for them.
         const std::size_t chosen = m_matching.size();
-        std::erase_if(m_matching, [](core::pipe* p) { return !p->check_write(false); });
+        std::erase_if(m_matching, [](core::pipe* p) { return !(p->via != nullptr ? p->via : p)->check_write(false); });
         // A full pipe drains into its transport on the engines' turn: give them one now,
         // as for a queued frame, so that the subscriber loses no more than it must.
         if (m_matching.size() != chosen) want_engine_turn();

@@ -198,6 +198,94 @@ TEST_P(XpubManual, WelcomeSetAfterBindReachesEachNewSubscriber) {
   }
 }
 
+// The options set after the subscribers connected. (Over shm those subscribers read the
+// PUB's broadcast log, which every one of them reads: what is for some of them only is
+// written there for each alone.)
+class XpubManualLate : public XpubManual {
+ protected:
+  // Binds, connects two SUBs, each subscribed to `topic`, and waits until the XPUB
+  // (verbose, not yet manual) has heard both: both are attached.
+  void connect_two(void* xpub, void* sub1, void* sub2, const std::string& topic) {
+    ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_VERBOSE, 1));
+    const auto ep = bind(xpub);
+    ZMX_CONNECT(sub1, ep);
+    ZMX_CONNECT(sub2, ep);
+    ASSERT_EQ(0, subscribe(sub1, topic));
+    ASSERT_TRUE(next_is(xpub, sub_msg(topic)));
+    ASSERT_EQ(0, subscribe(sub2, topic));
+    ASSERT_TRUE(next_is(xpub, sub_msg(topic)));
+  }
+};
+
+TEST_P(XpubManualLate, ManualModeSetLateSendsOnlyWhatTheApplicationApplied) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  connect_two(xpub, sub1, sub2, "A");  // applied for both (not manual yet)
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  // Both ask for B; the application grants it to sub1 only.
+  ASSERT_EQ(0, subscribe(sub2, "B"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("B")));  // from sub2: not applied
+  ASSERT_EQ(0, subscribe(sub1, "B"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("B")));  // from sub1
+  ASSERT_EQ(0, subscribe(xpub, "B"));
+  ASSERT_GE(send_str(xpub, "B1"), 0);
+  ASSERT_GE(send_str(xpub, "A-marker"), 0);
+  EXPECT_TRUE(next_is(sub1, "B1"));
+  EXPECT_TRUE(next_is(sub1, "A-marker"));
+  EXPECT_TRUE(next_is(sub2, "A-marker"));  // not B1, which its own filter would pass
+}
+
+TEST_P(XpubManualLate, LastValueSetLateGoesOnlyToTheSubscriberJustHeard) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  connect_two(xpub, sub1, sub2, "T");
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL_LAST_VALUE, 1));
+  ASSERT_EQ(0, subscribe(sub2, "U"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("U")));
+  ASSERT_EQ(0, subscribe(xpub, "U"));
+  ASSERT_GE(send_str(xpub, "T=current"), 0);  // the last value: sub2 alone
+  ASSERT_GE(send_str(xpub, "T=next"), 0);     // every subscriber of T
+  EXPECT_TRUE(next_is(sub2, "T=current"));
+  EXPECT_TRUE(next_is(sub2, "T=next"));
+  EXPECT_TRUE(next_is(sub1, "T=next"));  // not "T=current"
+}
+
+TEST_P(XpubManualLate, MultipartMessagesForEachSubscriberAloneArriveWhole) {
+  ZMX_OPEN(xpub, ZMQ_XPUB);
+  ZMX_OPEN(sub1, ZMQ_SUB);
+  ZMX_OPEN(sub2, ZMQ_SUB);
+  connect_two(xpub, sub1, sub2, "M");
+  ASSERT_EQ(0, set_int(xpub, ZMQ_XPUB_MANUAL, 1));
+  // Both hold M, applied before manual mode; both ask for N, granted to sub1 only.
+  ASSERT_EQ(0, subscribe(sub2, "N"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("N")));  // from sub2: not applied
+  ASSERT_EQ(0, subscribe(sub1, "N"));
+  ASSERT_TRUE(next_is(xpub, sub_msg("N")));
+  ASSERT_EQ(0, subscribe(xpub, "N"));
+  for (int i = 0; i < 3; ++i) {
+    // Each frame goes to both, one after the other: neither may see the other's frames.
+    ASSERT_GE(zmq_send(xpub, "M-head", 6, ZMQ_SNDMORE), 0);
+    ASSERT_GE(zmq_send(xpub, "middle", 6, ZMQ_SNDMORE), 0);
+    ASSERT_GE(zmq_send(xpub, "tail", 4, 0), 0);
+    ASSERT_GE(zmq_send(xpub, "N-only", 6, ZMQ_SNDMORE), 0);
+    ASSERT_GE(zmq_send(xpub, "tail", 4, 0), 0);
+  }
+  using frames = std::vector<std::string>;
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(::testing::Message() << "round " << i);
+    EXPECT_EQ((frames{"M-head", "middle", "tail"}), recv_multipart(sub1).value_or(frames{}));
+    EXPECT_EQ((frames{"N-only", "tail"}), recv_multipart(sub1).value_or(frames{}));
+    EXPECT_EQ((frames{"M-head", "middle", "tail"}), recv_multipart(sub2).value_or(frames{}));
+  }
+  ASSERT_GE(send_str(xpub, "M-marker"), 0);
+  EXPECT_TRUE(next_is(sub2, "M-marker"));  // no N-only for sub2
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, XpubManualLate,
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
+
 INSTANTIATE_TEST_SUITE_P(Transports, XpubManual,
                          ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 

@@ -4,7 +4,8 @@
 // whole log behind answers `lapped` and resyncs to a sync point it can still read, or the
 // tail; blocking mode's limit; a lying writer (tail going back, sizes past the log, a
 // bad pad, a bogus sync point) gives `corrupt` or a harmless resync, never a read outside
-// the data (its own heap block, so ASan sees an overread); the log header check.
+// the data (its own heap block, so ASan sees an overread); the log header check; a
+// record's target (the one subscriber it is for) reaches the reader.
 #include "shm_log.hpp"
 
 #include <gtest/gtest.h>
@@ -82,6 +83,25 @@ TEST(ShmLog, RecordsRoundTripAcrossTheWrapWithTheirFlags)
     }
     EXPECT_EQ(t.w.published(), next_read);
     EXPECT_GT(next_read, 4096u * 10) << "the test wrapped the log many times";
+}
+
+TEST(ShmLog, RecordsCarryTheirTargetThroughTheWrap)
+{
+    // A record for one subscriber alone carries its member id; the rest carry 0. The
+    // target reaches the reader beside flags and group length, across padding.
+    test_log t(4096);
+    for (std::uint64_t k = 0; k < 300; ++k) {
+        const auto target = static_cast<std::uint16_t>(k % 4 == 0 ? 0 : 1 + (k * 7919) % 0xFFFF);
+        const std::uint32_t n = 8 + static_cast<std::uint32_t>((k * 37) % 200);
+        ASSERT_NE(nullptr, t.w.claim(n, r_first, target)) << k;
+        ASSERT_TRUE(t.w.publish());
+        record rec;
+        ASSERT_EQ(log_reader::result::ok, t.r.next(rec)) << k;
+        EXPECT_EQ(target, rec.target) << k;
+        EXPECT_EQ(r_first, rec.flags) << k;
+        EXPECT_EQ(0, rec.group_len) << k;
+        EXPECT_EQ(n, rec.size) << k;
+    }
 }
 
 TEST(ShmLog, ACopyIsTornExactlyWhenTheWriterCouldHaveReachedIt)
