@@ -356,6 +356,7 @@ public:
             return 0;
         }
         conn->log_member.store(id, std::memory_order_relaxed);
+        set_mid(id, false); // a member that had the id may have left inside a message
         if (m_block) m_writer.set_limit(std::min(m_writer.limit(), m_writer.published() + m_writer.bytes()));
         return id;
     }
@@ -457,11 +458,13 @@ public:
     {
         if (m_dead || m_have_held || m_mid || m_output_done || m_blocked) return false;
         if (m.size() > m_writer.max_payload() || m_p->has_queued()) return false;
-        const std::uint16_t target = target_of(m);
-        std::uint8_t* dst =
-            m_writer.claim(static_cast<std::uint32_t>(m.size()), mid(target) ? 0 : r_first, target);
+        // Not a message for one subscriber: the copies of a multipart message for several
+        // come interleaved, and the last frame of one may follow frames of the others
+        // that the socket wrote to the pipe and has not flushed yet (has_queued() does not
+        // see them); it must not overtake them.
+        if (target_of(m) != 0) return false;
+        std::uint8_t* dst = m_writer.claim(static_cast<std::uint32_t>(m.size()), r_first);
         if (dst == nullptr) return false;
-        set_mid(target, false);
         if (m.size() != 0) std::memcpy(dst, m.data(), m.size());
         publish();
         (void)m.close();

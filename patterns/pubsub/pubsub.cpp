@@ -87,17 +87,31 @@ protected:
             }
         }
         if (!m_options.xpub_welcome_msg.empty()) {
-            core::msg w;
-            if (w.init_buffer(m_options.xpub_welcome_msg.data(), m_options.xpub_welcome_msg.size()) == 0) {
-                core::pipe* to = target(p, w);
-                if (to != nullptr && to->check_write(false) && to->write(w)) {
-                    to->flush();
-                } else {
-                    (void)w.close();
+            if (m_more && p.via != nullptr) {
+                // Its log is inside a message for everyone: the welcome would land between
+                // two of its frames. It goes when the message ends.
+                try {
+                    m_welcome_later.push_back(&p);
+                } catch (...) {
+                    // out of memory: no welcome for this one
                 }
+            } else {
+                send_welcome(p);
             }
         }
         read_upstream();
+    }
+
+    void send_welcome(core::pipe& p) noexcept
+    {
+        core::msg w;
+        if (w.init_buffer(m_options.xpub_welcome_msg.data(), m_options.xpub_welcome_msg.size()) != 0) return;
+        core::pipe* to = target(p, w);
+        if (to != nullptr && to->check_write(false) && to->write(w)) {
+            to->flush();
+        } else {
+            (void)w.close();
+        }
     }
 
     void xpipe_terminated(core::pipe& p) noexcept override
@@ -114,6 +128,7 @@ protected:
         m_fq.terminated(p);
         std::erase(m_pipes, &p);
         std::erase(m_matching, &p);
+        std::erase(m_welcome_later, &p);
         if (m_last_pipe == &p) m_last_pipe = nullptr;
         if (m_data_from == &p) m_data_from = nullptr;
         for (upstream_msg& u : m_upstream) {
@@ -179,7 +194,7 @@ protected:
         // of m_matching (the others dropped it).
         std::size_t took = 0;
         const std::uint64_t queued_before = core::t_pipe_writes.queued;
-        bool alone = false; // some copies went to one subscriber through its log
+        const std::uint64_t flush_mark = ++m_epoch; // a log written for several subscribers: flushed once
         for (std::size_t i = 0; i < m_matching.size(); ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -194,21 +209,25 @@ protected:
                 (void)out.close();
                 continue;
             }
-            alone |= to != p;
-            if (!more) m_matching[took++] = p;
+            // On the last frame, what was written to (a log once) is kept for the flush.
+            if (!more && to->mark != flush_mark) {
+                to->mark = flush_mark;
+                m_matching[took++] = to;
+            }
         }
         // One fence for every subscriber; none when every copy went straight into a
         // transport (claim_sink::write_through), which published it itself.
-        if (core::t_pipe_writes.queued != queued_before) {
-            core::pipe::flush_all(m_matching.data(), took);
-            for (std::size_t i = 0; alone && i < took; ++i) {
-                if (m_matching[i]->via != nullptr) m_matching[i]->via->flush();
-            }
-        }
+        if (core::t_pipe_writes.queued != queued_before) core::pipe::flush_all(m_matching.data(), took);
         if (!had_pipes) (void)m.close();
         m.init();
         m_more = more;
-        if (!more) m_matching.clear();
+        if (!more) {
+            m_matching.clear();
+            if (!m_welcome_later.empty()) [[unlikely]] {
+                for (core::pipe* p : m_welcome_later) send_welcome(*p);
+                m_welcome_later.clear();
+            }
+        }
         return 0;
     }
 
@@ -501,6 +520,7 @@ private:
     pipe_trie m_requested;                // manual mode: what each subscriber asked for
     core::pipe* m_last_pipe = nullptr;    // manual mode: whom ZMQ_SUBSCRIBE applies to
     bool m_more = false;                // inside a multipart message
+    std::vector<core::pipe*> m_welcome_later; // attached mid-message, on a log (xattach_pipe)
     core::pipe* m_data_from = nullptr;  // inside a multipart data message from this subscriber
 };
 
