@@ -324,6 +324,10 @@ void io_core::run() noexcept
     constexpr unsigned backoff_spins = 2000;
     constexpr unsigned backoff_yields = 200;
     unsigned idle_rounds = 0;
+    // A spinning core on a small machine hands its CPU over, while another thread wants
+    // it, at each turn that found nothing (two processes' application and I/O threads on
+    // two vCPUs: without it a round trip waits for time slices, milliseconds).
+    const bool share_aware = m_cfg.idle == ZMX_IDLE_SPIN && spin_idle_yields();
     while (!m_stopping.load(std::memory_order_acquire)) {
         int timeout = 0;
         if (m_cfg.idle == ZMX_IDLE_BLOCK) {
@@ -338,6 +342,10 @@ void io_core::run() noexcept
         }
         ++idle_rounds;
         if (m_cfg.idle == ZMX_IDLE_BACKOFF && idle_rounds > backoff_spins) ::sched_yield();
+        if (share_aware) {
+            if ((idle_rounds & 63) == 1) m_share.note(); // at most once per coarse tick
+            if (m_share.shared()) m_share.yield();
+        }
     }
     // Run what was posted before stop, so nothing handed to the core is lost.
     (void)do_work(0);

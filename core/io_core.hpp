@@ -23,6 +23,7 @@
 
 #include <time.h>
 
+#include "cpu_share.hpp"
 #include "mailbox.hpp"
 
 namespace zmx::core {
@@ -154,6 +155,7 @@ private:
     };
 
     config m_cfg;
+    cpu_share m_share; // a spinning core on a small machine (run(); cpu_share.hpp)
     int m_epoll = -1;
     mailbox_ptr m_mailbox = std::make_shared<mailbox>();
     std::vector<command> m_commands;

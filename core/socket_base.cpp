@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "context.hpp"
+#include "cpu_share.hpp"
 #include "tls.hpp"
 #include "endpoint.hpp"
 #include "registry.hpp"
@@ -53,20 +54,7 @@ constexpr int backoff_yield_us = 200;
 // (two SUBs sharing one of two vCPUs) gets it instead of waiting for the end of the time
 // slice. With more CPUs a spinner is taken to have its own and never yields.
 constexpr int spin_idle_yield_us = 50;
-// A spinner that shares its CPU (note_cpu_sharing) spins alone again after this many
-// yields in a row that gave the CPU to nobody (no involuntary switch: shared_cpu_yield).
-constexpr unsigned shared_quick_yields = 64;
 
-// ZMX_SPIN_YIELD=0 / =1 forces the yield of idle spinners off / on (default: on below 4
-// CPUs), read once.
-bool spin_idle_yields() noexcept
-{
-    static const bool on = [] {
-        if (const char* env = std::getenv("ZMX_SPIN_YIELD"); env != nullptr) return std::strcmp(env, "0") != 0;
-        return std::thread::hardware_concurrency() < 4;
-    }();
-    return on;
-}
 
 // ZMX_CATCH_UP=0 turns catch_up_delay off (read once).
 bool catch_up_enabled() noexcept
@@ -437,51 +425,10 @@ int socket_base::wait_interrupted() const noexcept
     return m_closed ? ENOTSOCK : 0;
 }
 
-// A spinning wait on a machine with fewer CPUs than spinning threads (two SUBs pinned to
-// one CPU) should not spin while another thread has work for its CPU: a SUB that has
-// caught up with its publisher would trail it message by message for the rest of its time
-// slice while the other one's backlog grows. Once per tick of the coarse clock a spinning
-// wait looks at its thread's involuntary context switches (getrusage): when they grew,
-// another thread wanted the CPU, and from then on a wait yields as soon as it finds
-// nothing. Yields that let nobody else run (the preemption was a passing thread, a timer,
-// a kernel worker) end it after a few, so a thread that has its CPU to itself spins again
-// (a yield costs a round trip a system call).
+// A spinning wait on a small machine watches whether it shares its CPU (cpu_share.hpp).
 bool socket_base::spin_may_share() const noexcept
 {
     return m_options.idle == ZMX_IDLE_SPIN && !m_sync && spin_idle_yields();
-}
-
-void socket_base::note_cpu_sharing() noexcept
-{
-    const std::int64_t tick = coarse_tick();
-    if (tick == m_share_tick) return;
-    m_share_tick = tick;
-    rusage ru{};
-    if (::getrusage(RUSAGE_THREAD, &ru) != 0) return;
-    if (m_preemptions >= 0 && ru.ru_nivcsw > m_preemptions && !m_cpu_shared) {
-        m_cpu_shared = true;
-        m_quick_yields = 0;
-    }
-    m_preemptions = ru.ru_nivcsw;
-}
-
-void socket_base::shared_cpu_yield() noexcept
-{
-    // A yield that let another thread run counts as an involuntary switch of ours. The
-    // time a yield takes does not tell: two idle spinners on one CPU hand it back and
-    // forth within a microsecond or two, and must go on doing so.
-    ::sched_yield();
-    rusage ru{};
-    if (::getrusage(RUSAGE_THREAD, &ru) != 0) {
-        m_cpu_shared = false;
-        return;
-    }
-    if (ru.ru_nivcsw != m_preemptions) {
-        m_quick_yields = 0;
-    } else if (++m_quick_yields >= shared_quick_yields) {
-        m_cpu_shared = false;
-    }
-    m_preemptions = ru.ru_nivcsw;
 }
 
 template <typename Op>
@@ -497,7 +444,7 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
         spin_us = -1; // forever
         if (spin_idle_yields()) yield_us = spin_idle_yield_us; // the yield starts this late
         share_aware = spin_may_share();
-        if (share_aware) note_cpu_sharing();
+        if (share_aware) m_cpu_share.note();
     } else if (m_options.idle == ZMX_IDLE_BACKOFF) {
         if (m_options.spin_us < 0) spin_us = backoff_spin_us;
         yield_us = backoff_yield_us;
@@ -554,12 +501,12 @@ int socket_base::wait_loop(int timeout_ms, Op&& op, bool receiving) noexcept
             }
             // A long wait looks again now and then (once a tick at most): the other
             // thread may have come or gone meanwhile.
-            if (share_aware && (i & 63) == 0) note_cpu_sharing();
-            if (share_aware && m_cpu_shared) {
+            if (share_aware && (i & 63) == 0) m_cpu_share.note();
+            if (share_aware && m_cpu_share.shared()) {
                 // A yield may last the other thread's time slice: RCVTIMEO / SNDTIMEO
                 // can end that much late on a shared CPU.
                 if (deadline != INT64_MAX && now_ns() >= deadline) break;
-                shared_cpu_yield();
+                m_cpu_share.yield();
             } else if ((i & 63) == 0) {
                 const std::int64_t t = now_ns();
                 if (t >= deadline || t >= spin_end) break;
@@ -778,10 +725,10 @@ int socket_base::recv(msg& m, int flags) noexcept
 int socket_base::recv_more_tries(msg& m, int rc, bool will_wait) noexcept
 {
     if (rc == EAGAIN && will_wait && spin_may_share()) {
-        // Caught up: on a CPU another thread wants, hand it over now (note_cpu_sharing).
-        note_cpu_sharing();
-        if (m_cpu_shared) {
-            shared_cpu_yield();
+        // Caught up: on a CPU another thread wants, hand it over now (cpu_share.hpp).
+        m_cpu_share.note();
+        if (m_cpu_share.shared()) {
+            m_cpu_share.yield();
             rc = xrecv(m);
         }
     }

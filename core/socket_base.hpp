@@ -40,6 +40,7 @@
 
 #include "catch_up.hpp"
 #include "claim.hpp"
+#include "cpu_share.hpp"
 #include "io_core.hpp"
 #include "mailbox.hpp"
 #include "monitor.hpp"
@@ -210,8 +211,6 @@ private:
     // another thread: thread-safe types), or 0.
     [[nodiscard]] int wait_interrupted() const noexcept;
     [[nodiscard]] bool spin_may_share() const noexcept;
-    void note_cpu_sharing() noexcept;
-    void shared_cpu_yield() noexcept;
     // True when a blocking call of this socket polls before it sleeps.
     [[nodiscard]] bool polls_first() const noexcept;
     // recv's slow part: the engines' turn after an empty first try, and the wait.
@@ -258,12 +257,9 @@ private:
     bool m_want_turn = false;          // the pattern asks for an engine turn after this send
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;
-    // ZMX_IDLE_SPIN on a small machine (note_cpu_sharing): the thread was preempted
-    // lately, so another thread wants its CPU; a wait then yields at once, not spins.
-    bool m_cpu_shared = false;
-    unsigned m_quick_yields = 0;   // yields in a row that gave the CPU to nobody
-    std::int64_t m_share_tick = 0; // coarse_tick() at the last look at the preemptions
-    long m_preemptions = -1;       // this thread's involuntary switches then
+    // ZMX_IDLE_SPIN on a small machine: whether another thread wants the CPU of the
+    // thread that waits here; a wait then yields at once, not spins (cpu_share.hpp).
+    cpu_share m_cpu_share;
     catch_up_delay m_catch_up;    // receive side of wait_loop
     std::uint64_t m_received = 0; // frames received, for m_catch_up
     int m_engine_pipes = 0; // attached pipes whose peer is an engine (tcp, ipc, ...)

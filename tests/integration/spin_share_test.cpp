@@ -9,6 +9,7 @@
 // median exchange is about 0.1 ms with the yield and a time slice without it
 // (ZMX_SPIN_YIELD=0 makes this test fail: checked). A spinner that has seen it shares its
 // CPU yields as soon as it finds nothing (note_cpu_sharing): about 2 us.
+#include "net_util.hpp"
 #include "test_util.hpp"
 
 #include <pthread.h>
@@ -107,6 +108,51 @@ TEST(SpinShare, ASpinnerThatSharesItsCpuYieldsAsSoonAsItFindsNothing) {
   // now and then above 25 us, when a quick yield counted as one that gave the CPU to
   // nobody; 2-3 us since shared_cpu_yield looks at the involuntary switches instead).
   EXPECT_LT(us[us.size() * 9 / 10], 25.0) << "the spinner left the shared mode while the other still ran";
+}
+
+// Spinning I/O cores too (ZMX_CTX_IDLE): over tcp, the application's two threads pinned
+// to the two CPUs and the I/O core's thread between them make three spinners on two CPUs.
+// Each hop of a message waited for a time slice (median 4 ms) until an idle I/O core
+// handed its CPU over like a socket's wait (cpu_share.hpp): about 25 us.
+TEST(SpinShare, ASpinningIoCoreHandsItsCpuOverWhenItHasNothingToDo) {
+  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
+  context ctx;
+  ASSERT_EQ(0, zmq_ctx_set(ctx, ZMX_CTX_IDLE, ZMX_IDLE_SPIN));
+  sock driver(ctx, ZMQ_PAIR);
+  sock echo(ctx, ZMQ_PAIR);
+  ASSERT_TRUE(driver);
+  ASSERT_TRUE(echo);
+  for (void* s : {driver.get(), echo.get()}) {
+    configure_for_test(s, 10000);
+    ASSERT_EQ(0, set_int(s, ZMX_IDLE, ZMX_IDLE_SPIN));
+  }
+  ASSERT_EQ(0, zmq_bind(echo, "tcp://127.0.0.1:*"));
+  ASSERT_EQ(0, zmq_connect(driver, last_endpoint(echo).c_str()));
+  constexpr int rounds = 300;
+  std::atomic<bool> pinned_ok{true};
+  std::thread t([&] {
+    if (!pin_to(0)) pinned_ok = false;
+    for (int k = 0; k < rounds; ++k) {
+      auto m = recv_str(echo);
+      if (!m || send_str(echo, *m) < 0) return;
+    }
+  });
+  std::vector<double> us;
+  bool ok = pin_to(1);
+  EXPECT_TRUE(ok) << "could not pin the driver to CPU 1";
+  for (int k = 0; ok && k < rounds; ++k) {
+    const std::string m = std::to_string(k);
+    const auto t0 = std::chrono::steady_clock::now();
+    ok = send_str(driver, m) == static_cast<int>(m.size()) && recv_str(driver) == std::optional<std::string>(m);
+    EXPECT_TRUE(ok) << "round " << k;
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  t.join();
+  ASSERT_TRUE(pinned_ok.load());
+  ASSERT_TRUE(ok);
+  std::sort(us.begin(), us.end());
+  std::printf("round trip median %.1f us, p90 %.1f us\n", us[us.size() / 2], us[us.size() * 9 / 10]);
+  EXPECT_LT(us[us.size() / 2], 1000.0) << "a spinning I/O core kept the CPU from the threads with work";
 }
 
 }  // namespace
