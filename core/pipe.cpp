@@ -1,5 +1,6 @@
 #include "pipe.hpp"
 
+#include <cstring>
 #include <new>
 
 namespace zmx::core {
@@ -42,6 +43,14 @@ void pipe_shared::set_byte_limit(int side, std::int64_t bytes) noexcept
     // The reader publishes at least every 64 messages, so a writer held by the byte
     // limit learns of room while the queue still has some (not only once it runs dry).
     if (bytes > 0 && m_end[1 - side].m_read_batch > 64) m_end[1 - side].m_read_batch = 64;
+}
+
+void pipe_shared::set_conflate(int side) noexcept
+{
+    // Not set_hwm: the reader's batch is the reader's (it may be reading). With a limit
+    // of one, its reports when the queue runs dry are what the writer needs.
+    m_dir[side].hwm.store(1, std::memory_order_relaxed);
+    m_end[1 - side].m_conflate_in.store(true, std::memory_order_release);
 }
 
 void pipe_shared::release() noexcept
@@ -118,7 +127,88 @@ bool pipe::peer_discards() const noexcept
     return m_shared->m_dir[1 - m_side].discard.load(std::memory_order_acquire);
 }
 
+// A conflating direction's reader: the queue first (it holds at most one message, the
+// limit being one), then the latest slot. While a newer message waits in the slot, what
+// the queue holds is stale and goes unread (whole messages only: frames of a message are
+// published together). The sleep handshake covers the slot too: the reader raises its
+// flag and fences before it looks at the slot; the writer fills the slot, fences, then
+// looks at the flag.
+msg* pipe::peek_conflated(bool may_sleep, msg* through) noexcept
+{
+    auto& d = m_shared->m_dir[1 - m_side];
+    auto& q = d.queue;
+    // With a limit of one message the writer must hear of each read at once (read()
+    // reports every m_read_batch messages); the batch is this end's, set here on its
+    // own thread.
+    m_read_batch = 1;
+    bool dropping = false; // inside a stale message being dropped
+    for (;;) {
+        msg* m = q.front();
+        if (m != nullptr) {
+            if (m->is_delimiter()) {
+                q.pop();
+                m_in_done = true;
+                m_peer_ended = true;
+                return nullptr;
+            }
+            // Stale: older than a latest message delivered already (the writer filled the
+            // slot while this one, published just before, was not yet seen), or than one
+            // waiting in the slot now.
+            if (dropping || (!m_reading_message && (m_msgs_read < m_stale_before ||
+                                                    d.latest.load(std::memory_order_acquire) != nullptr))) {
+                msg stale;
+                std::memcpy(static_cast<void*>(&stale), m, sizeof(msg));
+                q.pop();
+                m_bytes_read += stale.size();
+                dropping = stale.more();
+                if (!dropping) ++m_msgs_read;
+                (void)stale.close();
+                continue;
+            }
+            return m;
+        }
+        if (dropping) return nullptr; // cannot happen: a message is published whole
+        publish_reads(true);
+        if (take_latest(through)) return through;
+        if (!may_sleep) return nullptr;
+        if (q.prepare_sleep()) {
+            if (d.latest.load(std::memory_order_acquire) == nullptr) return nullptr;
+            q.cancel_sleep();
+        }
+    }
+}
+
+bool pipe::take_latest(msg* through) noexcept
+{
+    auto* box = m_shared->m_dir[1 - m_side].latest.exchange(nullptr, std::memory_order_acq_rel);
+    if (box == nullptr) return false;
+    std::memcpy(static_cast<void*>(through), &box->m, sizeof(msg)); // moved out: one whole frame
+    m_stale_before = box->after;
+    delete box;
+    if (through == &m_stash) m_stashed = true;
+    return true;
+}
+
 // ---- writing ----
+
+bool pipe::write_latest(msg& m) noexcept
+{
+    if (m_terminated || m_in_message || m.more()) return false;
+    auto* box = new (std::nothrow) pipe_shared::latest_msg;
+    if (box == nullptr) return false;
+    std::memcpy(static_cast<void*>(&box->m), &m, sizeof(msg));
+    box->after = m_msgs_written;
+    m.init();
+    auto& d = m_shared->m_dir[m_side];
+    if (auto* old = d.latest.exchange(box, std::memory_order_acq_rel); old != nullptr) {
+        (void)old->m.close(); // never read: a newer one replaces it
+        delete old;
+    }
+    ++t_pipe_writes.queued; // a direct socket's engines get a turn for it
+    full_fence();           // the slot before the reader's flag (see peek_conflated)
+    if (d.queue.consumer_sleeping_after_fence()) notify_peer(command::activate_read);
+    return true;
+}
 
 void pipe::rollback() noexcept
 {
@@ -147,6 +237,14 @@ void pipe::terminate(bool discard, int linger_ms) noexcept
     rollback();
     m_terminated = true;
     auto& d = m_shared->m_dir[m_side];
+    if (auto* box = d.latest.exchange(nullptr, std::memory_order_acq_rel); box != nullptr) {
+        // The newest message goes before the delimiter (the reader may be gone by now,
+        // and then the queue frees it with the rest).
+        msg last;
+        std::memcpy(static_cast<void*>(&last), &box->m, sizeof(msg));
+        delete box;
+        if (!d.queue.write(last)) (void)last.close();
+    }
     d.linger_ms.store(linger_ms, std::memory_order_relaxed); // published by the release below
     if (discard) d.discard.store(true, std::memory_order_release);
     msg delim;

@@ -21,6 +21,13 @@
 // writer at its limit announces it is waiting (writer_waiting) and re-checks; the
 // reader, after publishing, rings the writer if it was waiting (Dekker pair with
 // seq_cst on msgs_read / writer_waiting).
+//
+// Conflation (ZMQ_CONFLATE on a PUB's sending side, set_conflate): the direction's limit
+// is one message, and a one-frame message that finds no room (or a newer one waiting)
+// replaces the message in the direction's `latest` slot instead of being dropped. The
+// reader reads the queue, then the slot; while the slot is full what the queue holds is
+// older and is dropped unread. A subscriber that falls behind thus gets the newest
+// message when it catches up, as with libzmq's conflating pipes.
 #pragma once
 
 #include <atomic>
@@ -76,6 +83,15 @@ public:
     [[nodiscard]] bool write(msg& m) noexcept;
     // Drop the frames of an unfinished message (not yet flushed).
     void rollback() noexcept;
+    // ZMQ_CONFLATE on the sending side (pipe_shared::set_conflate): a one-frame message
+    // that finds the queue full, or a newer one already waiting, replaces the one waiting
+    // beside the queue (the "latest" slot); the reader takes it after the queue, and drops
+    // what the queue holds while a newer one waits. Never refused for room; false only
+    // when out of memory (m is then untouched). Not inside a multipart message.
+    [[nodiscard]] bool write_latest(msg& m) noexcept;
+    // A message waits in the latest slot (writer side: a new one must go there too, or it
+    // would be read before an older one).
+    [[nodiscard]] bool holds_latest() const noexcept;
     // Publish every complete message written; wakes the reader if it sleeps. Inside an
     // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
@@ -131,6 +147,11 @@ private:
     // The next frame, or nullptr. A message read through (claim_sink::read_through) is
     // made in `through`: the caller's own message (read) or this end's stash (check_read).
     msg* peek(bool may_sleep, msg* through) noexcept;
+    // peek() of a conflating direction (pipe.cpp). No read-through: a conflating
+    // direction is a socket's outbound one, whose writer end has no claim sink.
+    msg* peek_conflated(bool may_sleep, msg* through) noexcept;
+    // Takes the latest slot's message into `through`; false when the slot is empty.
+    bool take_latest(msg* through) noexcept;
     void notify_peer(command::type t) noexcept;
 
     pipe_shared* m_shared = nullptr;
@@ -156,6 +177,13 @@ private:
     bool m_terminated = false;
     bool m_in_done = false;
     bool m_peer_ended = false;
+    // The inbound direction conflates (set_conflate, by the other end's owner, maybe while
+    // this end already reads: a reader that has not seen it yet is woken by the first
+    // write_latest, which rings a sleeping reader).
+    std::atomic<bool> m_conflate_in{false};
+    // Reader of a conflating direction: queued messages before this count are older than
+    // a latest message already delivered, and are dropped unread.
+    std::uint64_t m_stale_before = 0;
 };
 
 class pipe_shared {
@@ -179,6 +207,10 @@ public:
     }
     // Bytes the direction written by `side` may hold (before traffic flows; <= 0: none).
     void set_byte_limit(int side, std::int64_t bytes) noexcept;
+    // The direction written by `side` conflates (pipe::write_latest): its limit becomes
+    // one message, and its reader keeps only the newest. By the writer's owner, before it
+    // writes (the reader may already read).
+    void set_conflate(int side) noexcept;
 
     // The routing id of end `side`'s owner, as the owner of the other end should know it
     // (its ZMQ_ROUTING_ID, or the ZMTP Identity of a remote peer; "" if none). Set once by
@@ -197,6 +229,13 @@ public:
 private:
     friend class pipe;
 
+    // A conflating direction's newest message (pipe::write_latest), with the number of
+    // messages the writer had put in the queue before it: those are all older.
+    struct latest_msg {
+        msg m;
+        std::uint64_t after;
+    };
+
     struct direction {
         msg_queue queue;
         // Reader-published count of messages read; writer reads it when at its limit.
@@ -207,6 +246,9 @@ private:
         std::atomic<int> linger_ms{-1};   // writer's linger when it ended
         alignas(cache_line) std::atomic<std::int64_t> hwm{0};
         std::atomic<std::int64_t> byte_limit{0};
+        // ZMQ_CONFLATE (set_conflate): the newest message, when it did not go into the
+        // queue; exchanged in by the writer, out by the reader.
+        std::atomic<latest_msg*> latest{nullptr};
     };
 
     pipe_shared() = default;
@@ -214,6 +256,12 @@ private:
     {
         for (pipe& e : m_end) {
             if (e.m_stashed) (void)e.m_stash.close();
+        }
+        for (direction& d : m_dir) {
+            if (latest_msg* l = d.latest.load(std::memory_order_acquire); l != nullptr) {
+                (void)l->m.close();
+                delete l;
+            }
         }
     }
 
@@ -257,6 +305,7 @@ inline msg* pipe::peek(bool may_sleep, msg* through) noexcept
         return through;
     }
     auto& q = m_shared->m_dir[1 - m_side].queue;
+    if (m_conflate_in.load(std::memory_order_relaxed)) [[unlikely]] return peek_conflated(may_sleep, through);
     msg* m = q.front();
     if (m == nullptr) {
         if (s != nullptr && !through_first && !m_reading_message && s->read_through(*through)) {
@@ -279,7 +328,13 @@ inline msg* pipe::peek(bool may_sleep, msg* through) noexcept
 
 inline bool pipe::has_queued() const noexcept
 {
-    return m_stashed || m_shared->m_dir[1 - m_side].queue.front() != nullptr;
+    auto& d = m_shared->m_dir[1 - m_side];
+    return m_stashed || d.queue.front() != nullptr || (m_conflate_in.load(std::memory_order_relaxed) && d.latest.load(std::memory_order_acquire) != nullptr);
+}
+
+inline bool pipe::holds_latest() const noexcept
+{
+    return m_shared->m_dir[m_side].latest.load(std::memory_order_acquire) != nullptr;
 }
 
 inline bool pipe::peer_has_queued() const noexcept { return m_shared->end(1 - m_side).has_queued(); }

@@ -2592,13 +2592,13 @@ public:
 
 private:
     // A PUB / XPUB that binds writes its messages once into a broadcast log, unless its
-    // options want per-subscriber sends (XPUB_MANUAL, a welcome message) or
+    // options want per-subscriber sends (XPUB_MANUAL, a welcome message, CONFLATE) or
     // ZMX_SHM_BROADCAST=0 in the environment asks for a ring per subscriber.
     static bool wants_log(socket_base& s) noexcept
     {
         if (s.type() != ZMQ_PUB && s.type() != ZMQ_XPUB) return false;
         const socket_options& o = s.options();
-        if (o.xpub_manual || !o.xpub_welcome_msg.empty()) return false;
+        if (o.xpub_manual || !o.xpub_welcome_msg.empty() || o.conflate) return false;
         const char* env = std::getenv("ZMX_SHM_BROADCAST");
         return env == nullptr || std::strcmp(env, "0") != 0;
     }

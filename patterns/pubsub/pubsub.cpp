@@ -18,6 +18,10 @@
 //   Upstream messages that are not subscriptions (a subscription is one frame) are
 //   passed on as they are, every frame.
 // - ZMQ_XPUB_WELCOME_MSG is sent to each new subscriber when it attaches.
+// - ZMQ_CONFLATE (PUB, XPUB): each subscriber's queue holds one message and the newest
+//   beside it (pipe::write_latest); a subscriber that falls behind gets the newest one-
+//   frame message when it catches up. Multipart messages go whole or not at all, as
+//   without CONFLATE (libzmq keeps one frame of them).
 // - ZMQ_XPUB_MANUAL: subscriptions are not applied; every one (and every cancel) goes to
 //   the application, which decides: ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE on the XPUB apply to
 //   the subscriber whose subscription message it received last. With
@@ -81,6 +85,9 @@ protected:
             return;
         }
         m_fq.attach(p);
+        // ZMQ_CONFLATE: a subscriber that cannot keep up gets the newest message, not a
+        // backlog and not nothing (pipe::write_latest).
+        if (m_options.conflate && p.log_id == 0) p.shared().set_conflate(p.side());
         if (p.log_id != 0) {
             for (core::pipe* l : m_logs) {
                 if (l->log_id == p.log_id) p.via = l;
@@ -175,15 +182,17 @@ protected:
             read_upstream(true);
             // A single-frame message for one target that takes everything (a broadcast
             // log serving every subscriber, or the only subscriber): no target list.
-            if (!m.more() && !m_options.invert_matching && !manual() && everyone_subscribed() &&
+            if (!m.more() && !m_options.invert_matching && !manual() && !m_options.conflate && everyone_subscribed() &&
                 m_all_targets.size() == 1) {
                 return send_to_one(*m_all_targets.front(), m);
             }
+            m_conflate_now = m_options.conflate && !m.more();
             if (const int rc = choose(m); rc != 0) return rc;
             if (manual() && m_options.xpub_send_last_pipe && m_last_pipe != nullptr) {
                 // LAST_VALUE: this message is for the subscriber just heard from only.
                 core::pipe* only = m_last_pipe;
                 std::erase_if(m_matching, [only](core::pipe* x) { return x != only; });
+                std::erase_if(m_latest, [only](core::pipe* x) { return x != only; });
                 m_last_pipe = nullptr;
             }
         }
@@ -195,6 +204,16 @@ protected:
         std::size_t took = 0;
         const std::uint64_t queued_before = core::t_pipe_writes.queued;
         const std::uint64_t flush_mark = ++m_epoch; // a log written for several subscribers: flushed once
+        // CONFLATE: the subscribers whose queue is full (or holds an older latest) get a
+        // copy as their latest message (keep_writable chose them).
+        if (!more) {
+            for (core::pipe* p : m_latest) {
+                core::msg c;
+                c.init();
+                if (c.copy(m) == 0 && !p->write_latest(c)) (void)c.close();
+            }
+            m_latest.clear();
+        }
         for (std::size_t i = 0; i < m_matching.size(); ++i) {
             core::pipe* p = m_matching[i];
             core::msg out;
@@ -362,6 +381,23 @@ private:
     // for the log.)
     int keep_writable() noexcept
     {
+        if (m_conflate_now) {
+            // CONFLATE (one-frame messages): never refused, never waited for. A full
+            // subscriber, or one with a latest message already waiting, gets this one as
+            // its latest instead (in xsend, after choose); NODROP does not apply.
+            m_latest.clear();
+            std::erase_if(m_matching, [this](core::pipe* p) {
+                if (p->via != nullptr) return !p->via->check_write(false); // on a log: as without
+                if (!p->holds_latest() && p->check_write(false)) return false;
+                try {
+                    m_latest.push_back(p);
+                } catch (...) {
+                    // out of memory: this subscriber loses this message
+                }
+                return true;
+            });
+            return 0;
+        }
         if (m_options.xpub_nodrop) {
             for (core::pipe* p : m_matching) {
                 if (!(p->via != nullptr ? p->via : p)->check_write(may_sleep())) {
@@ -520,6 +556,8 @@ private:
     pipe_trie m_requested;                // manual mode: what each subscriber asked for
     core::pipe* m_last_pipe = nullptr;    // manual mode: whom ZMQ_SUBSCRIBE applies to
     bool m_more = false;                // inside a multipart message
+    bool m_conflate_now = false;        // this message conflates (CONFLATE, one frame)
+    std::vector<core::pipe*> m_latest;  // its subscribers that get it as their latest
     std::vector<core::pipe*> m_welcome_later; // attached mid-message, on a log (xattach_pipe)
     core::pipe* m_data_from = nullptr;  // inside a multipart data message from this subscriber
 };

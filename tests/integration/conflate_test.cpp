@@ -1,7 +1,16 @@
 // ZMQ_CONFLATE on the receiving side: a PULL or SUB with CONFLATE hands out only the
 // newest message that has arrived; what came before it is gone. A socket without the
 // option keeps everything.
+//
+// On the sending side (PUB, XPUB): a subscriber that cannot keep up gets the newest
+// message when it catches up, not a backlog and not nothing (without CONFLATE a full
+// subscriber's messages are dropped, the last ones too). Each subscriber's queue holds at
+// most one message, plus the newest waiting beside it (pipe::write_latest), and while a
+// newer one waits the older is not delivered.
 #include "net_util.hpp"
+#include "transport_fixture.hpp"
+
+#include <vector>
 
 namespace {
 
@@ -66,5 +75,132 @@ TEST_F(Conflate, SubOverTcpEndsOnTheLastValue) {
   zmq_close(sub);
   zmq_close(pub);
 }
+
+// ---- sending side ----
+
+class PubConflate : public transport_fixture {
+ protected:
+  PubConflate() : transport_fixture("pub-conflate") {}
+
+  // A PUB with CONFLATE (set before or after bind) and a SUB of everything that has
+  // received a first message (the subscription is in).
+  void connect(void* pub, void* sub, bool after_bind = false) {
+    if (!after_bind) {
+      ASSERT_EQ(0, set_int(pub, ZMQ_CONFLATE, 1));
+    }
+    // Small buffers all the way, so that a SUB that stops reading pushes back at once.
+    ASSERT_EQ(0, set_int(pub, ZMQ_SNDBUF, 4096));
+    ASSERT_EQ(0, set_int(pub, ZMX_SHM_SIZE, 4096));
+    ASSERT_EQ(0, set_int(sub, ZMQ_RCVBUF, 4096));
+    ASSERT_EQ(0, set_int(sub, ZMQ_RCVHWM, 1));
+    const std::string ep = bind(pub);
+    ASSERT_FALSE(ep.empty());
+    if (after_bind) {
+      ASSERT_EQ(0, set_int(pub, ZMQ_CONFLATE, 1));
+    }
+    ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+    ASSERT_EQ(0, zmq_connect(sub, ep.c_str()));
+    std::optional<std::string> got;
+    const auto deadline = clock_type::now() + std::chrono::milliseconds(wait_ms);
+    while (!got && clock_type::now() < deadline) {
+      ASSERT_EQ(5, send_str(pub, "probe"));
+      got = recv_str_within(sub, 20);
+    }
+    ASSERT_TRUE(got.has_value()) << "the subscription never arrived";
+    while (recv_str(sub, ZMQ_DONTWAIT).has_value()) {
+    }
+  }
+
+  // The PUB sends n numbered messages while the SUB reads nothing; then the SUB reads
+  // until the last one. Each value must be newer than the one before, and the last one
+  // must come. Returns how many arrived (0 after a failure).
+  int stall_then_drain(void* pub, void* sub, int n) {
+    for (int i = 0; i < n; ++i) {
+      if (send_str(pub, "v" + std::to_string(i)) <= 0) {
+        ADD_FAILURE() << "send " << i << ": " << zmq_strerror(zmq_errno());
+        return 0;
+      }
+    }
+    int received = 0;
+    int last = -1;
+    while (last < n - 1) {
+      auto v = recv_str_within(sub, wait_ms);
+      if (!v) {
+        ADD_FAILURE() << "the newest value never came; the last one received was " << last;
+        return 0;
+      }
+      if (*v == "probe") continue;
+      const int k = std::stoi(v->substr(1));
+      if (k <= last) {
+        ADD_FAILURE() << "v" << k << " after v" << last;
+        return 0;
+      }
+      last = k;
+      ++received;
+    }
+    return received;
+  }
+};
+
+TEST_P(PubConflate, ASubscriberThatFellBehindGetsTheNewestValue) {
+  ZMX_OPEN(pub, ZMQ_PUB);
+  ZMX_OPEN(sub, ZMQ_SUB);
+  connect(pub, sub);
+  constexpr int n = 20000;
+  const int received = stall_then_drain(pub, sub, n);
+  ASSERT_GT(received, 0);
+  EXPECT_LT(received, n) << "nothing was conflated: the test did not stall the subscriber";
+  EXPECT_FALSE(recv_str(sub, ZMQ_DONTWAIT).has_value()) << "something came after the newest value";
+}
+
+TEST_P(PubConflate, SetAfterBindItAppliesToSubscribersThatConnectLater) {
+  ZMX_OPEN(pub, ZMQ_PUB);
+  ZMX_OPEN(sub, ZMQ_SUB);
+  connect(pub, sub, true);
+  constexpr int n = 20000;
+  const int received = stall_then_drain(pub, sub, n);
+  ASSERT_GT(received, 0);
+  EXPECT_LT(received, n);
+}
+
+// In process the SUB reads the PUB's queue itself: nothing between them buffers, so what
+// it gets after it stalled is the newest value alone.
+TEST_P(PubConflate, InProcessOnlyTheNewestIsDelivered) {
+  if (GetParam() != transport::inproc) GTEST_SKIP() << "inproc only";
+  ZMX_OPEN(pub, ZMQ_PUB);
+  ZMX_OPEN(sub, ZMQ_SUB);
+  connect(pub, sub);
+  for (int i = 0; i < 1000; ++i) ASSERT_GT(send_str(pub, "v" + std::to_string(i)), 0);
+  EXPECT_EQ("v999", recv_str_within(sub, wait_ms).value_or("<none>"));
+  EXPECT_FALSE(recv_str(sub, ZMQ_DONTWAIT).has_value());
+}
+
+// CONFLATE keeps messages of one frame: a multipart message goes whole, or (its
+// subscriber full) not at all, never in part. A subscriber that keeps up gets them all.
+TEST_P(PubConflate, MultipartMessagesArriveWholeOrNotAtAll) {
+  ZMX_OPEN(pub, ZMQ_PUB);
+  ZMX_OPEN(sub, ZMQ_SUB);
+  connect(pub, sub);
+  using frames = std::vector<std::string>;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_GE(zmq_send(pub, "head", 4, ZMQ_SNDMORE), 0);
+    ASSERT_GE(zmq_send(pub, "tail", 4, 0), 0);
+    EXPECT_EQ((frames{"head", "tail"}), recv_multipart(sub).value_or(frames{})) << i;
+  }
+  for (int i = 0; i < 5000; ++i) {  // the subscriber reads nothing meanwhile
+    ASSERT_GE(zmq_send(pub, "head", 4, ZMQ_SNDMORE), 0);
+    ASSERT_GE(zmq_send(pub, "tail", 4, 0), 0);
+  }
+  ASSERT_GT(send_str(pub, "the end"), 0);
+  for (;;) {
+    auto parts = recv_multipart(sub);
+    ASSERT_TRUE(parts.has_value()) << "\"the end\" never came";
+    if (*parts == frames{"the end"}) break;
+    ASSERT_EQ((frames{"head", "tail"}), *parts);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, PubConflate,
+                         ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace

@@ -498,6 +498,137 @@ TEST_F(pipe_fixture, spinning_reader_is_never_woken)
     EXPECT_TRUE(recv(1, 1));
 }
 
+// ---- conflation (set_conflate, write_latest) ----
+
+TEST_F(pipe_fixture, conflating_direction_keeps_one_queued_and_the_newest)
+{
+    p->set_conflate(0);
+    release_count rc;
+    EXPECT_TRUE(w().check_write());
+    send(1, 8);
+    w().flush();
+    EXPECT_FALSE(w().check_write(false)) << "the limit is one message";
+    EXPECT_FALSE(w().holds_latest());
+    msg older = make_counted(rc, false);
+    ASSERT_TRUE(w().write_latest(older));
+    EXPECT_TRUE(w().holds_latest());
+    msg newest = make_frame(3, 8, false);
+    ASSERT_TRUE(w().write_latest(newest));
+    EXPECT_EQ(rc.frees, 1) << "the older latest is released when replaced";
+    // While a newer message waits, the queued one is stale and goes unread.
+    EXPECT_TRUE(recv(3, 8));
+    EXPECT_FALSE(w().holds_latest());
+    msg m;
+    EXPECT_FALSE(r().read(m));
+    // The queue has room again: the writer hears of the read at once.
+    EXPECT_TRUE(w().check_write(false));
+}
+
+TEST_F(pipe_fixture, conflating_reader_takes_the_queue_then_the_latest)
+{
+    p->set_conflate(0);
+    msg m;
+    EXPECT_FALSE(r().read(m)); // asleep: asked to be woken
+    (void)take(1);
+    msg a = make_frame(1, 8, false);
+    ASSERT_TRUE(w().write_latest(a));
+    auto cmds = take(1);
+    EXPECT_EQ(count(cmds, command::activate_read), 1) << "a sleeping reader is woken for the latest";
+    EXPECT_TRUE(r().check_read());
+    EXPECT_TRUE(recv(1, 8));
+    EXPECT_FALSE(r().read(m));
+    // A spinning reader is not woken, and still finds it.
+    EXPECT_FALSE(r().check_read(false));
+    (void)take(1);
+    msg b = make_frame(2, 8, false);
+    ASSERT_TRUE(w().write_latest(b));
+    EXPECT_TRUE(r().has_queued());
+    EXPECT_TRUE(recv(2, 8));
+}
+
+TEST_F(pipe_fixture, write_latest_refuses_frames_of_a_multipart_message)
+{
+    p->set_conflate(0);
+    msg more = make_frame(1, 8, true);
+    EXPECT_FALSE(w().write_latest(more));
+    EXPECT_EQ(more.size(), 8u) << "untouched when refused";
+    ASSERT_TRUE(w().write(more));
+    msg single = make_frame(2, 8, false);
+    EXPECT_FALSE(w().write_latest(single)) << "inside a message";
+    ASSERT_TRUE(w().write(single));
+    w().flush();
+    EXPECT_TRUE(recv(1, 8, true));
+    EXPECT_TRUE(recv(2, 8));
+}
+
+TEST_F(pipe_fixture, terminate_delivers_the_latest_before_the_end)
+{
+    p->set_conflate(0);
+    send(1, 8);
+    w().flush();
+    msg latest = make_frame(2, 8, false);
+    ASSERT_TRUE(w().write_latest(latest));
+    w().terminate(false);
+    (void)take(1);
+    EXPECT_TRUE(recv(1, 8)); // the slot was emptied into the queue: both are read
+    EXPECT_TRUE(recv(2, 8));
+    msg m;
+    EXPECT_FALSE(r().read(m));
+    EXPECT_TRUE(r().in_done());
+}
+
+// Two threads, as a PUB and a subscriber's engine: the writer writes to the queue while
+// it has room and no latest waits, else as the latest; the reader spins. Values come in
+// increasing order, and the last one always arrives.
+TEST_F(pipe_fixture, conflating_across_threads_keeps_order_and_ends_on_the_newest)
+{
+    p->set_conflate(0);
+    constexpr std::uint64_t n = 200000;
+    std::thread writer([this] {
+        for (std::uint64_t k = 1; k <= n; ++k) {
+            msg m;
+            ASSERT_EQ(m.init_size(sizeof k), 0);
+            std::memcpy(m.data(), &k, sizeof k);
+            if (!w().holds_latest() && w().check_write(false)) {
+                ASSERT_TRUE(w().write(m));
+                w().flush();
+            } else {
+                ASSERT_TRUE(w().write_latest(m));
+            }
+        }
+    });
+    std::uint64_t last = 0;
+    std::uint64_t got = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (last < n && std::chrono::steady_clock::now() < deadline) {
+        msg m;
+        if (!r().read(m, false)) continue;
+        std::uint64_t k = 0;
+        ASSERT_EQ(m.size(), sizeof k);
+        std::memcpy(&k, m.data(), sizeof k);
+        (void)m.close();
+        ASSERT_GT(k, last);
+        last = k;
+        ++got;
+    }
+    writer.join();
+    EXPECT_EQ(last, n) << "the newest value never arrived";
+    EXPECT_GT(got, 0u);
+}
+
+TEST_F(pipe_fixture, a_latest_never_read_is_released_with_the_pipe)
+{
+    p->set_conflate(0);
+    release_count rc;
+    msg latest = make_counted(rc, false);
+    ASSERT_TRUE(w().write_latest(latest));
+    (void)take(1);
+    p->release();
+    p->release();
+    p = nullptr;
+    EXPECT_EQ(rc.frees, 1);
+}
+
 // ---- termination ----
 
 TEST_F(pipe_fixture, terminate_delivers_pending_messages_then_the_end)
