@@ -92,6 +92,8 @@ public:
     // A message waits in the latest slot (writer side: a new one must go there too, or it
     // would be read before an older one).
     [[nodiscard]] bool holds_latest() const noexcept;
+    // This end's outbound direction conflates (its owner set it: writer side only).
+    [[nodiscard]] bool conflates_out() const noexcept;
     // Publish every complete message written; wakes the reader if it sleeps. Inside an
     // unfinished message it does nothing (the message's last frame publishes).
     void flush() noexcept;
@@ -330,6 +332,11 @@ inline bool pipe::has_queued() const noexcept
 {
     auto& d = m_shared->m_dir[1 - m_side];
     return m_stashed || d.queue.front() != nullptr || (m_conflate_in.load(std::memory_order_relaxed) && d.latest.load(std::memory_order_acquire) != nullptr);
+}
+
+inline bool pipe::conflates_out() const noexcept
+{
+    return m_shared->end(1 - m_side).m_conflate_in.load(std::memory_order_relaxed);
 }
 
 inline bool pipe::holds_latest() const noexcept

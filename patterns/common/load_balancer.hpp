@@ -5,6 +5,11 @@
 //
 // Pipes [0, m_active) may have room; the others hit their HWM and come back on
 // xwrite_activated. Owner: the socket's thread.
+//
+// ZMQ_CONFLATE (PUSH, DEALER: the socket passes its option to attach, send and has_out):
+// each pipe conflates (pipe::write_latest), and a one-frame message goes to the next pipe
+// in turn whether it has room or not, as that pipe's latest message when it has none.
+// The send never waits (while there is a peer). Multipart messages keep the HWM rules.
 #pragma once
 
 #include <cerrno>
@@ -18,8 +23,9 @@ namespace zmx::patterns {
 
 class load_balancer {
 public:
-    void attach(core::pipe& p) noexcept
+    void attach(core::pipe& p, bool conflate = false) noexcept
     {
+        if (conflate) p.shared().set_conflate(p.side());
         p.slot_out = static_cast<std::uint32_t>(m_pipes.size());
         m_pipes.push_back(&p);
         activated(p);
@@ -52,8 +58,11 @@ public:
     // Sends one frame. Returns 0 (m consumed), EAGAIN (m untouched) or ENOMEM. A spinning
     // caller (may_sleep false) re-checks the pipes that were full, since no notification
     // is coming for them.
-    int send(core::msg& m, bool may_sleep, core::pipe** to = nullptr) noexcept
+    int send(core::msg& m, bool may_sleep, core::pipe** to = nullptr, bool conflate = false) noexcept
     {
+        if (conflate && !m.more() && !m_more && !m_dropping && !m_pipes.empty()) [[unlikely]] {
+            return send_latest(m, to);
+        }
         if (!may_sleep && m_active < m_pipes.size() && !m_more && !m_dropping) {
             for (std::size_t i = m_active; i < m_pipes.size(); ++i) {
                 if (m_pipes[i]->check_write(false)) activated(*m_pipes[i]);
@@ -80,9 +89,9 @@ public:
         return EAGAIN;
     }
 
-    bool has_out() noexcept
+    bool has_out(bool conflate = false) noexcept
     {
-        if (m_more) return true;
+        if (m_more || (conflate && !m_pipes.empty())) return true;
         while (m_active > 0) {
             if (m_current >= m_active) m_current = 0;
             if (m_pipes[m_current]->check_write()) return true;
@@ -95,6 +104,23 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return m_pipes.size(); }
 
 private:
+    // CONFLATE: the next pipe in turn takes m, queued when it has room and no latest
+    // waits, else as its latest. A pipe attached before CONFLATE was set does not
+    // conflate: it is skipped when full, as without.
+    int send_latest(core::msg& m, core::pipe** to) noexcept
+    {
+        for (std::size_t tries = 0; tries < m_pipes.size(); ++tries) {
+            if (m_current >= m_pipes.size()) m_current = 0;
+            core::pipe* p = m_pipes[m_current++];
+            if (!p->holds_latest() && p->check_write(false)) return write_to(*p, m, to);
+            if (!p->conflates_out()) continue;
+            if (!p->write_latest(m)) return ENOMEM;
+            if (to != nullptr) *to = p;
+            return 0;
+        }
+        return EAGAIN;
+    }
+
     int write_to(core::pipe& p, core::msg& m, core::pipe** to) noexcept
     {
         const bool more = m.more();

@@ -15,11 +15,11 @@ public:
     using socket_base::socket_base;
 
 protected:
-    void xattach_pipe(core::pipe& p) noexcept override { m_lb.attach(p); }
+    void xattach_pipe(core::pipe& p) noexcept override { m_lb.attach(p, m_options.conflate); }
     void xpipe_terminated(core::pipe& p) noexcept override { m_lb.terminated(p); }
     void xwrite_activated(core::pipe& p) noexcept override { m_lb.activated(p); }
-    int xsend(core::msg& m) noexcept override { return m_lb.send(m, may_sleep()); }
-    bool xhas_out() noexcept override { return m_lb.has_out(); }
+    int xsend(core::msg& m) noexcept override { return m_lb.send(m, may_sleep(), nullptr, m_options.conflate); }
+    bool xhas_out() noexcept override { return m_lb.has_out(m_options.conflate); }
 
 private:
     load_balancer m_lb;

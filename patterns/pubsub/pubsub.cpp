@@ -389,6 +389,7 @@ private:
             std::erase_if(m_matching, [this](core::pipe* p) {
                 if (p->via != nullptr) return !p->via->check_write(false); // on a log: as without
                 if (!p->holds_latest() && p->check_write(false)) return false;
+                if (!p->conflates_out()) return true; // attached before CONFLATE was set: dropped
                 try {
                     m_latest.push_back(p);
                 } catch (...) {

@@ -52,7 +52,7 @@ protected:
     {
         if (m_options.probe_router) probe(p);
         m_fq.attach(p);
-        m_lb.attach(p);
+        m_lb.attach(p, conflating());
     }
     void xpipe_terminated(core::pipe& p) noexcept override
     {
@@ -61,13 +61,16 @@ protected:
     }
     void xread_activated(core::pipe& p) noexcept override { m_fq.activated(p); }
     void xwrite_activated(core::pipe& p) noexcept override { m_lb.activated(p); }
-    int xsend(core::msg& m) noexcept override { return m_lb.send(m, may_sleep()); }
+    int xsend(core::msg& m) noexcept override { return m_lb.send(m, may_sleep(), nullptr, conflating()); }
     int xrecv(core::msg& m) noexcept override { return recv_from(m, nullptr); }
     bool xhas_in() noexcept override
     {
         return m_fq.has_in(may_sleep(), [this](core::pipe& p) { pipe_ended(p); });
     }
-    bool xhas_out() noexcept override { return m_lb.has_out(); }
+    bool xhas_out() noexcept override { return m_lb.has_out(conflating()); }
+
+    // ZMQ_CONFLATE on the sending side: DEALER's (as libzmq), not REQ's.
+    [[nodiscard]] bool conflating() const noexcept { return m_options.conflate && type() == ZMQ_DEALER; }
 
     int send_to(core::msg& m, core::pipe** to) noexcept { return m_lb.send(m, may_sleep(), to); }
     int recv_from(core::msg& m, core::pipe** from) noexcept

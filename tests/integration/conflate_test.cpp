@@ -2,7 +2,7 @@
 // newest message that has arrived; what came before it is gone. A socket without the
 // option keeps everything.
 //
-// On the sending side (PUB, XPUB): a subscriber that cannot keep up gets the newest
+// On the sending side (PUB, XPUB, PUSH, DEALER): a peer that cannot keep up gets the newest
 // message when it catches up, not a backlog and not nothing (without CONFLATE a full
 // subscriber's messages are dropped, the last ones too). Each subscriber's queue holds at
 // most one message, plus the newest waiting beside it (pipe::write_latest), and while a
@@ -78,12 +78,13 @@ TEST_F(Conflate, SubOverTcpEndsOnTheLastValue) {
 
 // ---- sending side ----
 
-class PubConflate : public transport_fixture {
+class SendConflate : public transport_fixture {
  protected:
-  PubConflate() : transport_fixture("pub-conflate") {}
+  SendConflate() : transport_fixture("send-conflate") {}
 
-  // A PUB with CONFLATE (set before or after bind) and a SUB of everything that has
-  // received a first message (the subscription is in).
+  // A sender with CONFLATE (set before or after bind) and a receiver (a SUB of
+  // everything) that has received a first message (the connection, and the subscription,
+  // are in).
   void connect(void* pub, void* sub, bool after_bind = false) {
     if (!after_bind) {
       ASSERT_EQ(0, set_int(pub, ZMQ_CONFLATE, 1));
@@ -98,7 +99,9 @@ class PubConflate : public transport_fixture {
     if (after_bind) {
       ASSERT_EQ(0, set_int(pub, ZMQ_CONFLATE, 1));
     }
-    ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+    if (get_int(sub, ZMQ_TYPE) == ZMQ_SUB) {
+      ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+    }
     ASSERT_EQ(0, zmq_connect(sub, ep.c_str()));
     std::optional<std::string> got;
     const auto deadline = clock_type::now() + std::chrono::milliseconds(wait_ms);
@@ -142,7 +145,7 @@ class PubConflate : public transport_fixture {
   }
 };
 
-TEST_P(PubConflate, ASubscriberThatFellBehindGetsTheNewestValue) {
+TEST_P(SendConflate, ASubscriberThatFellBehindGetsTheNewestValue) {
   ZMX_OPEN(pub, ZMQ_PUB);
   ZMX_OPEN(sub, ZMQ_SUB);
   connect(pub, sub);
@@ -153,7 +156,7 @@ TEST_P(PubConflate, ASubscriberThatFellBehindGetsTheNewestValue) {
   EXPECT_FALSE(recv_str(sub, ZMQ_DONTWAIT).has_value()) << "something came after the newest value";
 }
 
-TEST_P(PubConflate, SetAfterBindItAppliesToSubscribersThatConnectLater) {
+TEST_P(SendConflate, SetAfterBindItAppliesToSubscribersThatConnectLater) {
   ZMX_OPEN(pub, ZMQ_PUB);
   ZMX_OPEN(sub, ZMQ_SUB);
   connect(pub, sub, true);
@@ -165,7 +168,7 @@ TEST_P(PubConflate, SetAfterBindItAppliesToSubscribersThatConnectLater) {
 
 // In process the SUB reads the PUB's queue itself: nothing between them buffers, so what
 // it gets after it stalled is the newest value alone.
-TEST_P(PubConflate, InProcessOnlyTheNewestIsDelivered) {
+TEST_P(SendConflate, InProcessOnlyTheNewestIsDelivered) {
   if (GetParam() != transport::inproc) GTEST_SKIP() << "inproc only";
   ZMX_OPEN(pub, ZMQ_PUB);
   ZMX_OPEN(sub, ZMQ_SUB);
@@ -177,7 +180,7 @@ TEST_P(PubConflate, InProcessOnlyTheNewestIsDelivered) {
 
 // CONFLATE keeps messages of one frame: a multipart message goes whole, or (its
 // subscriber full) not at all, never in part. A subscriber that keeps up gets them all.
-TEST_P(PubConflate, MultipartMessagesArriveWholeOrNotAtAll) {
+TEST_P(SendConflate, MultipartMessagesArriveWholeOrNotAtAll) {
   ZMX_OPEN(pub, ZMQ_PUB);
   ZMX_OPEN(sub, ZMQ_SUB);
   connect(pub, sub);
@@ -200,7 +203,39 @@ TEST_P(PubConflate, MultipartMessagesArriveWholeOrNotAtAll) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, PubConflate,
+// PUSH and DEALER: the same for their one peer (each peer in turn with several).
+TEST_P(SendConflate, APushPeerThatFellBehindGetsTheNewestValue) {
+  ZMX_OPEN(push, ZMQ_PUSH);
+  ZMX_OPEN(pull, ZMQ_PULL);
+  connect(push, pull);
+  constexpr int n = 20000;
+  const int received = stall_then_drain(push, pull, n);
+  ASSERT_GT(received, 0);
+  EXPECT_LT(received, n);
+}
+
+TEST_P(SendConflate, ADealerPeerThatFellBehindGetsTheNewestValue) {
+  ZMX_OPEN(dealer, ZMQ_DEALER);
+  ZMX_OPEN(peer, ZMQ_DEALER);
+  connect(dealer, peer);
+  constexpr int n = 20000;
+  const int received = stall_then_drain(dealer, peer, n);
+  ASSERT_GT(received, 0);
+  EXPECT_LT(received, n);
+}
+
+// A PUSH with CONFLATE never waits for room while it has a peer: with SNDTIMEO 0 no send
+// fails, however far behind the peer is.
+TEST_P(SendConflate, AConflatingPushNeverRefusesForRoom) {
+  ZMX_OPEN(push, ZMQ_PUSH);
+  ZMX_OPEN(pull, ZMQ_PULL);
+  connect(push, pull);
+  for (int i = 0; i < 50000; ++i) {
+    ASSERT_GT(zmq_send(push, "x", 1, ZMQ_DONTWAIT), 0) << "send " << i << ": " << zmq_strerror(zmq_errno());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, SendConflate,
                          ::testing::Values(transport::inproc, transport::tcp, transport::ipc, transport::shm), param_name);
 
 }  // namespace
