@@ -143,27 +143,27 @@ class SendConflate : public transport_fixture {
     }
     return received;
   }
+
+  // A sender of `type` whose peer stalled: the peer gets the newest value, and fewer
+  // than were sent (the test really stalled it).
+  void fell_behind_gets_the_newest(int type, int peer_type, bool after_bind = false) {
+    ZMX_OPEN(sender, type);
+    ZMX_OPEN(peer, peer_type);
+    connect(sender, peer, after_bind);
+    constexpr int n = 20000;
+    const int received = stall_then_drain(sender, peer, n);
+    ASSERT_GT(received, 0);
+    EXPECT_LT(received, n) << "nothing was conflated: the test did not stall the peer";
+    EXPECT_FALSE(recv_str(peer, ZMQ_DONTWAIT).has_value()) << "something came after the newest value";
+  }
 };
 
 TEST_P(SendConflate, ASubscriberThatFellBehindGetsTheNewestValue) {
-  ZMX_OPEN(pub, ZMQ_PUB);
-  ZMX_OPEN(sub, ZMQ_SUB);
-  connect(pub, sub);
-  constexpr int n = 20000;
-  const int received = stall_then_drain(pub, sub, n);
-  ASSERT_GT(received, 0);
-  EXPECT_LT(received, n) << "nothing was conflated: the test did not stall the subscriber";
-  EXPECT_FALSE(recv_str(sub, ZMQ_DONTWAIT).has_value()) << "something came after the newest value";
+  fell_behind_gets_the_newest(ZMQ_PUB, ZMQ_SUB);
 }
 
 TEST_P(SendConflate, SetAfterBindItAppliesToSubscribersThatConnectLater) {
-  ZMX_OPEN(pub, ZMQ_PUB);
-  ZMX_OPEN(sub, ZMQ_SUB);
-  connect(pub, sub, true);
-  constexpr int n = 20000;
-  const int received = stall_then_drain(pub, sub, n);
-  ASSERT_GT(received, 0);
-  EXPECT_LT(received, n);
+  fell_behind_gets_the_newest(ZMQ_PUB, ZMQ_SUB, true);
 }
 
 // In process the SUB reads the PUB's queue itself: nothing between them buffers, so what
@@ -204,25 +204,9 @@ TEST_P(SendConflate, MultipartMessagesArriveWholeOrNotAtAll) {
 }
 
 // PUSH and DEALER: the same for their one peer (each peer in turn with several).
-TEST_P(SendConflate, APushPeerThatFellBehindGetsTheNewestValue) {
-  ZMX_OPEN(push, ZMQ_PUSH);
-  ZMX_OPEN(pull, ZMQ_PULL);
-  connect(push, pull);
-  constexpr int n = 20000;
-  const int received = stall_then_drain(push, pull, n);
-  ASSERT_GT(received, 0);
-  EXPECT_LT(received, n);
-}
+TEST_P(SendConflate, APushPeerThatFellBehindGetsTheNewestValue) { fell_behind_gets_the_newest(ZMQ_PUSH, ZMQ_PULL); }
 
-TEST_P(SendConflate, ADealerPeerThatFellBehindGetsTheNewestValue) {
-  ZMX_OPEN(dealer, ZMQ_DEALER);
-  ZMX_OPEN(peer, ZMQ_DEALER);
-  connect(dealer, peer);
-  constexpr int n = 20000;
-  const int received = stall_then_drain(dealer, peer, n);
-  ASSERT_GT(received, 0);
-  EXPECT_LT(received, n);
-}
+TEST_P(SendConflate, ADealerPeerThatFellBehindGetsTheNewestValue) { fell_behind_gets_the_newest(ZMQ_DEALER, ZMQ_DEALER); }
 
 // A PUSH with CONFLATE never waits for room while it has a peer: with SNDTIMEO 0 no send
 // fails, however far behind the peer is.
