@@ -28,6 +28,9 @@ void pipe_shared::attach(int side, mailbox_ptr mb) noexcept
 
 void pipe_shared::set_hwm(int side, std::int64_t hwm) noexcept
 {
+    // A conflating direction keeps its limit of one (inproc sets the limits when the
+    // second socket attaches, which may be after the first set it to conflate).
+    if (m_end[1 - side].m_conflate_in.load(std::memory_order_relaxed)) hwm = 1;
     m_dir[side].hwm.store(hwm < 0 ? 0 : hwm, std::memory_order_relaxed);
     // The reader of this direction publishes progress often enough for the limit.
     // Unlimited: nobody waits on the count, publish only when the queue runs dry.
@@ -161,8 +164,9 @@ msg* pipe::peek_conflated(bool may_sleep, msg* through) noexcept
                 q.pop();
                 m_bytes_read += stale.size();
                 dropping = stale.more();
-                if (!dropping) ++m_msgs_read;
                 (void)stale.close();
+                // Counted as read, and reported like a read (a writer may wait for room).
+                if (!dropping && ++m_msgs_read - m_msgs_read_published >= m_read_batch) publish_reads();
                 continue;
             }
             return m;
@@ -180,20 +184,36 @@ msg* pipe::peek_conflated(bool may_sleep, msg* through) noexcept
 
 bool pipe::take_latest(msg* through) noexcept
 {
-    auto* box = m_shared->m_dir[1 - m_side].latest.exchange(nullptr, std::memory_order_acq_rel);
+    auto& d = m_shared->m_dir[1 - m_side];
+    auto* box = d.latest.exchange(nullptr, std::memory_order_seq_cst);
     if (box == nullptr) return false;
     std::memcpy(static_cast<void*>(through), &box->m, sizeof(msg)); // moved out: one whole frame
     m_stale_before = box->after;
     delete box;
     if (through == &m_stash) m_stashed = true;
+    // The writer may wait for the slot to empty (wait_for_latest): the Dekker pair of
+    // publish_reads, on the slot instead of the count.
+    if (d.writer_waiting.load(std::memory_order_seq_cst) && d.writer_waiting.exchange(false, std::memory_order_seq_cst)) {
+        notify_peer(command::activate_write);
+    }
     return true;
+}
+
+bool pipe::wait_for_latest(bool may_sleep) noexcept
+{
+    if (!may_sleep) return false;
+    auto& d = m_shared->m_dir[m_side];
+    d.writer_waiting.store(true, std::memory_order_seq_cst);
+    if (d.latest.load(std::memory_order_seq_cst) != nullptr) return false;
+    d.writer_waiting.store(false, std::memory_order_relaxed);
+    return check_write(true); // taken meanwhile: the limit decides
 }
 
 // ---- writing ----
 
 bool pipe::write_latest(msg& m) noexcept
 {
-    if (m_terminated || m_in_message || m.more()) return false;
+    if (m_terminated || m_peer_ended || m_in_message || m.more()) return false;
     auto* box = new (std::nothrow) pipe_shared::latest_msg;
     if (box == nullptr) return false;
     std::memcpy(static_cast<void*>(&box->m), &m, sizeof(msg));

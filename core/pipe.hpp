@@ -149,6 +149,9 @@ private:
     // The next frame, or nullptr. A message read through (claim_sink::read_through) is
     // made in `through`: the caller's own message (read) or this end's stash (check_read).
     msg* peek(bool may_sleep, msg* through) noexcept;
+    // check_write() while the latest slot is full: false, and with may_sleep the writer
+    // asks to hear when the reader takes it (take_latest).
+    bool wait_for_latest(bool may_sleep) noexcept;
     // peek() of a conflating direction (pipe.cpp). No read-through: a conflating
     // direction is a socket's outbound one, whose writer end has no claim sink.
     msg* peek_conflated(bool may_sleep, msg* through) noexcept;
@@ -373,6 +376,9 @@ inline bool pipe::check_write(bool may_sleep) noexcept
     const std::int64_t hwm = d.hwm.load(std::memory_order_relaxed);
     const std::int64_t bytes = d.byte_limit.load(std::memory_order_relaxed);
     if (hwm == 0 && bytes == 0) return true;
+    // A conflating direction with a latest message waiting is full: a message queued now
+    // would be read after it, as older, and dropped.
+    if (d.latest.load(std::memory_order_relaxed) != nullptr) [[unlikely]] return wait_for_latest(may_sleep);
     if (room(hwm, bytes)) return true;
     m_peer_read_cache = d.msgs_read.load(std::memory_order_acquire);
     m_peer_bytes_cache = d.bytes_read.load(std::memory_order_relaxed); // stored before msgs_read

@@ -153,7 +153,7 @@ int socket_base::setsockopt(int option, const void* value, std::size_t len) noex
     if (option_is_socket_base_handled(option)) return EINVAL;
     const int r = set_socket_option(m_options, m_type, option, value, len);
     if (r == 0 && (option == ZMQ_XPUB_MANUAL || option == ZMQ_XPUB_MANUAL_LAST_VALUE || option == ZMQ_XPUB_WELCOME_MSG ||
-                   option == ZMQ_CONFLATE)) {
+                   (option == ZMQ_CONFLATE && (m_type == ZMQ_PUB || m_type == ZMQ_XPUB)))) {
         for (transport* t : m_transports_used) t->options_changed(*this);
     }
     return r == option_not_in_table ? EINVAL : r;

@@ -61,7 +61,9 @@ public:
     int send(core::msg& m, bool may_sleep, core::pipe** to = nullptr, bool conflate = false) noexcept
     {
         if (conflate && !m.more() && !m_more && !m_dropping && !m_pipes.empty()) [[unlikely]] {
-            return send_latest(m, to);
+            // Nobody took it (only full pipes that do not conflate, or peers that ended):
+            // the usual way below, which waits to hear of room.
+            if (const int rc = send_latest(m, to); rc != EAGAIN) return rc;
         }
         if (!may_sleep && m_active < m_pipes.size() && !m_more && !m_dropping) {
             for (std::size_t i = m_active; i < m_pipes.size(); ++i) {
@@ -113,7 +115,7 @@ private:
             if (m_current >= m_pipes.size()) m_current = 0;
             core::pipe* p = m_pipes[m_current++];
             if (!p->holds_latest() && p->check_write(false)) return write_to(*p, m, to);
-            if (!p->conflates_out()) continue;
+            if (!p->conflates_out() || p->peer_ended()) continue;
             if (!p->write_latest(m)) return ENOMEM;
             if (to != nullptr) *to = p;
             return 0;

@@ -386,10 +386,14 @@ private:
             // subscriber, or one with a latest message already waiting, gets this one as
             // its latest instead (in xsend, after choose); NODROP does not apply.
             m_latest.clear();
-            std::erase_if(m_matching, [this](core::pipe* p) {
-                if (p->via != nullptr) return !p->via->check_write(false); // on a log: as without
-                if (!p->holds_latest() && p->check_write(false)) return false;
-                if (!p->conflates_out()) return true; // attached before CONFLATE was set: dropped
+            bool dropped = false;
+            std::erase_if(m_matching, [this, &dropped](core::pipe* p) {
+                core::pipe* to = p->via != nullptr ? p->via : p; // on a log: as without CONFLATE
+                if (!to->holds_latest() && to->check_write(false)) return false;
+                if (to != p || !p->conflates_out() || p->peer_ended()) {
+                    dropped = true; // attached before CONFLATE was set, or going: dropped
+                    return true;
+                }
                 try {
                     m_latest.push_back(p);
                 } catch (...) {
@@ -397,6 +401,7 @@ private:
                 }
                 return true;
             });
+            if (dropped) want_engine_turn(); // as below: a full pipe drains at the engines' turn
             return 0;
         }
         if (m_options.xpub_nodrop) {

@@ -178,6 +178,23 @@ TEST_P(SendConflate, InProcessOnlyTheNewestIsDelivered) {
   EXPECT_FALSE(recv_str(sub, ZMQ_DONTWAIT).has_value());
 }
 
+// inproc: the limits of a pipe are set when the second socket attaches; a conflating
+// sender that connected before its peer bound keeps conflating.
+TEST_P(SendConflate, ASenderThatConnectsBeforeItsPeerBindsStillConflates) {
+  if (GetParam() != transport::inproc) GTEST_SKIP() << "inproc only";
+  ZMX_OPEN(push, ZMQ_PUSH);
+  ZMX_OPEN(pull, ZMQ_PULL);
+  ASSERT_EQ(0, set_int(push, ZMQ_CONFLATE, 1));
+  const std::string ep = spec();
+  ASSERT_EQ(0, zmq_connect(push, ep.c_str()));
+  ASSERT_EQ(0, zmq_bind(pull, ep.c_str()));
+  ASSERT_EQ(5, send_str(push, "probe"));
+  ASSERT_EQ("probe", recv_str_within(pull, wait_ms).value_or("<none>"));
+  for (int i = 0; i < 1000; ++i) ASSERT_GT(send_str(push, "v" + std::to_string(i)), 0);
+  EXPECT_EQ("v999", recv_str_within(pull, wait_ms).value_or("<none>"));
+  EXPECT_FALSE(recv_str(pull, ZMQ_DONTWAIT).has_value());
+}
+
 // CONFLATE keeps messages of one frame: a multipart message goes whole, or (its
 // subscriber full) not at all, never in part. A subscriber that keeps up gets them all.
 TEST_P(SendConflate, MultipartMessagesArriveWholeOrNotAtAll) {

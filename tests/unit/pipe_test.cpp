@@ -616,6 +616,44 @@ TEST_F(pipe_fixture, conflating_across_threads_keeps_order_and_ends_on_the_newes
     EXPECT_GT(got, 0u);
 }
 
+TEST_F(pipe_fixture, a_waiting_latest_makes_the_pipe_full_until_the_reader_takes_it)
+{
+    p->set_conflate(0);
+    msg latest = make_frame(1, 8, false);
+    ASSERT_TRUE(w().write_latest(latest));
+    // The queue is empty, but a message queued now would be read after the latest (as
+    // older, and dropped): full, and a writer that may sleep asks to hear of the take.
+    EXPECT_FALSE(w().check_write(false));
+    EXPECT_FALSE(w().check_write(true));
+    (void)take(1);
+    EXPECT_TRUE(recv(1, 8));
+    EXPECT_EQ(count(take(0), command::activate_write), 1) << "the waiting writer is woken";
+    EXPECT_TRUE(w().check_write(false));
+}
+
+TEST_F(pipe_fixture, a_writer_waiting_for_room_is_woken_when_the_reader_drops_a_stale_message)
+{
+    p->set_conflate(0);
+    send(1, 8);
+    w().flush();
+    EXPECT_FALSE(w().check_write(true)); // full: waits for a read
+    msg latest = make_frame(2, 8, false);
+    ASSERT_TRUE(w().write_latest(latest));
+    (void)take(1);
+    EXPECT_TRUE(recv(2, 8)); // 1 dropped as stale
+    EXPECT_GE(count(take(0), command::activate_write), 1);
+    EXPECT_TRUE(w().check_write(false));
+}
+
+TEST_F(pipe_fixture, the_limit_of_a_conflating_direction_stays_one)
+{
+    p->set_conflate(0);
+    p->set_hwm(0, 1000); // inproc sets the limits when the second socket attaches
+    send(1, 8);
+    w().flush();
+    EXPECT_FALSE(w().check_write(false));
+}
+
 TEST_F(pipe_fixture, a_latest_never_read_is_released_with_the_pipe)
 {
     p->set_conflate(0);
