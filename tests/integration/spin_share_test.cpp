@@ -86,49 +86,23 @@ bool small_machine() {
   return std::thread::hardware_concurrency() >= 2 && std::thread::hardware_concurrency() < 4;
 }
 
-TEST(SpinShare, AnIdleSpinnerLetsTheOtherSpinnerOnItsCpuRun) {
-  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
-  const std::vector<double> us = exchanges(200);
-  ASSERT_FALSE(us.empty());
-  EXPECT_LT(us[us.size() / 2], 400.0) << "the idle spinner kept the CPU from the one with a message";
-}
-
-// Once a spinner has seen that it shares its CPU (it was preempted), a wait that finds
-// nothing yields at once instead of after 50 us: the exchange median falls from about
-// 60 us (the 50 us rule alone; checked by turning the shared mode off) to about 2 us.
-// (Leaving the shared mode after 16 quick yields instead of 64 also fails it: 38-43 us,
-// the two idle echo threads yield to each other quickly.)
-TEST(SpinShare, ASpinnerThatSharesItsCpuYieldsAsSoonAsItFindsNothing) {
-  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
-  const std::vector<double> us = exchanges(1000);
-  ASSERT_FALSE(us.empty());
-  EXPECT_LT(us[us.size() / 2], 25.0) << "the spinner waited before handing its CPU over";
-  // ... and keeps doing so: two idle spinners hand the CPU to each other within a
-  // microsecond or two, which is not "nobody else ran" (p90 was 60-80 us, and the median
-  // now and then above 25 us, when a quick yield counted as one that gave the CPU to
-  // nobody; 2-3 us since shared_cpu_yield looks at the involuntary switches instead).
-  EXPECT_LT(us[us.size() * 9 / 10], 25.0) << "the spinner left the shared mode while the other still ran";
-}
-
-// Spinning I/O cores too (ZMX_CTX_IDLE): over tcp, the application's two threads pinned
-// to the two CPUs and the I/O core's thread between them make three spinners on two CPUs.
-// Each hop of a message waited for a time slice (median 4 ms) until an idle I/O core
-// handed its CPU over like a socket's wait (cpu_share.hpp): about 25 us.
-TEST(SpinShare, ASpinningIoCoreHandsItsCpuOverWhenItHasNothingToDo) {
-  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
+// Round trips between a driver pinned to CPU 1 and an echo thread pinned to CPU 0 over
+// tcp, with spinning sockets and a spinning I/O core (ZMX_CTX_IDLE): three spinners on
+// two CPUs. Returns the times in microseconds, sorted; empty after a failure.
+std::vector<double> io_core_round_trips(int rounds) {
   context ctx;
-  ASSERT_EQ(0, zmq_ctx_set(ctx, ZMX_CTX_IDLE, ZMX_IDLE_SPIN));
+  EXPECT_EQ(0, zmq_ctx_set(ctx, ZMX_CTX_IDLE, ZMX_IDLE_SPIN));
   sock driver(ctx, ZMQ_PAIR);
   sock echo(ctx, ZMQ_PAIR);
-  ASSERT_TRUE(driver);
-  ASSERT_TRUE(echo);
+  if (!driver || !echo) return {};
   for (void* s : {driver.get(), echo.get()}) {
     configure_for_test(s, 10000);
-    ASSERT_EQ(0, set_int(s, ZMX_IDLE, ZMX_IDLE_SPIN));
+    EXPECT_EQ(0, set_int(s, ZMX_IDLE, ZMX_IDLE_SPIN));
   }
-  ASSERT_EQ(0, zmq_bind(echo, "tcp://127.0.0.1:*"));
-  ASSERT_EQ(0, zmq_connect(driver, last_endpoint(echo).c_str()));
-  constexpr int rounds = 300;
+  if (zmq_bind(echo, "tcp://127.0.0.1:*") != 0 || zmq_connect(driver, last_endpoint(echo).c_str()) != 0) {
+    ADD_FAILURE() << "bind/connect: " << zmq_strerror(zmq_errno());
+    return {};
+  }
   std::atomic<bool> pinned_ok{true};
   std::thread t([&] {
     if (!pin_to(0)) pinned_ok = false;
@@ -148,11 +122,66 @@ TEST(SpinShare, ASpinningIoCoreHandsItsCpuOverWhenItHasNothingToDo) {
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   t.join();
-  ASSERT_TRUE(pinned_ok.load());
-  ASSERT_TRUE(ok);
+  EXPECT_TRUE(pinned_ok.load()) << "could not pin the echo thread to CPU 0";
+  if (!ok || !pinned_ok.load()) return {};
   std::sort(us.begin(), us.end());
   std::printf("round trip median %.1f us, p90 %.1f us\n", us[us.size() / 2], us[us.size() * 9 / 10]);
-  EXPECT_LT(us[us.size() / 2], 1000.0) << "a spinning I/O core kept the CPU from the threads with work";
+  return us;
+}
+
+// These tests time how soon a thread hands its CPU over, so another process busy on the
+// CPUs (a build beside the test run) takes the time slices they measure. Each takes the
+// best of up to three measurements (fewer when one takes seconds): a real regression
+// fails them all.
+template <typename Measure, typename Good>
+::testing::AssertionResult best_of_three(Measure measure, Good good) {
+  std::string seen;
+  const auto start = std::chrono::steady_clock::now();
+  // A measurement that took seconds saw time slices throughout: no use trying again
+  // (and the 20 s watchdog would cut the test short).
+  int attempts = 0;
+  for (; attempts < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(4); ++attempts) {
+    const std::vector<double> us = measure();
+    if (us.empty()) return ::testing::AssertionFailure() << "the measurement failed";
+    if (good(us)) return ::testing::AssertionSuccess();
+    seen += " median " + std::to_string(us[us.size() / 2]) + " p90 " + std::to_string(us[us.size() * 9 / 10]) + ";";
+  }
+  return ::testing::AssertionFailure() << "in " << attempts << " attempt(s) (us):" << seen;
+}
+
+double median(const std::vector<double>& us) { return us[us.size() / 2]; }
+double p90(const std::vector<double>& us) { return us[us.size() * 9 / 10]; }
+
+TEST(SpinShare, AnIdleSpinnerLetsTheOtherSpinnerOnItsCpuRun) {
+  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
+  EXPECT_TRUE(best_of_three([] { return exchanges(200); }, [](const auto& us) { return median(us) < 400.0; }))
+      << "the idle spinner kept the CPU from the one with a message";
+}
+
+// Once a spinner has seen that it shares its CPU (it was preempted), a wait that finds
+// nothing yields at once instead of after 50 us: the exchange median falls from about
+// 60 us (the 50 us rule alone; checked by turning the shared mode off) to about 2 us.
+// (Leaving the shared mode after 16 quick yields instead of 64 also fails it: 38-43 us,
+// the two idle echo threads yield to each other quickly.) And it keeps doing so: two
+// idle spinners hand the CPU to each other within a microsecond or two, which is not
+// "nobody else ran" (p90 was 60-80 us, and the median now and then above 25 us, when a
+// quick yield counted as one that gave the CPU to nobody; 2-3 us since cpu_share looks at
+// the involuntary switches instead).
+TEST(SpinShare, ASpinnerThatSharesItsCpuYieldsAsSoonAsItFindsNothing) {
+  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
+  EXPECT_TRUE(best_of_three([] { return exchanges(1000); },
+                            [](const auto& us) { return median(us) < 25.0 && p90(us) < 25.0; }))
+      << "the spinner waited before handing its CPU over, or left the shared mode while the other still ran";
+}
+
+// Spinning I/O cores too (ZMX_CTX_IDLE): each hop of a message waited for a time slice
+// (median 4 ms) until an idle I/O core handed its CPU over like a socket's wait
+// (cpu_share.hpp): about 25 us.
+TEST(SpinShare, ASpinningIoCoreHandsItsCpuOverWhenItHasNothingToDo) {
+  if (!small_machine()) GTEST_SKIP() << "the yield is for machines with 2 or 3 CPUs";
+  EXPECT_TRUE(best_of_three([] { return io_core_round_trips(300); },
+                            [](const auto& us) { return median(us) < 1000.0; }))
+      << "a spinning I/O core kept the CPU from the threads with work";
 }
 
 }  // namespace
