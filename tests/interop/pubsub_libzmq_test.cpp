@@ -13,6 +13,8 @@
 //    and publishes by them; libzmq XPUB sees zmx SUB's.
 //  - libzmq XSUB -> zmx XPUB and zmx XSUB -> libzmq XPUB: subscriptions sent as messages,
 //    other upstream messages (multipart too) passed on as they are, filtering downstream.
+//  - ZMQ_CONFLATE on the publisher, zmx's and libzmq's, with the other's subscriber
+//    stalled: the newest value arrives, and far fewer messages than were sent.
 //
 // A subscription takes an unknown time to reach the publisher: the tests publish probes
 // ("~sync") until the subscriber has one, then a marker ("~end") up to which it reads.
@@ -53,15 +55,26 @@ class PubSubInterop : public ::testing::TestWithParam<combo> {
 
   // Opens a zmx socket (linger 0, timeouts) and wires it to a new child `py_type` socket;
   // the side GetParam() names binds.
-  void open_and_wire(sock& s, int type, const char* py_type) {
+  // stall_ready: small buffers and RCVHWM 1, so that a peer that stalls pushes back at
+  // once; a PUB conflates (ZMQ_CONFLATE).
+  void open_and_wire(sock& s, int type, const char* py_type, const std::vector<std::string>& py_opts = {},
+                     bool stall_ready = false) {
     const auto [w, zmx_binds] = GetParam();
     s = sock(ctx, type);
     ASSERT_TRUE(s) << "zmq_socket: " << zmq_strerror(zmq_errno());
     ASSERT_EQ(0, set_int(s, ZMQ_LINGER, 0));
     ASSERT_EQ(0, set_int(s, ZMQ_RCVTIMEO, py_reply_ms));
     ASSERT_EQ(0, set_int(s, ZMQ_SNDTIMEO, py_reply_ms));
+    if (stall_ready) {
+      if (type == ZMQ_PUB) {
+        ASSERT_EQ(0, set_int(s, ZMQ_CONFLATE, 1));
+      }
+      ASSERT_EQ(0, set_int(s, ZMQ_SNDBUF, 4096));
+      ASSERT_EQ(0, set_int(s, ZMQ_RCVBUF, 4096));
+      ASSERT_EQ(0, set_int(s, ZMQ_RCVHWM, 1));
+    }
     const std::string spec = w == where::tcp ? std::string("tcp://127.0.0.1:*") : dir.ipc("ps");
-    ASSERT_FALSE(wire_py_peer(s, peer, py_type, spec, zmx_binds).empty());
+    ASSERT_FALSE(wire_py_peer(s, peer, py_type, spec, zmx_binds, py_opts).empty());
   }
 
   // Runs `cmd` on the child while servicing zmx socket `s` (ZMQ_EVENTS every 10 ms):
@@ -160,6 +173,41 @@ TEST_P(PubSubInterop, ZmxPubToLibzmqSub) {
   for (const auto& m : test_set(2, max_size)) ASSERT_TRUE(send_parts(pub, m));
   ASSERT_TRUE(peer->finish());
   ASSERT_TRUE(peer->command("expect_nothing " + std::to_string(absent_ms)));
+  EXPECT_TRUE(peer->quit());
+}
+
+// ZMQ_CONFLATE on the publisher, the subscriber stalled (small buffers, RCVHWM 1): the
+// subscriber gets the newest value when it catches up, and far fewer than were sent.
+// Both ways round: zmx's conflating PUB to libzmq's SUB, and libzmq's to zmx's.
+TEST_P(PubSubInterop, ZmxConflatingPubToAStalledLibzmqSub) {
+  sock pub;
+  ASSERT_NO_FATAL_FAILURE(
+      open_and_wire(pub, ZMQ_PUB, "SUB", {"--rcvhwm", "1", "--rcvbuf", "4096"}, /*stall_ready=*/true));
+  ASSERT_TRUE(peer->command("subscribe"));
+  ASSERT_TRUE(sync_py_sub(pub));
+  constexpr int n = 200000;  // the SUB reads none of them until skip_until
+  for (int i = 0; i < n; ++i) ASSERT_GT(send_str(pub, "v" + std::to_string(i), ZMQ_DONTWAIT), 0) << i;
+  std::string reply;
+  ASSERT_TRUE(peer->command("skip_until v" + std::to_string(n - 1), &reply)) << "the newest value never came";
+  EXPECT_LT(std::stoi(reply), n - 1) << "nothing was conflated";
+  EXPECT_TRUE(peer->quit());
+}
+
+TEST_P(PubSubInterop, LibzmqConflatingPubToAStalledZmxSub) {
+  sock sub;
+  ASSERT_NO_FATAL_FAILURE(open_and_wire(sub, ZMQ_SUB, "PUB", {"--conflate", "--sndbuf", "4096"}, /*stall_ready=*/true));
+  ASSERT_EQ(0, zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0));
+  ASSERT_TRUE(sync_zmx_sub(sub));
+  constexpr int n = 200000;
+  ASSERT_TRUE(peer->command("send_burst " + std::to_string(n)));
+  int received = 0;
+  for (;;) {
+    const auto m = recv_str_within(sub);
+    ASSERT_TRUE(m.has_value()) << "the newest value never came (" << received << " received)";
+    ++received;
+    if (*m == std::to_string(n - 1)) break;
+  }
+  EXPECT_LT(received, n);
   EXPECT_TRUE(peer->quit());
 }
 

@@ -10,6 +10,8 @@
 #                             only admin/secret (User-Id "admin-id") and prints one line
 #                             "ZAP <username> <status>" per request
 #   --plain-user U --plain-pass P   PLAIN client credentials
+#   --conflate                ZMQ_CONFLATE
+#   --rcvhwm N --rcvbuf N --sndbuf N   ZMQ_RCVHWM, ZMQ_RCVBUF, ZMQ_SNDBUF
 #
 # Prints "READY <endpoint>" once set up (bind: the resolved ZMQ_LAST_ENDPOINT), then
 # reads one command per line on stdin and answers each with one line, "OK ..." or
@@ -182,8 +184,8 @@ def main():
     opts = {}
     i = 3
     while i < len(args):
-        if args[i] == "--plain-server":
-            opts["plain_server"] = True
+        if args[i] in ("--plain-server", "--conflate"):
+            opts[args[i].lstrip("-").replace("-", "_")] = True
             i += 1
         else:
             opts[args[i]] = args[i + 1]
@@ -202,6 +204,11 @@ def main():
                              "SUB": zmq.SUB, "XPUB": zmq.XPUB, "XSUB": zmq.XSUB}[kind])
     if "--metadata" in opts:
         sock.setsockopt(zmq.METADATA, opts["--metadata"].encode())
+    if opts.get("conflate"):
+        sock.setsockopt(zmq.CONFLATE, 1)
+    for name, opt in (("--rcvhwm", zmq.RCVHWM), ("--rcvbuf", zmq.RCVBUF), ("--sndbuf", zmq.SNDBUF)):
+        if name in opts:
+            sock.setsockopt(opt, int(opts[name]))
     if opts.get("plain_server"):
         sock.plain_server = True
     if "--plain-user" in opts:
