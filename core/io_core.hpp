@@ -101,6 +101,8 @@ public:
     std::size_t poll(int timeout_ms) noexcept;
     // Manual mode: run queued commands and due timers only (no system call).
     std::size_t run_commands() noexcept;
+    // Pollers registered (shm sessions): poll(0) looks at the fds only now and then anyway.
+    [[nodiscard]] bool has_pollers() const noexcept { return !m_pollers.empty(); }
     // Manual mode: the epoll fd (readable when one of the core's fds is ready).
     [[nodiscard]] int epoll_fd() const noexcept { return m_epoll; }
     // Engines and listeners living on this core (they count themselves).

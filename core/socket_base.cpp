@@ -678,6 +678,19 @@ int socket_base::send(msg& m, int flags) noexcept
             }
         }
     }
+    if (rc == 0 && m_direct_io && !m_want_turn && t_pipe_writes.queued != before.queued && !m_direct_io->has_pollers()) {
+        // Queued for an engine here (tcp, ipc): the pipe's flush posted its turn to the
+        // mailbox, which run_commands() serves without a look at the fds (a system call
+        // per message). That look comes every 32nd such send, or once the clock ticked.
+        // (With pollers, shm sessions, poll(0) is lazy about the fds already.)
+        const unsigned n = ++m_direct_queued_sends;
+        const std::int64_t tick = coarse_tick();
+        if ((n & 31) != 0 && tick == m_queued_fd_tick) {
+            (void)m_direct_io->run_commands();
+            return rc;
+        }
+        m_queued_fd_tick = tick;
+    }
     m_want_turn = false;
     direct_flush();
     return rc;

@@ -255,6 +255,8 @@ private:
     unsigned m_direct_sends = 0; // direct mode: sends the transport took at once
     std::int64_t m_send_turn_tick = 0; // coarse_tick() at the last such send's engine turn
     bool m_want_turn = false;          // the pattern asks for an engine turn after this send
+    unsigned m_direct_queued_sends = 0; // direct mode: sends queued for an engine (tcp, ipc)
+    std::int64_t m_queued_fd_tick = 0;  // coarse_tick() at such a send's last look at the fds
     int m_spin_misses = 0; // adaptive polling (see wait_loop)
     int m_spin_skip = 0;
     // ZMX_IDLE_SPIN on a small machine: whether another thread wants the CPU of the
