@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <sched.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "context.hpp"
@@ -54,7 +53,6 @@ constexpr int backoff_yield_us = 200;
 // (two SUBs sharing one of two vCPUs) gets it instead of waiting for the end of the time
 // slice. With more CPUs a spinner is taken to have its own and never yields.
 constexpr int spin_idle_yield_us = 50;
-
 
 // ZMX_CATCH_UP=0 turns catch_up_delay off (read once).
 bool catch_up_enabled() noexcept
